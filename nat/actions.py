@@ -1,0 +1,26 @@
+"""What the engine asks the I/O side to do: imperatives."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+
+class Transmit(NamedTuple):
+    """Send this IPv4 packet out of ``side``."""
+
+    side: str
+    data: bytes | bytearray
+
+
+class Drop(NamedTuple):
+    """The packet received on ``side`` was dropped; ``reason`` is a counter name."""
+
+    side: str
+    reason: str
+
+
+class Log(NamedTuple):
+    """Something worth a log line: ``event`` is a stable name, ``fields`` its details."""
+
+    event: str
+    fields: dict[str, Any]

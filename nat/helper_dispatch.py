@@ -1,0 +1,157 @@
+"""Glue between the engine and its helpers: who is enabled, what a disabled one blocks,
+attaching helpers to sessions, and running them on packets."""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING
+
+from nat import counters as C
+from nat import ipv4, seq_adjust
+from nat.actions import Drop
+from nat.events import LAN, WAN
+from nat.helpers import INBOUND, OUTBOUND, Flow, Helper, HelperPacket
+from nat.mapping import Mapping, Session
+
+if TYPE_CHECKING:
+    from nat.config import NatConfig
+    from nat.engine import Engine
+
+
+class HelperDispatch:
+    def __init__(self, engine: Engine, helpers: list[Helper]):
+        names = [h.name for h in helpers]
+        if len(set(names)) != len(names) or not all(names):
+            raise ValueError(f"helpers need distinct, non-empty names: {names}")
+        self.engine = engine
+        self.helpers = {h.name: h for h in helpers}
+        self.enabled: set[str] = set()
+        self._ports: dict[tuple[int, int], Helper] = {}
+        self._protocols: dict[int, Helper] = {}
+        self._blocked_ports: dict[tuple[int, int], str] = {}
+        self._blocked_protocols: dict[int, str] = {}
+        self.rebind_table()
+
+    def rebind_table(self) -> None:
+        self.engine.table.session_ended = self._session_ended
+
+    def configure(self, config: NatConfig, now: float) -> None:
+        enabled = {name for name, helper in self.helpers.items()
+                   if config.helper_enabled(name, helper.default_enabled)}
+        switched_off = self.enabled - enabled
+        self.enabled = enabled
+        self._ports, self._protocols = {}, {}
+        self._blocked_ports, self._blocked_protocols = {}, {}
+        for name, helper in self.helpers.items():
+            ports = [(ipv4.TCP, p) for p in helper.tcp_ports]
+            ports += [(ipv4.UDP, p) for p in helper.udp_ports]
+            if name in enabled:
+                self._ports.update(dict.fromkeys(ports, helper))
+                self._protocols.update(dict.fromkeys(helper.ip_protocols, helper))
+            else:
+                reason = C.disabled(name)
+                self._blocked_ports.update(dict.fromkeys(ports, reason))
+                self._blocked_protocols.update(dict.fromkeys(helper.ip_protocols, reason))
+        for name in sorted(switched_off):
+            self._tear_down(self.helpers[name], now)
+
+    def _tear_down(self, helper: Helper, now: float) -> None:
+        """A disabled helper's sessions end now: new ones are blocked from here on."""
+        table = self.engine.table
+        ended = 0
+        for mapping in list(table.inn.values()):
+            for session in mapping.sessions():
+                if session.extra is not None and session.extra.helper is helper:
+                    table.end_session(mapping, session, now)
+                    ended += 1
+            if mapping.kind != -1 and not table.alive(mapping, now) and mapping.kind != 1:
+                table.remove(mapping, now)
+        helper.on_disable(self.engine.ctx)
+        self.engine.emit_log("helper_disabled", {"helper": helper.name, "sessions_ended": ended})
+
+    # -- questions from the engine ------------------------------------------------------------
+
+    def blocked_port(self, proto: int, port: int) -> str | None:
+        return self._blocked_ports.get((proto, port)) if self._blocked_ports else None
+
+    def attach(self, mapping: Mapping, session: Session, proto: int, server_port: int,
+               direction: str) -> None:
+        helper = self._ports.get((proto, server_port)) if self._ports else None
+        if helper is not None:
+            self.attach_helper(mapping, session, helper, direction)
+
+    def attach_helper(self, mapping: Mapping, session: Session, helper: Helper,
+                      direction: str) -> None:
+        extra = self.engine.table.attach(session, helper)
+        extra.helper_state["opened"] = direction
+        self.engine.ctx.now = self.engine.now
+        helper.on_session_start(self.engine.ctx, Flow(mapping, session, direction))
+
+    def ip_packet(self, direction: str, buf: bytearray, ihl: int, proto: int) -> list:
+        side = LAN if direction == OUTBOUND else WAN
+        reason = self._blocked_protocols.get(proto)
+        if reason:
+            return self.engine._drop(side, reason)
+        helper = self._protocols.get(proto)
+        if helper is None:
+            return self.engine._drop(side, C.PROTOCOL_UNSUPPORTED)
+        self.engine.ctx.now = self.engine.now
+        result = helper.on_ip_packet(self.engine.ctx, direction, buf, ihl)
+        if isinstance(result, str):
+            return self.engine._drop(side, result)
+        return result
+
+    def on_time(self, now: float) -> None:
+        self.engine.ctx.now = now
+        for name in sorted(self.enabled):
+            self.helpers[name].on_time(self.engine.ctx, now)
+
+    def _session_ended(self, mapping: Mapping, session: Session) -> None:
+        extra = session.extra
+        if extra is None:
+            return
+        flow = Flow(mapping, session, extra.helper_state.get("opened", OUTBOUND))
+        extra.helper.on_session_end(self.engine.ctx, flow)
+
+    # -- running a helper on a packet -----------------------------------------------------------
+
+    def on_packet(self, mapping: Mapping, session: Session, buf: bytearray, ihl: int,
+                  proto: int, direction: str) -> str | None:
+        extra = session.extra
+        if extra is None or buf[6] & 0x20:  # a first fragment: the payload is incomplete
+            return None
+        outbound = direction == OUTBOUND
+        if proto == ipv4.TCP:
+            payload_at = ihl + ((buf[ihl + 12] >> 4) << 2)
+            if payload_at > len(buf):
+                return C.MALFORMED_TRANSPORT
+            (original_seq,) = struct.unpack_from("!I", buf, ihl + 4)
+            this_way, other_way = ((extra.seq_out, extra.seq_in) if outbound
+                                   else (extra.seq_in, extra.seq_out))
+            changed = seq_adjust.correct(buf, ihl, this_way, other_way)
+        else:
+            payload_at, changed = ihl + 8, False
+        packet = HelperPacket(buf, ihl, direction, payload_at)
+        self.engine.ctx.now = self.engine.now
+        flow = Flow(mapping, session, extra.helper_state.get("opened", OUTBOUND))
+        reason = extra.helper.on_packet(self.engine.ctx, flow, packet)
+        if reason:
+            return reason
+        if packet.replacement is not None:
+            growth = len(packet.replacement) - (len(buf) - payload_at)
+            buf[payload_at:] = packet.replacement
+            if proto == ipv4.UDP:
+                struct.pack_into("!H", buf, ihl + 4, len(buf) - ihl)
+            ipv4.set_total_length(buf, ihl)
+            if proto == ipv4.TCP and growth:
+                if outbound:
+                    extra.seq_out = seq_adjust.record(extra.seq_out, original_seq, growth)
+                else:
+                    extra.seq_in = seq_adjust.record(extra.seq_in, original_seq, growth)
+            changed = True
+        if changed:
+            ipv4.transport_checksum(buf, ihl, proto)
+        return None
+
+
+

@@ -1,0 +1,161 @@
+"""The extension point for passthrough helpers and ALGs.
+
+A helper is one class with a small protocol. The engine calls it; it never calls into
+the engine's tables directly, only through the :class:`HelperContext` it is handed:
+
+* It attaches to flows by protocol and server port (``tcp_ports``, ``udp_ports``): every
+  new session towards such a port (or from it, for port forwards) carries the helper, and
+  the helper sees each of the session's packets after the NAT rewrote the headers, with the
+  original and translated endpoints at hand. It may rewrite the payload
+  (:meth:`HelperPacket.replace_payload`: lengths, checksums and TCP sequence numbers are
+  fixed by the engine) or drop the packet.
+* It may own whole IP protocols that have no ports (``ip_protocols``: GRE, ESP, AH). Their
+  packets go to :meth:`Helper.on_ip_packet`, which translates them with the context's
+  ``forward_*`` methods, keyed by whatever the protocol offers (GRE call ID, ESP SPI).
+* It registers expectations: related flows that will be admitted (RTP ports, a data
+  connection), each an external port reserved for an internal endpoint, open to a given
+  remote until it expires or its parent session ends.
+* When disabled it blocks: new sessions to ``tcp_ports``/``udp_ports`` and packets of
+  ``ip_protocols`` are dropped with the reason ``<name>_disabled``, and the sessions it had
+  are torn down. RFC 4787 REQ-10: ``default_enabled`` is False unless a helper argues
+  otherwise in its documentation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from nat.actions import Transmit
+    from nat.engine import Engine
+    from nat.mapping import Mapping, Session
+
+OUTBOUND = "out"  # LAN -> WAN
+INBOUND = "in"  # WAN -> LAN
+
+
+class Helper:
+    name: ClassVar[str] = ""
+    tcp_ports: ClassVar[frozenset[int]] = frozenset()
+    udp_ports: ClassVar[frozenset[int]] = frozenset()
+    ip_protocols: ClassVar[frozenset[int]] = frozenset()
+    default_enabled: ClassVar[bool] = False
+
+    def on_session_start(self, ctx: HelperContext, flow: Flow) -> None:
+        """A new session towards one of this helper's ports (``flow.direction`` opened it)."""
+
+    def on_packet(self, ctx: HelperContext, flow: Flow, packet: HelperPacket) -> str | None:
+        """A packet of an attached session; return a drop reason to drop it, else None."""
+        return None
+
+    def on_session_end(self, ctx: HelperContext, flow: Flow) -> None:
+        """The session expired, was reset and timed out, or the helper was disabled."""
+
+    def on_ip_packet(self, ctx: HelperContext, direction: str, packet: bytearray,
+                     ihl: int) -> list[Transmit] | str:
+        """A packet of an owned IP protocol: return transmits, or a drop reason."""
+        return "protocol_unsupported"
+
+    def on_time(self, ctx: HelperContext, now: float) -> None:
+        """Time advanced: expire the helper's own tables."""
+
+    def on_disable(self, ctx: HelperContext) -> None:
+        """The helper was switched off: forget everything it tracks."""
+
+
+@dataclass(slots=True)
+class Flow:
+    """A helper's view of one session: endpoints as (address bytes, port) pairs."""
+
+    mapping: Mapping
+    session: Session
+    direction: str  # which side opened the session
+
+    @property
+    def proto(self) -> int:
+        return self.mapping.proto
+
+    @property
+    def internal(self) -> tuple[bytes, int]:
+        return self.mapping.host.int_ip, self.mapping.internal_port
+
+    @property
+    def external(self) -> tuple[bytes, int]:
+        return self.mapping.host.ext_ip, self.mapping.external_port
+
+    @property
+    def remote(self) -> tuple[bytes, int]:
+        remote = self.session.remote
+        assert remote is not None
+        return remote[:4], int.from_bytes(remote[4:6], "big") if len(remote) >= 6 else 0
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The helper's private per-session state."""
+        assert self.session.extra is not None
+        return self.session.extra.helper_state
+
+
+@dataclass(slots=True)
+class HelperPacket:
+    """A packet of an attached session after header translation."""
+
+    buf: bytearray
+    ihl: int
+    direction: str
+    payload_offset: int
+    replacement: bytes | None = None
+
+    @property
+    def payload(self) -> bytes:
+        if self.replacement is not None:
+            return self.replacement
+        return bytes(self.buf[self.payload_offset :])
+
+    def replace_payload(self, payload: bytes) -> None:
+        """Ask the engine to put ``payload`` in place (any length)."""
+        self.replacement = payload
+
+
+class HelperContext:
+    """What a helper may ask of the engine. One per engine; ``now`` is the current event's."""
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self.now = 0.0
+
+    @property
+    def config(self):
+        return self._engine.config
+
+    def log(self, event: str, **fields: Any) -> None:
+        self._engine.emit_log(event, fields)
+
+    def external_address_for(self, internal_ip: bytes) -> bytes:
+        return self._engine.table.external_address_for(internal_ip)
+
+    def is_external_address(self, address: bytes) -> bool:
+        return address in self._engine.table.ext_addresses
+
+    def expect(self, parent: Flow | None, proto: int, internal: tuple[bytes, int],
+               remote_ip: bytes, remote_port: int | None, timeout: float,
+               helper: Helper | None = None, external_port: int | None = None) -> int | None:
+        """Reserve an external port for ``internal`` that ``remote`` may reach until
+        ``timeout`` seconds from now (or until ``parent`` ends). Returns the external port,
+        or None when no port is free. ``external_port`` asks for a specific one.
+        """
+        return self._engine.table.expect(parent, proto, internal, remote_ip, remote_port,
+                                         self.now + timeout, helper, external_port, self.now)
+
+    def unexpect(self, proto: int, external_port: int, external_ip: bytes) -> None:
+        self._engine.table.remove_expected(proto, external_ip, external_port, self.now)
+
+    def forward_outbound(self, packet: bytearray, ihl: int, new_source: bytes) -> list[Transmit]:
+        """Rewrite the source address of an owned-protocol packet and send it to the WAN."""
+        return self._engine.forward_rewritten(packet, ihl, new_source, None)
+
+    def forward_inbound(self, packet: bytearray, ihl: int,
+                        new_destination: bytes) -> list[Transmit]:
+        """Rewrite the destination address of an owned-protocol packet and send it to the LAN."""
+        return self._engine.forward_rewritten(packet, ihl, None, new_destination)

@@ -1,0 +1,98 @@
+"""External port pools: allocation policy, parity, and the reuse delay for freed ports.
+
+One bitmap per (external address, protocol) records which ports are taken, so pools with
+overlapping ranges stay consistent and a free port is found with ``bytearray.find`` in C.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+
+from nat.config import PortAllocation
+
+FREE = 0
+IN_USE = 1
+COOLING = 2  # freed, waiting out the reuse delay (RFC 6888)
+
+
+class PortSpace:
+    """The ports of one (external address, protocol): who holds what, and the cool-down queue."""
+
+    __slots__ = ("cooling", "reuse_delay", "state")
+
+    def __init__(self, reuse_delay: float):
+        self.state = bytearray(65536)
+        self.state[0] = IN_USE  # port 0 is never handed out
+        self.cooling: deque[tuple[float, int]] = deque()
+        self.reuse_delay = reuse_delay
+
+    def take(self, port: int) -> None:
+        self.state[port] = IN_USE
+
+    def release(self, port: int, now: float) -> None:
+        if self.reuse_delay > 0:
+            self.state[port] = COOLING
+            self.cooling.append((now + self.reuse_delay, port))
+        else:
+            self.state[port] = FREE
+
+    def thaw(self, now: float) -> None:
+        cooling = self.cooling
+        while cooling and cooling[0][0] <= now:
+            _, port = cooling.popleft()
+            if self.state[port] == COOLING:
+                self.state[port] = FREE
+
+    def is_free(self, port: int) -> bool:
+        return self.state[port] == FREE
+
+
+class PortAllocator:
+    """Chooses external ports: RFC 4787 REQ-3 (no overloading), 3a (ranges), REQ-4 (parity)."""
+
+    def __init__(self, policy: PortAllocation, port_range: tuple[int, int],
+                 low_range: tuple[int, int], parity: bool, seed: int):
+        self.policy = policy
+        self.ranges = (low_range, port_range)
+        self.parity = parity
+        self.rng = random.Random(seed)
+        self.cursors: dict[tuple[int, int], int] = {}
+
+    def range_for(self, internal_port: int) -> tuple[int, int]:
+        low, high = self.ranges
+        return low if internal_port < 1024 else high
+
+    def allocate(self, space: PortSpace, internal_port: int, now: float) -> int | None:
+        space.thaw(now)
+        first, last = self.range_for(internal_port)
+        want_parity = internal_port & 1 if self.parity else None
+        if self.policy is PortAllocation.PRESERVE:
+            if first <= internal_port <= last and space.is_free(internal_port):
+                return internal_port
+            start = internal_port if first <= internal_port <= last else first
+        elif self.policy is PortAllocation.SEQUENTIAL:
+            start = self.cursors.get((first, last), first)
+        else:
+            start = self.rng.randint(first, last)
+        port = _find_free(space.state, start, first, last, want_parity)
+        if port is None and want_parity is not None:
+            port = _find_free(space.state, start, first, last, None)  # parity is a SHOULD
+        if port is not None and self.policy is PortAllocation.SEQUENTIAL:
+            self.cursors[(first, last)] = port + 1 if port < last else first
+        return port
+
+
+def _find_free(state: bytearray, start: int, first: int, last: int,
+               parity: int | None) -> int | None:
+    """The first free port at or after ``start``, wrapping around inside [first, last]."""
+    for lo, hi in ((start, last + 1), (first, start)):
+        pos = lo
+        while pos < hi:
+            found = state.find(FREE, pos, hi)
+            if found < 0:
+                break
+            if parity is None or found & 1 == parity:
+                return found
+            pos = found + 1
+    return None

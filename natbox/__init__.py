@@ -1,0 +1,1 @@
+"""natbox host-side command line: build, boot and drive the virtual router."""
