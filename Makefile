@@ -24,5 +24,8 @@ lint: setup
 bench: setup
 	$(TOX) -q -e bench
 
+# Per-area make fragments (the firmware image build lives in image/image.mk).
+-include image/image.mk
+
 clean:
 	rm -rf .tox $(VENV) out build *.egg-info .pytest_cache .hypothesis

@@ -4,14 +4,19 @@
 set -euo pipefail
 
 venv=${1:-.venv}
-apt_packages=(python3-venv)
+# Each area lists the Debian packages it needs in its own apt-packages.txt.
+mapfile -t apt_packages < <(cat apt-packages.txt */apt-packages.txt 2>/dev/null | sed 's/#.*//' | xargs -n1 | sort -u)
 
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
-# A pyenv or other non-Debian python3 already ships venv: only ask apt when venv is broken.
-if [ ${#missing[@]} -gt 0 ] && ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+# A pyenv python3 already ships venv: python3-venv is only needed when venv is broken.
+if python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    missing=("${missing[@]/python3-venv}")
+    read -r -a missing <<< "${missing[*]}"
+fi
+if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "host-setup: need root to apt-get install ${missing[*]}" >&2
         exit 1
