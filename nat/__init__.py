@@ -6,6 +6,17 @@ from nat.engine import Engine
 from nat.events import LAN, WAN, ConfigChanged, PacketReceived, TimeAdvanced
 
 __all__ = [
-    "LAN", "WAN", "ConfigChanged", "ConfigError", "Drop", "Engine", "Log", "NatConfig",
-    "PacketReceived", "PortForward", "TimeAdvanced", "Timeouts", "Transmit",
+    "LAN",
+    "WAN",
+    "ConfigChanged",
+    "ConfigError",
+    "Drop",
+    "Engine",
+    "Log",
+    "NatConfig",
+    "PacketReceived",
+    "PortForward",
+    "TimeAdvanced",
+    "Timeouts",
+    "Transmit",
 ]

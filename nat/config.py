@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
@@ -22,7 +22,7 @@ class ConfigError(ValueError):
         self.message = message
 
 
-class Behaviour(str, Enum):
+class Behaviour(StrEnum):
     """RFC 4787 section 4.1/5 behaviours, shared by mapping and filtering."""
 
     ENDPOINT_INDEPENDENT = "endpoint-independent"
@@ -30,13 +30,13 @@ class Behaviour(str, Enum):
     ADDRESS_AND_PORT_DEPENDENT = "address-and-port-dependent"
 
 
-class PortAllocation(str, Enum):
+class PortAllocation(StrEnum):
     PRESERVE = "preserve"  # the internal port when free, else the next free one
     SEQUENTIAL = "sequential"
     RANDOM = "random"  # seeded, so a run can be replayed (RFC 4787 REQ-11)
 
 
-class UnsolicitedSyn(str, Enum):
+class UnsolicitedSyn(StrEnum):
     """RFC 5382 REQ-4: what follows an unsolicited inbound SYN after the 6 s hold."""
 
     ICMP = "icmp"  # ICMP port unreachable (3/3), as the RFC recommends

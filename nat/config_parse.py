@@ -168,10 +168,16 @@ def _port_forwards(name: str, value: Any) -> tuple[PortForward, ...]:
         host_port = _int_in(f"{where}.host_port", item.get("host_port", ext_port), 1, 65535)
         if host_port + (end or ext_port) - ext_port > 65535:
             raise ConfigError(f"{where}.host_port", "the range runs past port 65535")
-        forwards.append(PortForward(proto=proto, ext_port=ext_port, ext_port_end=end,
-                                    host=_ipv4(f"{where}.host", item["host"]),
-                                    host_port=host_port,
-                                    name=_expect(str, f"{where}.name", item.get("name", ""))))
+        forwards.append(
+            PortForward(
+                proto=proto,
+                ext_port=ext_port,
+                ext_port_end=end,
+                host=_ipv4(f"{where}.host", item["host"]),
+                host_port=host_port,
+                name=_expect(str, f"{where}.name", item.get("name", "")),
+            )
+        )
     return tuple(forwards)
 
 
@@ -222,9 +228,11 @@ def _check_consistency(config: NatConfig) -> None:
     for i, forward in enumerate(config.port_forwards):
         for port in forward.ports():
             if (forward.proto, port) in seen:
-                raise ConfigError(f"port_forwards[{i}].ext_port",
-                                  f"{forward.proto} port {port} is already forwarded by "
-                                  f"port_forwards[{seen[(forward.proto, port)]}]")
+                raise ConfigError(
+                    f"port_forwards[{i}].ext_port",
+                    f"{forward.proto} port {port} is already forwarded by "
+                    f"port_forwards[{seen[(forward.proto, port)]}]",
+                )
             seen[(forward.proto, port)] = i
     for address in config.wan_addresses:
         if ipaddress.IPv4Address(address) in network:

@@ -32,13 +32,22 @@ from nat.tcp_state import ESTABLISHED, IN, OUT, next_state, opening_state
 
 MAX_PENDING_SYNS = 1024
 # Settings whose change invalidates every mapping: the table is rebuilt from scratch.
-_TABLE_SETTINGS = ("wan_addresses", "mapping", "filtering", "port_allocation", "port_parity",
-                   "port_range", "low_port_range", "lan_address", "lan_prefix", "random_seed")
+_TABLE_SETTINGS = (
+    "wan_addresses",
+    "mapping",
+    "filtering",
+    "port_allocation",
+    "port_parity",
+    "port_range",
+    "low_port_range",
+    "lan_address",
+    "lan_prefix",
+    "random_seed",
+)
 
 
 class Engine:
-    def __init__(self, config: NatConfig | None = None,
-                 helpers: Iterable[Helper] | None = None):
+    def __init__(self, config: NatConfig | None = None, helpers: Iterable[Helper] | None = None):
         if helpers is None:
             from nat.passthrough import default_helpers
 
@@ -77,8 +86,10 @@ class Engine:
             actions = self._from_lan(data, now) if side == LAN else self._from_wan(data, now)
         except Exception as error:  # the datapath must survive any packet: count, drop, log
             self.counters["internal_error"] += 1
-            actions = [Drop(side, "internal_error"),
-                       Log("engine_error", {"error": repr(error), "side": side})]
+            actions = [
+                Drop(side, "internal_error"),
+                Log("engine_error", {"error": repr(error), "side": side}),
+            ]
         if self.pending:
             actions = actions + self.pending
             self.pending = []
@@ -184,28 +195,43 @@ class Engine:
         ihl = (buf[0] & 0x0F) << 2
         proto = buf[9]
         # Fast path: an established TCP or UDP session, TTL fine, not a fragment.
-        if (proto == 6 or proto == 17) and buf[8] > 1 and not (buf[6] & 0x3F or buf[7]) \
-                and len(buf) >= ihl + 20:
+        if (
+            (proto == 6 or proto == 17)
+            and buf[8] > 1
+            and not (buf[6] & 0x3F or buf[7])
+            and len(buf) >= ihl + 20
+        ):
             if self._eim:
                 key = PREFIX[proto] + buf[12:16] + buf[ihl : ihl + 2]
             else:
-                key = self.table.out_key(proto, bytes(buf[12:16]), bytes(buf[ihl : ihl + 2]),
-                                         bytes(buf[16:20] + buf[ihl + 2 : ihl + 4]))
+                key = self.table.out_key(
+                    proto,
+                    bytes(buf[12:16]),
+                    bytes(buf[ihl : ihl + 2]),
+                    bytes(buf[16:20] + buf[ihl + 2 : ihl + 4]),
+                )
             mapping = self.table.out.get(key)
             if mapping is not None:
-                remote = bytes(buf[16:20] + buf[ihl + 2 : ihl + 4])
-                session = mapping if mapping.remote == remote else (
-                    mapping.others.get(remote) if mapping.others else None)
+                remote = bytes(buf[16:20]) + buf[ihl + 2 : ihl + 4]
+                session = (
+                    mapping
+                    if mapping.remote == remote
+                    else (mapping.others.get(remote) if mapping.others else None)
+                )
                 if session is not None and session.expires > now and session.extra is None:
                     if proto == 6:
                         if session.state == ESTABLISHED and not buf[ihl + 13] & 0x07:
                             session.expires = now + self.table.tcp_established
                             rewrite.source_out(buf, ihl, 6, mapping)
-                            return self._emit(WAN, buf, data, self._wan_mtu)
+                            if len(buf) <= self._wan_mtu:
+                                return [Transmit(WAN, buf)]
+                            return self._too_big(WAN, buf, data, self._wan_mtu)
                     else:
                         session.expires = now + self.table.udp_timeout
                         rewrite.source_out(buf, ihl, 17, mapping)
-                        return self._emit(WAN, buf, data, self._wan_mtu)
+                        if len(buf) <= self._wan_mtu:
+                            return [Transmit(WAN, buf)]
+                        return self._too_big(WAN, buf, data, self._wan_mtu)
         return self._lan_slow(buf, ihl, proto, data, now)
 
     def _lan_slow(self, buf: bytearray, ihl: int, proto: int, data: bytes, now: float) -> list:
@@ -231,8 +257,7 @@ class Engine:
             actions = self.helpers.ip_packet(OUTBOUND, buf, ihl, proto)
         return self._after_first_fragment(LAN, buf, data, actions, now)
 
-    def _lan_transport(self, buf: bytearray, ihl: int, proto: int, data: bytes,
-                       now: float) -> list:
+    def _lan_transport(self, buf: bytearray, ihl: int, proto: int, data: bytes, now: float) -> list:
         found = self._outbound_session(buf, ihl, proto, data, now)
         if type(found) is list:
             return found
@@ -244,8 +269,9 @@ class Engine:
                 return self._drop(LAN, reason)
         return self._emit(WAN, buf, data, self._wan_mtu)
 
-    def _outbound_session(self, buf: bytearray, ihl: int, proto: int, data: bytes,
-                          now: float) -> tuple[Mapping, Session] | list:
+    def _outbound_session(
+        self, buf: bytearray, ihl: int, proto: int, data: bytes, now: float
+    ) -> tuple[Mapping, Session] | list:
         """Find or open the session of an outbound TCP/UDP packet and update its state."""
         if len(buf) < ihl + (20 if proto == 6 else 8):
             return self._drop(LAN, C.MALFORMED_TRANSPORT)
@@ -270,8 +296,9 @@ class Engine:
                 if state is None:
                     return self._drop(LAN, C.TCP_INVALID)
             if mapping is None:
-                created = table.create(proto, int_ip, int_port,
-                                       table.out_key(proto, int_ip, int_port, remote), 0, now)
+                created = table.create(
+                    proto, int_ip, int_port, table.out_key(proto, int_ip, int_port, remote), 0, now
+                )
                 if type(created) is str:
                     return self._mapping_failed(buf, data, proto, created, now)
                 mapping = created
@@ -290,17 +317,31 @@ class Engine:
         session.expires = now + table.timeout(proto, session.state)
         return mapping, session
 
-    def _mapping_failed(self, buf: bytearray, data: bytes, proto: int, reason: str,
-                        now: float) -> list:
+    def _mapping_failed(
+        self, buf: bytearray, data: bytes, proto: int, reason: str, now: float
+    ) -> list:
         """No port or quota left: drop, log (once a second per host), tell the host 3/13."""
         host = bytes(buf[12:16])
         if self._last_failure_log.get(host, -1.0) + 1.0 <= now:
             self._last_failure_log[host] = now
-            self.emit_log("mapping_failed", {"reason": reason, "host": ipv4.text(host),
-                                             "proto": proto, "mappings": self.table.count})
+            self.emit_log(
+                "mapping_failed",
+                {
+                    "reason": reason,
+                    "host": ipv4.text(host),
+                    "proto": proto,
+                    "mappings": self.table.count,
+                },
+            )
         actions = self._drop(LAN, reason)
-        actions.append(Transmit(LAN, ipv4.build_icmp_error(
-            self._lan_ip, host, ipv4.ICMP_UNREACH, ipv4.UNREACH_ADMIN_PROHIBITED, data)))
+        actions.append(
+            Transmit(
+                LAN,
+                ipv4.build_icmp_error(
+                    self._lan_ip, host, ipv4.ICMP_UNREACH, ipv4.UNREACH_ADMIN_PROHIBITED, data
+                ),
+            )
+        )
         return actions
 
     # -- WAN -> LAN -----------------------------------------------------------------------------
@@ -311,25 +352,36 @@ class Engine:
             return self._drop(WAN, buf)
         ihl = (buf[0] & 0x0F) << 2
         proto = buf[9]
-        if (proto == 6 or proto == 17) and buf[8] > 1 and not (buf[6] & 0x3F or buf[7]) \
-                and len(buf) >= ihl + 20:
+        if (
+            (proto == 6 or proto == 17)
+            and buf[8] > 1
+            and not (buf[6] & 0x3F or buf[7])
+            and len(buf) >= ihl + 20
+        ):
             mapping = self.table.inn.get(PREFIX[proto] + buf[16:20] + buf[ihl + 2 : ihl + 4])
             if mapping is not None:
-                remote = bytes(buf[12:16] + buf[ihl : ihl + 2])
-                session = mapping if mapping.remote == remote else (
-                    mapping.others.get(remote) if mapping.others else None)
+                remote = bytes(buf[12:16]) + buf[ihl : ihl + 2]
+                session = (
+                    mapping
+                    if mapping.remote == remote
+                    else (mapping.others.get(remote) if mapping.others else None)
+                )
                 if session is not None and session.expires > now and session.extra is None:
                     if proto == 6:
                         if session.state == ESTABLISHED and not buf[ihl + 13] & 0x07:
                             if self._inbound_refresh:
                                 session.expires = now + self.table.tcp_established
                             rewrite.destination_in(buf, ihl, 6, mapping)
-                            return self._emit(LAN, buf, data, self._lan_mtu)
+                            if len(buf) <= self._lan_mtu:
+                                return [Transmit(LAN, buf)]
+                            return self._too_big(LAN, buf, data, self._lan_mtu)
                     else:
                         if self._inbound_refresh:
                             session.expires = now + self.table.udp_timeout
                         rewrite.destination_in(buf, ihl, 17, mapping)
-                        return self._emit(LAN, buf, data, self._lan_mtu)
+                        if len(buf) <= self._lan_mtu:
+                            return [Transmit(LAN, buf)]
+                        return self._too_big(LAN, buf, data, self._lan_mtu)
         return self._wan_slow(buf, ihl, proto, data, now)
 
     def _wan_slow(self, buf: bytearray, ihl: int, proto: int, data: bytes, now: float) -> list:
@@ -348,8 +400,7 @@ class Engine:
             actions = self.helpers.ip_packet(INBOUND, buf, ihl, proto)
         return self._after_first_fragment(WAN, buf, data, actions, now)
 
-    def _wan_transport(self, buf: bytearray, ihl: int, proto: int, data: bytes,
-                       now: float) -> list:
+    def _wan_transport(self, buf: bytearray, ihl: int, proto: int, data: bytes, now: float) -> list:
         found = self._inbound_session(buf, ihl, proto, data, now, WAN)
         if type(found) is list:
             return found
@@ -361,8 +412,9 @@ class Engine:
                 return self._drop(WAN, reason)
         return self._emit(LAN, buf, data, self._lan_mtu)
 
-    def _inbound_session(self, buf: bytearray, ihl: int, proto: int, data: bytes, now: float,
-                         side: str) -> tuple[Mapping, Session] | list:
+    def _inbound_session(
+        self, buf: bytearray, ihl: int, proto: int, data: bytes, now: float, side: str
+    ) -> tuple[Mapping, Session] | list:
         """Find or admit the session of an inbound TCP/UDP packet: the stateful firewall."""
         if len(buf) < ihl + (20 if proto == 6 else 8):
             return self._drop(side, C.MALFORMED_TRANSPORT)
@@ -386,8 +438,9 @@ class Engine:
                 if state is None:
                     return self._drop(side, C.FILTERED)
             if mapping is None and self._dmz is not None and side == WAN:
-                created = table.create_dmz(proto, bytes(buf[16:20]), bytes(buf[ihl + 2 : ihl + 4]),
-                                           self._dmz, remote, now)
+                created = table.create_dmz(
+                    proto, bytes(buf[16:20]), bytes(buf[ihl + 2 : ihl + 4]), self._dmz, remote, now
+                )
                 mapping = created if type(created) is not str else None
             admitted, helper = self._admit(mapping, remote, now)
             if not admitted:
@@ -412,8 +465,9 @@ class Engine:
             session.expires = now + table.timeout(proto, session.state)
         return mapping, session
 
-    def _admit(self, mapping: Mapping | None, remote: bytes,
-               now: float) -> tuple[bool, Helper | None]:
+    def _admit(
+        self, mapping: Mapping | None, remote: bytes, now: float
+    ) -> tuple[bool, Helper | None]:
         """RFC 4787 section 5 filtering, port forwards and helper expectations."""
         if mapping is None:
             return False, None
@@ -450,8 +504,14 @@ class Engine:
             if deadline > now:
                 break
             del self._pending_syns[key]
-            actions.append(Transmit(WAN, ipv4.build_icmp_error(
-                ext_ip, original[12:16], ipv4.ICMP_UNREACH, ipv4.UNREACH_PORT, original)))
+            actions.append(
+                Transmit(
+                    WAN,
+                    ipv4.build_icmp_error(
+                        ext_ip, original[12:16], ipv4.ICMP_UNREACH, ipv4.UNREACH_PORT, original
+                    ),
+                )
+            )
         return actions
 
     # -- hairpinning (RFC 4787 REQ-9, RFC 5382 REQ-8) -----------------------------------------
@@ -482,8 +542,14 @@ class Engine:
     def _ttl_exceeded(self, side: str, buf: bytearray, data: bytes, router_ip: bytes) -> list:
         actions = self._drop(side, C.TTL_EXCEEDED)
         if not self._is_icmp_error(buf) and not self._is_later_fragment(buf):
-            actions.append(Transmit(side, ipv4.build_icmp_error(
-                router_ip, bytes(buf[12:16]), ipv4.ICMP_TIME_EXCEEDED, 0, data)))
+            actions.append(
+                Transmit(
+                    side,
+                    ipv4.build_icmp_error(
+                        router_ip, bytes(buf[12:16]), ipv4.ICMP_TIME_EXCEEDED, 0, data
+                    ),
+                )
+            )
         return actions
 
     @staticmethod
@@ -506,25 +572,34 @@ class Engine:
             ingress = WAN if side == LAN else LAN
             actions = self._drop(ingress, C.FRAG_NEEDED)
             source = self._lan_ip if ingress == LAN else bytes(original[16:20])
-            actions.append(Transmit(ingress, ipv4.build_icmp_error(
-                source, bytes(original[12:16]), ipv4.ICMP_UNREACH, ipv4.UNREACH_NEEDFRAG,
-                original, rest=mtu)))
+            actions.append(
+                Transmit(
+                    ingress,
+                    ipv4.build_icmp_error(
+                        source,
+                        bytes(original[12:16]),
+                        ipv4.ICMP_UNREACH,
+                        ipv4.UNREACH_NEEDFRAG,
+                        original,
+                        rest=mtu,
+                    ),
+                )
+            )
             return actions
         self.counters["fragmented"] += 1
         return [Transmit(side, piece) for piece in ipv4.fragment(buf, mtu)]
 
-    def _after_first_fragment(self, side: str, buf: bytearray, data: bytes, actions: list,
-                              now: float) -> list:
+    def _after_first_fragment(
+        self, side: str, buf: bytearray, data: bytes, actions: list, now: float
+    ) -> list:
         """Remember how a first fragment was translated; release fragments that waited."""
         if not buf[6] & 0x20 or not actions or type(actions[0]) is not Transmit:
             return actions
         out = actions[0]
         key = FragmentTracker.key(side, data)
-        self.fragments.remember(key, bytes(out.data[12:16]), bytes(out.data[16:20]), out.side,
-                                now)
+        self.fragments.remember(key, bytes(out.data[12:16]), bytes(out.data[16:20]), out.side, now)
         for waiting_side, waiting in self.fragments.release(key):
-            actions = actions + self._later_fragment(waiting_side, bytearray(waiting), waiting,
-                                                     now)
+            actions = actions + self._later_fragment(waiting_side, bytearray(waiting), waiting, now)
         return actions
 
     def _later_fragment(self, side: str, buf: bytearray, data: bytes, now: float) -> list:
@@ -545,8 +620,9 @@ class Engine:
 
     # -- for helpers that own an IP protocol ----------------------------------------------------
 
-    def forward_rewritten(self, buf: bytearray, ihl: int, new_source: bytes | None,
-                          new_destination: bytes | None) -> list:
+    def forward_rewritten(
+        self, buf: bytearray, ihl: int, new_source: bytes | None, new_destination: bytes | None
+    ) -> list:
         if new_source is not None:
             rewrite.address(buf, 12, new_source)
         if new_destination is not None:

@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING
 
 from nat import counters as C
 from nat import ipv4, seq_adjust
-from nat.actions import Drop
 from nat.events import LAN, WAN
-from nat.helpers import INBOUND, OUTBOUND, Flow, Helper, HelperPacket
+from nat.helpers import OUTBOUND, Flow, Helper, HelperPacket
 from nat.mapping import Mapping, Session
 
 if TYPE_CHECKING:
@@ -36,8 +35,11 @@ class HelperDispatch:
         self.engine.table.session_ended = self._session_ended
 
     def configure(self, config: NatConfig, now: float) -> None:
-        enabled = {name for name, helper in self.helpers.items()
-                   if config.helper_enabled(name, helper.default_enabled)}
+        enabled = {
+            name
+            for name, helper in self.helpers.items()
+            if config.helper_enabled(name, helper.default_enabled)
+        }
         switched_off = self.enabled - enabled
         self.enabled = enabled
         self._ports, self._protocols = {}, {}
@@ -74,14 +76,16 @@ class HelperDispatch:
     def blocked_port(self, proto: int, port: int) -> str | None:
         return self._blocked_ports.get((proto, port)) if self._blocked_ports else None
 
-    def attach(self, mapping: Mapping, session: Session, proto: int, server_port: int,
-               direction: str) -> None:
+    def attach(
+        self, mapping: Mapping, session: Session, proto: int, server_port: int, direction: str
+    ) -> None:
         helper = self._ports.get((proto, server_port)) if self._ports else None
         if helper is not None:
             self.attach_helper(mapping, session, helper, direction)
 
-    def attach_helper(self, mapping: Mapping, session: Session, helper: Helper,
-                      direction: str) -> None:
+    def attach_helper(
+        self, mapping: Mapping, session: Session, helper: Helper, direction: str
+    ) -> None:
         extra = self.engine.table.attach(session, helper)
         extra.helper_state["opened"] = direction
         self.engine.ctx.now = self.engine.now
@@ -115,8 +119,15 @@ class HelperDispatch:
 
     # -- running a helper on a packet -----------------------------------------------------------
 
-    def on_packet(self, mapping: Mapping, session: Session, buf: bytearray, ihl: int,
-                  proto: int, direction: str) -> str | None:
+    def on_packet(
+        self,
+        mapping: Mapping,
+        session: Session,
+        buf: bytearray,
+        ihl: int,
+        proto: int,
+        direction: str,
+    ) -> str | None:
         extra = session.extra
         if extra is None or buf[6] & 0x20:  # a first fragment: the payload is incomplete
             return None
@@ -126,8 +137,9 @@ class HelperDispatch:
             if payload_at > len(buf):
                 return C.MALFORMED_TRANSPORT
             (original_seq,) = struct.unpack_from("!I", buf, ihl + 4)
-            this_way, other_way = ((extra.seq_out, extra.seq_in) if outbound
-                                   else (extra.seq_in, extra.seq_out))
+            this_way, other_way = (
+                (extra.seq_out, extra.seq_in) if outbound else (extra.seq_in, extra.seq_out)
+            )
             changed = seq_adjust.correct(buf, ihl, this_way, other_way)
         else:
             payload_at, changed = ihl + 8, False
@@ -152,6 +164,3 @@ class HelperDispatch:
         if changed:
             ipv4.transport_checksum(buf, ihl, proto)
         return None
-
-
-

@@ -52,8 +52,9 @@ class Helper:
     def on_session_end(self, ctx: HelperContext, flow: Flow) -> None:
         """The session expired, was reset and timed out, or the helper was disabled."""
 
-    def on_ip_packet(self, ctx: HelperContext, direction: str, packet: bytearray,
-                     ihl: int) -> list[Transmit] | str:
+    def on_ip_packet(
+        self, ctx: HelperContext, direction: str, packet: bytearray, ihl: int
+    ) -> list[Transmit] | str:
         """A packet of an owned IP protocol: return transmits, or a drop reason."""
         return "protocol_unsupported"
 
@@ -138,15 +139,32 @@ class HelperContext:
     def is_external_address(self, address: bytes) -> bool:
         return address in self._engine.table.ext_addresses
 
-    def expect(self, parent: Flow | None, proto: int, internal: tuple[bytes, int],
-               remote_ip: bytes, remote_port: int | None, timeout: float,
-               helper: Helper | None = None, external_port: int | None = None) -> int | None:
+    def expect(
+        self,
+        parent: Flow | None,
+        proto: int,
+        internal: tuple[bytes, int],
+        remote_ip: bytes,
+        remote_port: int | None,
+        timeout: float,
+        helper: Helper | None = None,
+        external_port: int | None = None,
+    ) -> int | None:
         """Reserve an external port for ``internal`` that ``remote`` may reach until
         ``timeout`` seconds from now (or until ``parent`` ends). Returns the external port,
         or None when no port is free. ``external_port`` asks for a specific one.
         """
-        return self._engine.table.expect(parent, proto, internal, remote_ip, remote_port,
-                                         self.now + timeout, helper, external_port, self.now)
+        return self._engine.table.expect(
+            parent,
+            proto,
+            internal,
+            remote_ip,
+            remote_port,
+            self.now + timeout,
+            helper,
+            external_port,
+            self.now,
+        )
 
     def unexpect(self, proto: int, external_port: int, external_ip: bytes) -> None:
         self._engine.table.remove_expected(proto, external_ip, external_port, self.now)
@@ -155,7 +173,8 @@ class HelperContext:
         """Rewrite the source address of an owned-protocol packet and send it to the WAN."""
         return self._engine.forward_rewritten(packet, ihl, new_source, None)
 
-    def forward_inbound(self, packet: bytearray, ihl: int,
-                        new_destination: bytes) -> list[Transmit]:
+    def forward_inbound(
+        self, packet: bytearray, ihl: int, new_destination: bytes
+    ) -> list[Transmit]:
         """Rewrite the destination address of an owned-protocol packet and send it to the LAN."""
         return self._engine.forward_rewritten(packet, ihl, None, new_destination)

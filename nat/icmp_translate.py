@@ -78,8 +78,7 @@ class IcmpTranslator:
         host = mapping.host
         # Inner packet: its destination was the internal endpoint; make it the external one.
         rewrite.field(buf, e + 16, host.ext_ip, e + 10)
-        self._inner_port(buf, e, e_ihl, proto, e_ihl + 2, mapping.in_key[5:7],
-                         host.d_addr)
+        self._inner_port(buf, e, e_ihl, proto, e_ihl + 2, mapping.in_key[5:7], host.d_addr)
         rewrite.address(buf, 12, host.ext_ip)
         rewrite.decrement_ttl(buf)
         ipv4.transport_checksum(buf, ihl, 1)
@@ -122,8 +121,7 @@ class IcmpTranslator:
             port = bytes(buf[e + e_ihl : e + e_ihl + 2])
             remote = bytes(buf[e + 16 : e + 20] + buf[e + e_ihl + 2 : e + e_ihl + 4])
             port_at = e_ihl
-        elif proto == 1 and buf[e + e_ihl] == ipv4.ICMP_ECHO_REQUEST \
-                and len(buf) >= e + e_ihl + 6:
+        elif proto == 1 and buf[e + e_ihl] == ipv4.ICMP_ECHO_REQUEST and len(buf) >= e + e_ihl + 6:
             port = bytes(buf[e + e_ihl + 4 : e + e_ihl + 6])
             remote = bytes(buf[e + 16 : e + 20])
             port_at = e_ihl + 4
@@ -134,8 +132,9 @@ class IcmpTranslator:
             return engine._drop(WAN, C.ICMP_ERROR_NO_MAPPING)
         host = mapping.host
         rewrite.field(buf, e + 12, host.int_ip, e + 10)
-        self._inner_port(buf, e, e_ihl, proto, port_at, mapping.out_key[5:7],
-                         checksum.negate(host.d_addr))
+        self._inner_port(
+            buf, e, e_ihl, proto, port_at, mapping.out_key[5:7], checksum.negate(host.d_addr)
+        )
         rewrite.address(buf, 16, host.int_ip)
         rewrite.decrement_ttl(buf)
         ipv4.transport_checksum(buf, ihl, 1)
@@ -157,8 +156,9 @@ class IcmpTranslator:
         return e, e_ihl, buf[e + 9]
 
     @staticmethod
-    def _inner_port(buf: bytearray, e: int, e_ihl: int, proto: int, port_at: int,
-                    new_port: bytes, d_addr: int) -> None:
+    def _inner_port(
+        buf: bytearray, e: int, e_ihl: int, proto: int, port_at: int, new_port: bytes, d_addr: int
+    ) -> None:
         """Rewrite the embedded port and, when it was quoted, the embedded checksum."""
         l4 = e + e_ihl
         csum_at = {6: l4 + 16, 17: l4 + 6, 1: l4 + 2}[proto]

@@ -88,7 +88,12 @@ def l4_checksum_offset(proto: int, ihl: int) -> int | None:
 
 
 def build_header(
-    src: bytes, dst: bytes, proto: int, payload_len: int, ident: int = 0, ttl: int = DEFAULT_TTL,
+    src: bytes,
+    dst: bytes,
+    proto: int,
+    payload_len: int,
+    ident: int = 0,
+    ttl: int = DEFAULT_TTL,
     flags_frag: int = 0,
 ) -> bytearray:
     """A 20-byte IPv4 header with its checksum filled in."""

@@ -56,8 +56,7 @@ class SessionExtra:
 
 
 class Mapping(Session):
-    __slots__ = ("d_port", "due", "host", "in_key", "kind", "others", "out_key", "permits",
-                 "proto")
+    __slots__ = ("d_port", "due", "host", "in_key", "kind", "others", "out_key", "permits", "proto")
 
     def __init__(self, host: Host, proto: int, out_key: bytes, in_key: bytes, kind: int):
         super().__init__(None, 0.0, 0)
@@ -112,6 +111,10 @@ class Mapping(Session):
             remote, other = next(iter(self.others.items()))
             del self.others[remote]
             self.remote, self.expires, self.state, self.extra = (
-                other.remote, other.expires, other.state, other.extra)
+                other.remote,
+                other.expires,
+                other.state,
+                other.extra,
+            )
         else:
             self.remote, self.expires, self.state, self.extra = None, 0.0, 0, None

@@ -51,8 +51,14 @@ class PortSpace:
 class PortAllocator:
     """Chooses external ports: RFC 4787 REQ-3 (no overloading), 3a (ranges), REQ-4 (parity)."""
 
-    def __init__(self, policy: PortAllocation, port_range: tuple[int, int],
-                 low_range: tuple[int, int], parity: bool, seed: int):
+    def __init__(
+        self,
+        policy: PortAllocation,
+        port_range: tuple[int, int],
+        low_range: tuple[int, int],
+        parity: bool,
+        seed: int,
+    ):
         self.policy = policy
         self.ranges = (low_range, port_range)
         self.parity = parity
@@ -83,8 +89,9 @@ class PortAllocator:
         return port
 
 
-def _find_free(state: bytearray, start: int, first: int, last: int,
-               parity: int | None) -> int | None:
+def _find_free(
+    state: bytearray, start: int, first: int, last: int, parity: int | None
+) -> int | None:
     """The first free port at or after ``start``, wrapping around inside [first, last]."""
     for lo, hi in ((start, last + 1), (first, start)):
         pos = lo

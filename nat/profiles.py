@@ -43,8 +43,14 @@ PROFILES: dict[str, dict[str, Any]] = {
         "port_allocation": PortAllocation.PRESERVE,
         "port_parity": False,
         "hairpinning": False,
-        "timeouts": Timeouts(tcp_established=432000.0, tcp_transitory=120.0, tcp_rst=10.0,
-                             udp=120.0, icmp=30.0, port_reuse_delay=0.0),
+        "timeouts": Timeouts(
+            tcp_established=432000.0,
+            tcp_transitory=120.0,
+            tcp_rst=10.0,
+            udp=120.0,
+            icmp=30.0,
+            port_reuse_delay=0.0,
+        ),
     },
 }
 
@@ -53,5 +59,6 @@ def profile_settings(name: str) -> dict[str, Any]:
     try:
         return dict(PROFILES[name])
     except KeyError:
-        raise ConfigError("profile", f"unknown NAT profile {name!r}; one of {sorted(PROFILES)}") \
-            from None
+        raise ConfigError(
+            "profile", f"unknown NAT profile {name!r}; one of {sorted(PROFILES)}"
+        ) from None

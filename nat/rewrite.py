@@ -88,8 +88,9 @@ def restore_ttl(buf: bytearray) -> None:
     _apply(buf, 10, checksum.negate(TTL_DELTA))
 
 
-def field(buf: bytearray, offset: int, new: bytes, csum_offset: int | None,
-          udp_style: bool = False) -> None:
+def field(
+    buf: bytearray, offset: int, new: bytes, csum_offset: int | None, udp_style: bool = False
+) -> None:
     """Replace a 16-bit-aligned field and fix one checksum that covers it."""
     delta = checksum.words_delta(bytes(buf[offset : offset + len(new)]), new)
     buf[offset : offset + len(new)] = new

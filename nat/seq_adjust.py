@@ -22,8 +22,9 @@ def _offset(way: list[int] | None, seq: int) -> int:
     return after if _after(seq, position) else before
 
 
-def correct(buf: bytearray, ihl: int, this_way: list[int] | None,
-            other_way: list[int] | None) -> bool:
+def correct(
+    buf: bytearray, ihl: int, this_way: list[int] | None, other_way: list[int] | None
+) -> bool:
     """Shift this packet's seq by this direction's changes and its ack by the other's.
     Returns whether anything changed (the caller then recomputes the checksum)."""
     if this_way is None and other_way is None:

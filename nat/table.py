@@ -35,9 +35,13 @@ class NatTable:
         self.mapping_mode = config.mapping
         self.filtering = config.filtering
         self.ext_addresses = [ipv4.addr(a) for a in config.wan_addresses]
-        self.allocator = PortAllocator(config.port_allocation, config.port_range,
-                                       config.low_port_range, config.port_parity,
-                                       config.random_seed)
+        self.allocator = PortAllocator(
+            config.port_allocation,
+            config.port_range,
+            config.low_port_range,
+            config.port_parity,
+            config.random_seed,
+        )
         self.hosts: dict[bytes, Host] = {}
         self.out: dict[bytes, Mapping] = {}
         self.inn: dict[bytes, Mapping] = {}
@@ -80,10 +84,12 @@ class NatTable:
             return key + remote[:4]
         return key + remote
 
-    def find_outbound(self, proto: int, int_ip: bytes, int_port: bytes,
-                      remote: bytes) -> Mapping | None:
-        return (self.out.get(self.out_key(proto, int_ip, int_port, remote))
-                or self.static_out.get(PREFIX[proto] + int_ip + int_port))
+    def find_outbound(
+        self, proto: int, int_ip: bytes, int_port: bytes, remote: bytes
+    ) -> Mapping | None:
+        return self.out.get(self.out_key(proto, int_ip, int_port, remote)) or self.static_out.get(
+            PREFIX[proto] + int_ip + int_port
+        )
 
     # -- hosts and ports ----------------------------------------------------------------------
 
@@ -116,8 +122,16 @@ class NatTable:
 
     # -- mappings -------------------------------------------------------------------------------
 
-    def create(self, proto: int, int_ip: bytes, int_port: bytes, out_key: bytes, kind: int,
-               now: float, ext_port: int | None = None) -> Mapping | str:
+    def create(
+        self,
+        proto: int,
+        int_ip: bytes,
+        int_port: bytes,
+        out_key: bytes,
+        kind: int,
+        now: float,
+        ext_port: int | None = None,
+    ) -> Mapping | str:
         """A new mapping, or the drop reason when no port or quota is left."""
         if self.count >= self.config.max_mappings:
             return counters.PORTS_EXHAUSTED
@@ -140,7 +154,7 @@ class NatTable:
         host.count += 1
         self.count += 1
         self.inn[in_key] = mapping
-        if kind == STATIC or kind == EXPECTED:
+        if kind in (STATIC, EXPECTED):
             self.static_out[out_key[:7]] = mapping
             if out_key == self.out_key(proto, int_ip, int_port, b"") and proto != ipv4.ICMP:
                 self.out.setdefault(out_key, mapping)
@@ -184,7 +198,8 @@ class NatTable:
         if any(s.expires > now for s in mapping.sessions()):
             return True
         return mapping.permits is not None and any(
-            until > now for until, _ in mapping.permits.values())
+            until > now for until, _ in mapping.permits.values()
+        )
 
     def schedule(self, mapping: Mapping, at: float) -> None:
         """Make sure the mapping is looked at no later than ``at``."""
@@ -242,8 +257,15 @@ class NatTable:
             for offset, port in enumerate(fw.ports()):
                 int_port = (fw.host_port + offset).to_bytes(2, "big")
                 self._evict_port(proto, int_ip, port, now)
-                mapping = self.create(proto, int_ip, int_port, PREFIX[proto] + int_ip + int_port,
-                                      STATIC, now, ext_port=port)
+                mapping = self.create(
+                    proto,
+                    int_ip,
+                    int_port,
+                    PREFIX[proto] + int_ip + int_port,
+                    STATIC,
+                    now,
+                    ext_port=port,
+                )
                 if isinstance(mapping, Mapping):
                     created.append(mapping)
             self.forwards[key] = created
@@ -258,17 +280,34 @@ class NatTable:
         if holder is None and not space.is_free(port):
             space.state[port] = FREE  # a cooling port: the forward takes it at once
 
-    def create_dmz(self, proto: int, ext_ip: bytes, port: bytes, dmz_ip: bytes,
-                   remote: bytes, now: float) -> Mapping | str:
+    def create_dmz(
+        self, proto: int, ext_ip: bytes, port: bytes, dmz_ip: bytes, remote: bytes, now: float
+    ) -> Mapping | str:
         host = self.host_for(dmz_ip)
         if host.ext_ip != ext_ip:
             return counters.NO_MAPPING
-        return self.create(proto, dmz_ip, port, self.out_key(proto, dmz_ip, port, remote), DMZ,
-                           now, ext_port=int.from_bytes(port, "big"))
+        return self.create(
+            proto,
+            dmz_ip,
+            port,
+            self.out_key(proto, dmz_ip, port, remote),
+            DMZ,
+            now,
+            ext_port=int.from_bytes(port, "big"),
+        )
 
-    def expect(self, parent: Flow | None, proto: int, internal: tuple[bytes, int],
-               remote_ip: bytes, remote_port: int | None, until: float,
-               helper: Helper | None, ext_port: int | None, now: float) -> int | None:
+    def expect(
+        self,
+        parent: Flow | None,
+        proto: int,
+        internal: tuple[bytes, int],
+        remote_ip: bytes,
+        remote_port: int | None,
+        until: float,
+        helper: Helper | None,
+        ext_port: int | None,
+        now: float,
+    ) -> int | None:
         int_ip, int_port_number = internal
         int_port = int_port_number.to_bytes(2, "big")
         static_key = PREFIX[proto] + int_ip + int_port
@@ -322,20 +361,25 @@ class NatTable:
                 if s.expires <= now:
                     continue
                 remote = s.remote or b""
-                sessions.append({
-                    "remote": ipv4.text(remote[:4]) + (
-                        f":{int.from_bytes(remote[4:6], 'big')}" if len(remote) == 6 else ""),
-                    "state": NAMES.get(s.state, "active") if mapping.proto == ipv4.TCP
-                    else "active",
-                    "expires_in": round(s.expires - now, 1),
-                    "helper": s.extra.helper.name if s.extra else None,
-                })
-            rows.append({
-                "proto": PROTO_NAMES.get(mapping.proto, str(mapping.proto)),
-                "internal": f"{ipv4.text(mapping.host.int_ip)}:{mapping.internal_port}",
-                "external": f"{ipv4.text(mapping.host.ext_ip)}:{mapping.external_port}",
-                "kind": kinds[mapping.kind],
-                "sessions": sessions,
-            })
+                sessions.append(
+                    {
+                        "remote": ipv4.text(remote[:4])
+                        + (f":{int.from_bytes(remote[4:6], 'big')}" if len(remote) == 6 else ""),
+                        "state": NAMES.get(s.state, "active")
+                        if mapping.proto == ipv4.TCP
+                        else "active",
+                        "expires_in": round(s.expires - now, 1),
+                        "helper": s.extra.helper.name if s.extra else None,
+                    }
+                )
+            rows.append(
+                {
+                    "proto": PROTO_NAMES.get(mapping.proto, str(mapping.proto)),
+                    "internal": f"{ipv4.text(mapping.host.int_ip)}:{mapping.internal_port}",
+                    "external": f"{ipv4.text(mapping.host.ext_ip)}:{mapping.external_port}",
+                    "kind": kinds[mapping.kind],
+                    "sessions": sessions,
+                }
+            )
         rows.sort(key=lambda r: (r["proto"], r["external"]))
         return rows

@@ -20,8 +20,14 @@ FIN_BOTH = 7
 CLOSED_RST = 8
 
 NAMES = {
-    SYN_OUT: "syn-sent", SYN_IN: "syn-received", SYN_BOTH: "syn-both", ESTABLISHED: "established",
-    FIN_OUT: "fin-out", FIN_IN: "fin-in", FIN_BOTH: "closing", CLOSED_RST: "reset",
+    SYN_OUT: "syn-sent",
+    SYN_IN: "syn-received",
+    SYN_BOTH: "syn-both",
+    ESTABLISHED: "established",
+    FIN_OUT: "fin-out",
+    FIN_IN: "fin-in",
+    FIN_BOTH: "closing",
+    CLOSED_RST: "reset",
 }
 
 OUT = 0
