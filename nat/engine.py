@@ -436,7 +436,7 @@ class Engine:
             if proto == 6:
                 state = opening_state(IN, flags)
                 if state is None:
-                    return self._drop(side, C.FILTERED)
+                    return self._drop(side, C.FILTERED if mapping is not None else C.NO_MAPPING)
             if mapping is None and self._dmz is not None and side == WAN:
                 created = table.create_dmz(
                     proto, bytes(buf[16:20]), bytes(buf[ihl + 2 : ihl + 4]), self._dmz, remote, now

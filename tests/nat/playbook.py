@@ -23,6 +23,11 @@ def checksums_ok(raw: bytes) -> bool:
     """True when every IP/TCP/UDP/ICMP checksum in ``raw`` (embedded ones included) matches
     what scapy computes from scratch."""
     got = IP(raw)
+    if got.flags.MF or got.frag:
+        # A fragment's transport checksum covers the whole datagram: check the header only.
+        fresh = IP(raw)
+        fresh.chksum = None
+        return IP(bytes(fresh)).chksum == got.chksum
     fresh = IP(raw)
     for layer_type in (IP, TCP, UDP, ICMP, IPerror, TCPerror, UDPerror):
         layer = fresh.getlayer(layer_type)
