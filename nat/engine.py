@@ -26,7 +26,7 @@ from nat.fragments import FragmentTracker
 from nat.helper_dispatch import HelperDispatch
 from nat.helpers import INBOUND, OUTBOUND, Helper, HelperContext
 from nat.icmp_translate import IcmpTranslator
-from nat.mapping import STATIC, Mapping, Session
+from nat.mapping import DMZ, STATIC, Mapping, Session
 from nat.table import PREFIX, NatTable
 from nat.tcp_state import ESTABLISHED, IN, OUT, next_state, opening_state
 
@@ -471,7 +471,7 @@ class Engine:
         """RFC 4787 section 5 filtering, port forwards and helper expectations."""
         if mapping is None:
             return False, None
-        if mapping.kind == STATIC:
+        if mapping.kind == STATIC or mapping.kind == DMZ:
             return True, None
         permitted, helper = self.table.permit_for(mapping, remote, now)
         if permitted:
