@@ -14,7 +14,8 @@ import tracemalloc
 
 from nat import Engine, NatConfig
 from nat.events import LAN, WAN
-from nat.ipv4 import TCP, UDP, build_header
+from nat.ipv4 import TCP, UDP
+from natbox.packets import segment
 
 FLOWS = 1000
 ROUNDS = 200  # packets per flow in the established-path runs
@@ -24,19 +25,7 @@ PAYLOAD = b"x" * 64
 
 
 def _segment(proto: int, src: str, sport: int, dst: str, dport: int, flags: int = 0x18) -> bytes:
-    from nat.checksum import checksum
-    from nat.ipv4 import addr
-
-    if proto == TCP:
-        l4 = bytearray(struct.pack("!HHIIBBHHH", sport, dport, 1, 1, 5 << 4, flags, 65535, 0, 0))
-        csum_at = 16
-    else:
-        l4 = bytearray(struct.pack("!HHHH", sport, dport, 8 + len(PAYLOAD), 0))
-        csum_at = 6
-    l4 += PAYLOAD
-    pseudo = addr(src) + addr(dst) + bytes([0, proto]) + len(l4).to_bytes(2, "big")
-    struct.pack_into("!H", l4, csum_at, checksum(pseudo + l4))
-    return bytes(build_header(addr(src), addr(dst), proto, len(l4)) + l4)
+    return segment(proto, src, sport, dst, dport, flags, PAYLOAD)
 
 
 def _client(i: int) -> str:

@@ -16,7 +16,7 @@ from nat.config import (
     Timeouts,
     UnsolicitedSyn,
 )
-from nat.profiles import profile_settings
+from nat.profiles import DEFAULT_PROFILE, profile_settings
 
 # Lower bounds the RFCs set; going below them is refused rather than silently accepted.
 RFC_MINIMUM_TIMEOUTS = {
@@ -35,7 +35,7 @@ def parse_config(data: dict[str, Any]) -> NatConfig:
     if unknown:
         raise ConfigError(unknown[0], "unknown setting")
     settings: dict[str, Any] = {}
-    profile = data.get("profile", NatConfig.profile)
+    profile = data.get("profile", DEFAULT_PROFILE)
     settings.update(profile_settings(_expect(str, "profile", profile)))
     settings["profile"] = profile
     for name, value in data.items():

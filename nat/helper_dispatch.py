@@ -62,10 +62,9 @@ class HelperDispatch:
         table = self.engine.table
         ended = 0
         for mapping in list(table.inn.values()):
-            for session in mapping.sessions():
-                if session.extra is not None and session.extra.helper is helper:
-                    table.end_session(mapping, session, now)
-                    ended += 1
+            ended += table.end_sessions(
+                mapping, lambda s: s.extra is not None and s.extra.helper is helper, now
+            )
             if mapping.kind != -1 and not table.alive(mapping, now) and mapping.kind != 1:
                 table.remove(mapping, now)
         helper.on_disable(self.engine.ctx)

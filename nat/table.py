@@ -184,6 +184,19 @@ class NatTable:
         self._end_session(mapping, session, now)
         mapping.remove_session(session)
 
+    def end_sessions(self, mapping: Mapping, doomed: Callable[[Session], bool], now: float) -> int:
+        """End the sessions ``doomed`` picks; returns how many ended."""
+        ended = 0
+        # The others first: ending the inline session promotes one of the others into it.
+        if mapping.others:
+            for session in [s for s in mapping.others.values() if doomed(s)]:
+                self.end_session(mapping, session, now)
+                ended += 1
+        while mapping.remote is not None and doomed(mapping):
+            self.end_session(mapping, mapping, now)
+            ended += 1
+        return ended
+
     def _end_session(self, mapping: Mapping, session: Session, now: float) -> None:
         extra = session.extra
         if extra is not None:
@@ -215,9 +228,7 @@ class NatTable:
             if mapping.kind == REMOVED or mapping.due is None or math.ceil(mapping.due) != second:
                 continue  # removed, or filed again for another second since
             mapping.due = None
-            for session in mapping.sessions():
-                if session.expires <= now:
-                    self.end_session(mapping, session, now)
+            self.end_sessions(mapping, lambda s: s.expires <= now, now)
             if mapping.permits:
                 for prefix in [p for p, (until, _) in mapping.permits.items() if until <= now]:
                     del mapping.permits[prefix]

@@ -31,9 +31,10 @@ class Callback(Helper):
             return None
         if b"FORBIDDEN" in packet.payload:
             return "callback_forbidden"
-        address, port = packet.payload[9:].strip().split(b":")
-        ext_port = ctx.expect(flow, TCP_PROTO, (flow.internal[0], int(port)), flow.remote[0],
-                              None, timeout=60)
+        _address, port = packet.payload[9:].strip().split(b":")
+        ext_port = ctx.expect(
+            flow, TCP_PROTO, (flow.internal[0], int(port)), flow.remote[0], None, timeout=60
+        )
         ext_ip = text(ctx.external_address_for(flow.internal[0]))
         packet.replace_payload(f"CALLBACK {ext_ip}:{ext_port}\r\n".encode())
         return None
