@@ -122,6 +122,7 @@ class Engine:
             removed = self.table.flush(now)
             self.table = NatTable(config)
             self.helpers.rebind_table()
+            self.helpers.reset_all()
             self._pending_syns.clear()
             self.emit_log("table_flushed", {"mappings": removed, "reason": "nat settings changed"})
         self.config = config
@@ -258,6 +259,10 @@ class Engine:
         return self._after_first_fragment(LAN, buf, data, actions, now)
 
     def _lan_transport(self, buf: bytearray, ihl: int, proto: int, data: bytes, now: float) -> list:
+        if proto == 17 and len(buf) >= ihl + 8:
+            owned = self.helpers.owned(OUTBOUND, buf, ihl)
+            if owned is not None:
+                return owned
         found = self._outbound_session(buf, ihl, proto, data, now)
         if type(found) is list:
             return found
@@ -401,6 +406,10 @@ class Engine:
         return self._after_first_fragment(WAN, buf, data, actions, now)
 
     def _wan_transport(self, buf: bytearray, ihl: int, proto: int, data: bytes, now: float) -> list:
+        if proto == 17 and len(buf) >= ihl + 8:
+            owned = self.helpers.owned(INBOUND, buf, ihl)
+            if owned is not None:
+                return owned
         found = self._inbound_session(buf, ihl, proto, data, now, WAN)
         if type(found) is list:
             return found
@@ -444,6 +453,8 @@ class Engine:
                 mapping = created if type(created) is not str else None
             admitted, helper = self._admit(mapping, remote, now)
             if not admitted:
+                if side == WAN:
+                    self.helpers.unsolicited(proto, remote, buf[ihl + 2] << 8 | buf[ihl + 3])
                 if proto == 6 and side == WAN:
                     self._hold_unsolicited_syn(in_key, remote, data)
                 return self._drop(side, C.FILTERED if mapping is not None else C.NO_MAPPING)
@@ -621,12 +632,19 @@ class Engine:
     # -- for helpers that own an IP protocol ----------------------------------------------------
 
     def forward_rewritten(
-        self, buf: bytearray, ihl: int, new_source: bytes | None, new_destination: bytes | None
+        self,
+        buf: bytearray,
+        ihl: int,
+        new_source: bytes | None,
+        new_destination: bytes | None,
+        new_port: int | None = None,
     ) -> list:
+        """Translate a packet a helper owns: the source (to the WAN) or the destination (to
+        the LAN), with the port for TCP/UDP when given."""
         if new_source is not None:
-            rewrite.address(buf, 12, new_source)
+            rewrite.endpoint(buf, ihl, True, new_source, new_port)
         if new_destination is not None:
-            rewrite.address(buf, 16, new_destination)
+            rewrite.endpoint(buf, ihl, False, new_destination, new_port)
         rewrite.decrement_ttl(buf)
         side = WAN if new_source is not None else LAN
         mtu = self._wan_mtu if side == WAN else self._lan_mtu

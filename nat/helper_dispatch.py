@@ -29,6 +29,7 @@ class HelperDispatch:
         self._protocols: dict[int, Helper] = {}
         self._blocked_ports: dict[tuple[int, int], str] = {}
         self._blocked_protocols: dict[int, str] = {}
+        self._owned_ports: dict[int, Helper] = {}
         self.rebind_table()
 
     def rebind_table(self) -> None:
@@ -42,7 +43,7 @@ class HelperDispatch:
         }
         switched_off = self.enabled - enabled
         self.enabled = enabled
-        self._ports, self._protocols = {}, {}
+        self._ports, self._protocols, self._owned_ports = {}, {}, {}
         self._blocked_ports, self._blocked_protocols = {}, {}
         for name, helper in self.helpers.items():
             ports = [(ipv4.TCP, p) for p in helper.tcp_ports]
@@ -50,10 +51,16 @@ class HelperDispatch:
             if name in enabled:
                 self._ports.update(dict.fromkeys(ports, helper))
                 self._protocols.update(dict.fromkeys(helper.ip_protocols, helper))
+                self._owned_ports.update(dict.fromkeys(helper.owns_udp_ports, helper))
+                continue
+            reason = C.disabled(name)
+            if helper.inspect_when_disabled:
+                self._ports.update(dict.fromkeys(ports, helper))  # it blocks what it sees
             else:
-                reason = C.disabled(name)
                 self._blocked_ports.update(dict.fromkeys(ports, reason))
-                self._blocked_protocols.update(dict.fromkeys(helper.ip_protocols, reason))
+            owned = [(ipv4.UDP, p) for p in helper.owns_udp_ports]
+            self._blocked_ports.update(dict.fromkeys(owned, reason))
+            self._blocked_protocols.update(dict.fromkeys(helper.ip_protocols, reason))
         for name in sorted(switched_off):
             self._tear_down(self.helpers[name], now)
 
@@ -104,6 +111,38 @@ class HelperDispatch:
             return self.engine._drop(side, result)
         return result
 
+    def owned(self, direction: str, buf: bytearray, ihl: int) -> list | None:
+        """Give a UDP packet to the helper that owns its server port, if any and if it
+        claims the packet; None lets the engine handle it as ordinary traffic."""
+        if not self._owned_ports:
+            return None
+        at = ihl + 2 if direction == OUTBOUND else ihl
+        helper = self._owned_ports.get(buf[at] << 8 | buf[at + 1])
+        if helper is None:
+            return None
+        self.engine.ctx.now = self.engine.now
+        result = helper.on_owned_packet(self.engine.ctx, direction, buf, ihl)
+        if isinstance(result, str):
+            return self.engine._drop(LAN if direction == OUTBOUND else WAN, result)
+        return result
+
+    def unsolicited(self, proto: int, remote: bytes, ext_port: int) -> None:
+        """Tell the helper whose port refused traffic was aimed at (or came from)."""
+        remote_port = int.from_bytes(remote[4:6], "big")
+        for port in (ext_port, remote_port):
+            helper = self._ports.get((proto, port)) or (
+                self._owned_ports.get(port) if proto == ipv4.UDP else None
+            )
+            if helper is not None:
+                self.engine.ctx.now = self.engine.now
+                helper.on_unsolicited(self.engine.ctx, proto, (remote[:4], remote_port), ext_port)
+                return
+
+    def reset_all(self) -> None:
+        """The table was rebuilt: every helper forgets what referred to the old one."""
+        for name in sorted(self.enabled):
+            self.helpers[name].on_disable(self.engine.ctx)
+
     def on_time(self, now: float) -> None:
         self.engine.ctx.now = now
         for name in sorted(self.enabled):
@@ -146,6 +185,8 @@ class HelperDispatch:
         self.engine.ctx.now = self.engine.now
         flow = Flow(mapping, session, extra.helper_state.get("opened", OUTBOUND))
         reason = extra.helper.on_packet(self.engine.ctx, flow, packet)
+        if packet.detached:
+            session.extra = None
         if reason:
             return reason
         if packet.replacement is not None:

@@ -15,10 +15,18 @@ the engine's tables directly, only through the :class:`HelperContext` it is hand
 * It registers expectations: related flows that will be admitted (RTP ports, a data
   connection), each an external port reserved for an internal endpoint, open to a given
   remote until it expires or its parent session ends.
-* When disabled it blocks: new sessions to ``tcp_ports``/``udp_ports`` and packets of
-  ``ip_protocols`` are dropped with the reason ``<name>_disabled``, and the sessions it had
-  are torn down. RFC 4787 REQ-10: ``default_enabled`` is False unless a helper argues
-  otherwise in its documentation.
+* It may own UDP server ports outright (``owns_udp_ports``: IKE on 500, whose external port
+  several hosts share, told apart by SPI). Outbound packets to such a port and inbound
+  packets from it go to :meth:`Helper.on_owned_packet`, which translates them itself or
+  returns None to let the engine treat the packet as ordinary traffic.
+* When disabled it blocks: new sessions to ``tcp_ports``/``udp_ports``/``owns_udp_ports`` and
+  packets of ``ip_protocols`` are dropped with the reason ``<name>_disabled``, and the
+  sessions it had are torn down. A helper that can only tell its traffic by looking at it
+  (SSTP inside TCP 443) sets ``inspect_when_disabled``: it stays attached while disabled and
+  drops what it recognises itself (``ctx.is_enabled``). RFC 4787 REQ-10: ``default_enabled``
+  is False unless a helper argues otherwise in its documentation.
+* It hears about refused traffic towards its ports (:meth:`Helper.on_unsolicited`), which is
+  how "unsolicited inbound VPN control traffic" gets flagged.
 """
 
 from __future__ import annotations
@@ -40,7 +48,9 @@ class Helper:
     tcp_ports: ClassVar[frozenset[int]] = frozenset()
     udp_ports: ClassVar[frozenset[int]] = frozenset()
     ip_protocols: ClassVar[frozenset[int]] = frozenset()
+    owns_udp_ports: ClassVar[frozenset[int]] = frozenset()
     default_enabled: ClassVar[bool] = False
+    inspect_when_disabled: ClassVar[bool] = False
 
     def on_session_start(self, ctx: HelperContext, flow: Flow) -> None:
         """A new session towards one of this helper's ports (``flow.direction`` opened it)."""
@@ -57,6 +67,17 @@ class Helper:
     ) -> list[Transmit] | str:
         """A packet of an owned IP protocol: return transmits, or a drop reason."""
         return "protocol_unsupported"
+
+    def on_owned_packet(
+        self, ctx: HelperContext, direction: str, packet: bytearray, ihl: int
+    ) -> list[Transmit] | str | None:
+        """A UDP packet to/from an owned port: transmits, a drop reason, or None (not mine)."""
+        return None
+
+    def on_unsolicited(
+        self, ctx: HelperContext, proto: int, remote: tuple[bytes, int], external_port: int
+    ) -> None:
+        """Inbound traffic towards one of this helper's ports was refused by the firewall."""
 
     def on_time(self, ctx: HelperContext, now: float) -> None:
         """Time advanced: expire the helper's own tables."""
@@ -107,6 +128,7 @@ class HelperPacket:
     direction: str
     payload_offset: int
     replacement: bytes | None = None
+    detached: bool = False
 
     @property
     def payload(self) -> bytes:
@@ -117,6 +139,10 @@ class HelperPacket:
     def replace_payload(self, payload: bytes) -> None:
         """Ask the engine to put ``payload`` in place (any length)."""
         self.replacement = payload
+
+    def detach(self) -> None:
+        """The helper has seen enough of this session: later packets take the fast path."""
+        self.detached = True
 
 
 class HelperContext:
@@ -132,6 +158,16 @@ class HelperContext:
 
     def log(self, event: str, **fields: Any) -> None:
         self._engine.emit_log(event, fields)
+
+    def is_enabled(self, helper_name: str) -> bool:
+        return helper_name in self._engine.helpers.enabled
+
+    def reserve_port(self, proto: int, external_ip: bytes, port: int) -> bool:
+        """Take an external port out of the pool for the helper's own use (False if taken)."""
+        return self._engine.table.reserve_port(proto, external_ip, port, self.now)
+
+    def release_port(self, proto: int, external_ip: bytes, port: int) -> None:
+        self._engine.table.release_port(proto, external_ip, port, self.now)
 
     def external_address_for(self, internal_ip: bytes) -> bytes:
         return self._engine.table.external_address_for(internal_ip)
@@ -169,12 +205,21 @@ class HelperContext:
     def unexpect(self, proto: int, external_port: int, external_ip: bytes) -> None:
         self._engine.table.remove_expected(proto, external_ip, external_port, self.now)
 
-    def forward_outbound(self, packet: bytearray, ihl: int, new_source: bytes) -> list[Transmit]:
-        """Rewrite the source address of an owned-protocol packet and send it to the WAN."""
-        return self._engine.forward_rewritten(packet, ihl, new_source, None)
+    def forward_outbound(
+        self, packet: bytearray, ihl: int, new_source: bytes, new_source_port: int | None = None
+    ) -> list[Transmit]:
+        """Rewrite the source of an owned packet (address, and the UDP/TCP port if given),
+        fix the checksums, and send it to the WAN."""
+        return self._engine.forward_rewritten(packet, ihl, new_source, None, new_source_port)
 
     def forward_inbound(
-        self, packet: bytearray, ihl: int, new_destination: bytes
+        self,
+        packet: bytearray,
+        ihl: int,
+        new_destination: bytes,
+        new_destination_port: int | None = None,
     ) -> list[Transmit]:
-        """Rewrite the destination address of an owned-protocol packet and send it to the LAN."""
-        return self._engine.forward_rewritten(packet, ihl, None, new_destination)
+        """Rewrite the destination of an owned packet and send it to the LAN."""
+        return self._engine.forward_rewritten(
+            packet, ihl, None, new_destination, new_destination_port
+        )

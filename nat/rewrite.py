@@ -96,3 +96,30 @@ def field(
     buf[offset : offset + len(new)] = new
     if csum_offset is not None:
         (_apply_udp if udp_style else _apply)(buf, csum_offset, delta)
+
+
+def endpoint(
+    buf: bytearray, ihl: int, source: bool, new_addr: bytes | None, new_port: int | None = None
+) -> None:
+    """Rewrite the source or destination address (and TCP/UDP port) of any packet, fixing
+    the header checksum and, when the packet carries a transport header, its checksum."""
+    addr_at = 12 if source else 16
+    d_addr = 0
+    if new_addr is not None:
+        d_addr = checksum.words_delta(bytes(buf[addr_at : addr_at + 4]), new_addr)
+        buf[addr_at : addr_at + 4] = new_addr
+        _apply(buf, 10, d_addr)
+    proto = buf[9]
+    later_fragment = buf[6] & 0x1F or buf[7]
+    if later_fragment or proto not in (6, 17) or len(buf) < ihl + (20 if proto == 6 else 8):
+        return
+    delta = d_addr
+    if new_port is not None:
+        port_at = ihl if source else ihl + 2
+        new = new_port.to_bytes(2, "big")
+        delta = fold(delta + checksum.words_delta(bytes(buf[port_at : port_at + 2]), new))
+        buf[port_at : port_at + 2] = new
+    if proto == 6:
+        _apply(buf, ihl + 16, delta)
+    else:
+        _apply_udp(buf, ihl + 6, delta)

@@ -113,6 +113,18 @@ class NatTable:
             usage[other.ext_ip] = usage.get(other.ext_ip, 0) + 1
         return min(self.ext_addresses, key=lambda a: usage[a])
 
+    def reserve_port(self, proto: int, ext_ip: bytes, port: int, now: float) -> bool:
+        """A helper takes an external port for itself (no mapping behind it)."""
+        space = self.space(ext_ip, proto)
+        space.thaw(now)
+        if not space.is_free(port):
+            return False
+        space.take(port)
+        return True
+
+    def release_port(self, proto: int, ext_ip: bytes, port: int, now: float) -> None:
+        self.space(ext_ip, proto).release(port, now)
+
     def space(self, ext_ip: bytes, proto: int) -> PortSpace:
         space = self.spaces.get((ext_ip, proto))
         if space is None:
