@@ -292,7 +292,7 @@ class Engine:
         flags = buf[ihl + 13] if proto == 6 else 0
         if session is None:
             server_port = buf[ihl + 2] << 8 | buf[ihl + 3]
-            blocked = self.helpers.blocked_port(proto, server_port)
+            blocked = self.helpers.blocked_port(proto, server_port, OUTBOUND, buf, ihl)
             if blocked:
                 return self._drop(LAN, blocked)
             state = 0
@@ -438,7 +438,7 @@ class Engine:
         flags = buf[ihl + 13] if proto == 6 else 0
         if session is None:
             for port in (buf[ihl + 2] << 8 | buf[ihl + 3], buf[ihl] << 8 | buf[ihl + 1]):
-                blocked = self.helpers.blocked_port(proto, port)
+                blocked = self.helpers.blocked_port(proto, port, INBOUND, buf, ihl)
                 if blocked:
                     return self._drop(side, blocked)
             state = 0

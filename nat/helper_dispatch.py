@@ -27,8 +27,9 @@ class HelperDispatch:
         self.enabled: set[str] = set()
         self._ports: dict[tuple[int, int], Helper] = {}
         self._protocols: dict[int, Helper] = {}
-        self._blocked_ports: dict[tuple[int, int], str] = {}
-        self._blocked_protocols: dict[int, str] = {}
+        # What a disabled helper blocks: key -> (drop reason, the helper to tell).
+        self._blocked_ports: dict[tuple[int, int], tuple[str, Helper]] = {}
+        self._blocked_protocols: dict[int, tuple[str, Helper]] = {}
         self._owned_ports: dict[int, Helper] = {}
         self.rebind_table()
 
@@ -53,14 +54,14 @@ class HelperDispatch:
                 self._protocols.update(dict.fromkeys(helper.ip_protocols, helper))
                 self._owned_ports.update(dict.fromkeys(helper.owns_udp_ports, helper))
                 continue
-            reason = C.disabled(name)
+            block = (C.disabled(name), helper)
             if helper.inspect_when_disabled:
                 self._ports.update(dict.fromkeys(ports, helper))  # it blocks what it sees
             else:
-                self._blocked_ports.update(dict.fromkeys(ports, reason))
+                self._blocked_ports.update(dict.fromkeys(ports, block))
             owned = [(ipv4.UDP, p) for p in helper.owns_udp_ports]
-            self._blocked_ports.update(dict.fromkeys(owned, reason))
-            self._blocked_protocols.update(dict.fromkeys(helper.ip_protocols, reason))
+            self._blocked_ports.update(dict.fromkeys(owned, block))
+            self._blocked_protocols.update(dict.fromkeys(helper.ip_protocols, block))
         for name in sorted(switched_off):
             self._tear_down(self.helpers[name], now)
 
@@ -79,8 +80,19 @@ class HelperDispatch:
 
     # -- questions from the engine ------------------------------------------------------------
 
-    def blocked_port(self, proto: int, port: int) -> str | None:
-        return self._blocked_ports.get((proto, port)) if self._blocked_ports else None
+    def blocked_port(
+        self, proto: int, port: int, direction: str, buf: bytearray, ihl: int
+    ) -> str | None:
+        """The drop reason when a disabled helper blocks this port; the helper is told."""
+        if not self._blocked_ports:
+            return None
+        block = self._blocked_ports.get((proto, port))
+        if block is None:
+            return None
+        reason, helper = block
+        self.engine.ctx.now = self.engine.now
+        helper.on_blocked(self.engine.ctx, direction, buf, ihl, reason)
+        return reason
 
     def attach(
         self, mapping: Mapping, session: Session, proto: int, server_port: int, direction: str
@@ -99,8 +111,11 @@ class HelperDispatch:
 
     def ip_packet(self, direction: str, buf: bytearray, ihl: int, proto: int) -> list:
         side = LAN if direction == OUTBOUND else WAN
-        reason = self._blocked_protocols.get(proto)
-        if reason:
+        block = self._blocked_protocols.get(proto)
+        if block is not None:
+            reason, blocker = block
+            self.engine.ctx.now = self.engine.now
+            blocker.on_blocked(self.engine.ctx, direction, buf, ihl, reason)
             return self.engine._drop(side, reason)
         helper = self._protocols.get(proto)
         if helper is None:

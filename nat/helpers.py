@@ -74,6 +74,11 @@ class Helper:
         """A UDP packet to/from an owned port: transmits, a drop reason, or None (not mine)."""
         return None
 
+    def on_blocked(
+        self, ctx: HelperContext, direction: str, packet: bytearray, ihl: int, reason: str
+    ) -> None:
+        """The engine dropped this packet because this helper is disabled."""
+
     def on_unsolicited(
         self, ctx: HelperContext, proto: int, remote: tuple[bytes, int], external_port: int
     ) -> None:

@@ -120,6 +120,8 @@ def build_icmp_error(
 
 def fragment(packet: bytes | bytearray, mtu: int) -> list[bytearray]:
     """Split a packet whose DF bit is clear into fragments that fit ``mtu`` (RFC 791)."""
+    if len(packet) <= mtu:
+        return [bytearray(packet)]
     ihl = header_length(packet)
     header = bytes(packet[:ihl])
     payload = packet[ihl:]

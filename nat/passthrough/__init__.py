@@ -7,10 +7,14 @@ that tuple; the engine core does not change.
 
 from __future__ import annotations
 
-from nat.helpers import Helper
+from nat.passthrough.base import PassthroughHelper
+from nat.passthrough.monitor import VpnMonitor
+from nat.passthrough.pptp import PptpHelper
 
-HELPER_CLASSES: tuple[type[Helper], ...] = ()
+HELPER_CLASSES: tuple[type[PassthroughHelper], ...] = (PptpHelper,)
 
 
-def default_helpers() -> list[Helper]:
-    return [cls() for cls in HELPER_CLASSES]
+def default_helpers(monitor: VpnMonitor | None = None) -> list[PassthroughHelper]:
+    """One instance of every helper, all reporting to one VPN monitor."""
+    monitor = monitor or VpnMonitor()
+    return [cls(monitor) for cls in HELPER_CLASSES]

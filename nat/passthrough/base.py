@@ -1,0 +1,37 @@
+"""What every passthrough helper shares: the VPN monitor, refusals, unsolicited traffic,
+and the facts the README table and the UI show for each protocol."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from nat.helpers import INBOUND, Helper, HelperContext
+from nat.passthrough.monitor import VpnMonitor
+
+
+class PassthroughHelper(Helper):
+    # What users read (README table, UI); each helper fills these in.
+    title: ClassVar[str] = ""
+    carries: ClassVar[str] = ""  # ports and protocols involved
+    security: ClassVar[str] = ""  # the article's security level
+    when_enabled: ClassVar[str] = ""
+    when_disabled: ClassVar[str] = ""
+    default_reason: ClassVar[str] = ""
+
+    def __init__(self, monitor: VpnMonitor | None = None):
+        self.monitor = monitor or VpnMonitor()
+
+    def on_blocked(
+        self, ctx: HelperContext, direction: str, packet: bytearray, ihl: int, reason: str
+    ) -> None:
+        lan, remote = (
+            (packet[16:20], packet[12:16])
+            if direction == INBOUND
+            else (packet[12:16], packet[16:20])
+        )
+        self.monitor.refused(ctx, self.name, bytes(lan), bytes(remote), reason)
+
+    def on_unsolicited(
+        self, ctx: HelperContext, proto: int, remote: tuple[bytes, int], external_port: int
+    ) -> None:
+        self.monitor.unsolicited(ctx, self.name, remote[0], remote[1], external_port)
