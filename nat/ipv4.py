@@ -132,15 +132,19 @@ def fragment(packet: bytes | bytearray, mtu: int) -> list[bytearray]:
     if chunk <= 0:
         raise ValueError(f"MTU {mtu} cannot carry a {ihl}-byte header")
     pieces = []
-    for start in range(0, len(payload), chunk):
-        data = payload[start : start + chunk]
-        more = FLAG_MF if start + chunk < len(payload) else last_has_more
+    start = 0
+    while start < len(payload):
+        # Pieces before the last must be multiples of 8 bytes; the last takes what fits.
+        last = len(payload) - start <= mtu - ihl
+        data = payload[start:] if last else payload[start : start + chunk]
+        more = last_has_more if last else FLAG_MF
         piece = bytearray(header) + data
         _U16.pack_into(piece, TOTAL_LENGTH, ihl + len(data))
         _U16.pack_into(piece, FLAGS_FRAG, more | (base_offset + start // 8))
         _U16.pack_into(piece, HEADER_CSUM, 0)
         _U16.pack_into(piece, HEADER_CSUM, checksum.checksum(piece[:ihl]))
         pieces.append(piece)
+        start += len(data)
     return pieces
 
 
