@@ -96,6 +96,8 @@ class NatConfig:
     port_forwards: tuple[PortForward, ...] = ()
     dmz_host: str | None = None
     helpers: tuple[tuple[str, bool], ...] = ()  # (name, enabled) for passthrough/ALG helpers
+    # TLS server names the SSTP helper treats as SSTP VPN servers when SSTP is disabled.
+    sstp_servers: tuple[str, ...] = ()
     random_seed: int = 0
 
     def helper_enabled(self, name: str, default: bool = False) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
 from enum import Enum
 from typing import Any
 
@@ -188,6 +189,21 @@ def _helpers(name: str, value: Any) -> tuple[tuple[str, bool], ...]:
     return tuple(sorted(value.items()))
 
 
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*"
+    r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.?$"
+)
+
+
+def _hostnames(name: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple):
+        raise ConfigError(name, "expected a list of host names")
+    for i, host in enumerate(value):
+        if not isinstance(host, str) or not _HOSTNAME.match(host):
+            raise ConfigError(f"{name}[{i}]", f"{host!r} is not a host name")
+    return tuple(value)
+
+
 def _optional_ipv4(name: str, value: Any) -> str | None:
     return None if value in (None, "") else _ipv4(name, value)
 
@@ -213,6 +229,7 @@ _FIELD_PARSERS = {
     "port_forwards": _port_forwards,
     "dmz_host": _optional_ipv4,
     "helpers": _helpers,
+    "sstp_servers": _hostnames,
     "random_seed": lambda n, v: _int_in(n, v, 0, 2**63 - 1),
 }
 

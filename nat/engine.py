@@ -120,9 +120,9 @@ class Engine:
         flush = any(getattr(old, name) != getattr(config, name) for name in _TABLE_SETTINGS)
         if flush:
             removed = self.table.flush(now)
+            self.helpers.reset_all()  # while the old table is still the one they release to
             self.table = NatTable(config)
             self.helpers.rebind_table()
-            self.helpers.reset_all()
             self._pending_syns.clear()
             self.emit_log("table_flushed", {"mappings": removed, "reason": "nat settings changed"})
         self.config = config

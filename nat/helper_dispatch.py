@@ -71,12 +71,20 @@ class HelperDispatch:
         ended = 0
         for mapping in list(table.inn.values()):
             ended += table.end_sessions(
-                mapping, lambda s: s.extra is not None and s.extra.helper is helper, now
+                mapping, lambda s, m=mapping: self._owned_by(helper, m, s), now
             )
             if mapping.kind != -1 and not table.alive(mapping, now) and mapping.kind != 1:
                 table.remove(mapping, now)
         helper.on_disable(self.engine.ctx)
         self.engine.emit_log("helper_disabled", {"helper": helper.name, "sessions_ended": ended})
+
+    @staticmethod
+    def _owned_by(helper: Helper, mapping: Mapping, session: Session) -> bool:
+        extra = session.extra
+        if extra is None or extra.helper is not helper:
+            return False
+        opened = extra.helper_state.get("opened", OUTBOUND)
+        return helper.should_tear_down(Flow(mapping, session, opened))
 
     # -- questions from the engine ------------------------------------------------------------
 

@@ -84,6 +84,10 @@ class Helper:
     ) -> None:
         """Inbound traffic towards one of this helper's ports was refused by the firewall."""
 
+    def should_tear_down(self, flow: Flow) -> bool:
+        """Whether switching the helper off ends this attached session (default: yes)."""
+        return True
+
     def on_time(self, ctx: HelperContext, now: float) -> None:
         """Time advanced: expire the helper's own tables."""
 
@@ -205,6 +209,17 @@ class HelperContext:
             helper,
             external_port,
             self.now,
+        )
+
+    def permit(self, flow: Flow, remote_ip: bytes, remote_port: int | None, timeout: float) -> None:
+        """Let ``remote`` reach this flow's own mapping for ``timeout`` seconds, whatever
+        the filtering behaviour (an L2TP server answering from another port)."""
+        self._engine.table.permit(
+            flow.mapping,
+            remote_ip,
+            remote_port,
+            self.now + timeout,
+            flow.session.extra.helper if flow.session.extra else None,
         )
 
     def unexpect(self, proto: int, external_port: int, external_ip: bytes) -> None:

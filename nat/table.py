@@ -123,7 +123,9 @@ class NatTable:
         return True
 
     def release_port(self, proto: int, ext_ip: bytes, port: int, now: float) -> None:
-        self.space(ext_ip, proto).release(port, now)
+        # Freed at once: the helper that held it demultiplexed by its own keys (SPIs), so no
+        # stale flow can land on whoever takes it next.
+        self.space(ext_ip, proto).state[port] = FREE
 
     def space(self, ext_ip: bytes, proto: int) -> PortSpace:
         space = self.spaces.get((ext_ip, proto))
@@ -352,6 +354,20 @@ class NatTable:
         if parent is not None and parent.session.extra is not None:
             parent.session.extra.children.append(mapping)
         return mapping.external_port
+
+    def permit(
+        self,
+        mapping: Mapping,
+        remote_ip: bytes,
+        remote_port: int | None,
+        until: float,
+        helper: Helper | None,
+    ) -> None:
+        if mapping.permits is None:
+            mapping.permits = {}
+        prefix = remote_ip + (remote_port.to_bytes(2, "big") if remote_port is not None else b"")
+        mapping.permits[prefix] = (until, helper)
+        self.schedule(mapping, until)
 
     def permit_for(self, mapping: Mapping, remote: bytes, now: float) -> tuple[bool, Any]:
         """Whether a helper's expectation admits ``remote``, and the helper to attach."""

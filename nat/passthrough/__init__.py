@@ -8,10 +8,18 @@ that tuple; the engine core does not change.
 from __future__ import annotations
 
 from nat.passthrough.base import PassthroughHelper
+from nat.passthrough.ipsec import IpsecHelper
+from nat.passthrough.l2tp import L2tpHelper
 from nat.passthrough.monitor import VpnMonitor
 from nat.passthrough.pptp import PptpHelper
+from nat.passthrough.sstp import SstpHelper
 
-HELPER_CLASSES: tuple[type[PassthroughHelper], ...] = (PptpHelper,)
+HELPER_CLASSES: tuple[type[PassthroughHelper], ...] = (
+    PptpHelper,
+    L2tpHelper,
+    IpsecHelper,
+    SstpHelper,
+)
 
 
 def default_helpers(monitor: VpnMonitor | None = None) -> list[PassthroughHelper]:
