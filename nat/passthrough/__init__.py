@@ -26,3 +26,18 @@ def default_helpers(monitor: VpnMonitor | None = None) -> list[PassthroughHelper
     """One instance of every helper, all reporting to one VPN monitor."""
     monitor = monitor or VpnMonitor()
     return [cls(monitor) for cls in HELPER_CLASSES]
+
+
+def protocol_table() -> str:
+    """The per-protocol table of the README (a test keeps the two identical)."""
+    rows = [
+        "| protocol | carries | security (article) | default | when enabled | when disabled |",
+        "|---|---|---|---|---|---|",
+    ]
+    for cls in HELPER_CLASSES:
+        default = ("**on**" if cls.default_enabled else "**off**") + f": {cls.default_reason}"
+        rows.append(
+            f"| {cls.title} | {cls.carries} | {cls.security} | {default} | {cls.when_enabled} "
+            f"| {cls.when_disabled} |"
+        )
+    return "\n".join(rows) + "\n"
