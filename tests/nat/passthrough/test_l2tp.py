@@ -83,3 +83,19 @@ def test_enable_then_disable_tears_down():
     assert monitor.snapshot(lab.now)["active"] == []
     assert lab.wan(udp_in(1701, port)).drops == ["l2tp_disabled"]
     assert PUBLIC
+
+
+def test_malformed_l2tp_never_crashes_or_opens_another_server():
+    lab, _ = l2tp_lab()
+    for payload in (
+        b"",
+        b"\xc8",
+        b"\xc8\x02\xff\xff",
+        b"\x00\x02" + b"\xff" * 3,
+        l2tp_control(1, 1)[:9],
+        b"\xff" * 64,
+    ):
+        out = lab.lan(udp_out(sport=1701, dport=1701, payload=payload)).only(WAN)
+        assert bytes(out[UDP].payload) == payload
+    assert lab.counters["internal_error"] == 0
+    assert lab.wan(udp_in(1701, 1701, src=SERVER2)).drops == ["filtered"]

@@ -94,3 +94,26 @@ def test_on_by_default():
     lab = Lab(NatConfig(), helpers=default_helpers())
     connect(lab)
     assert first_payload(lab, POST).only(WAN)
+
+
+def test_two_clients_to_one_sstp_server():
+    lab, monitor = sstp_lab(True)
+    connect(lab, 40000)
+    first_payload(lab, POST, 40000).only(WAN)
+    ext = lab.lan(tcp_out(40000, 443, "S", src="192.168.1.11")).only(WAN)[TCP].sport
+    lab.wan(tcp_in(443, ext, "SA", seq=5000, ack=1001)).only(LAN)
+    lab.lan(tcp_out(40000, 443, "A", src="192.168.1.11", seq=1001, ack=5001)).only(WAN)
+    lab.lan(tcp_out(40000, 443, "PA", src="192.168.1.11", seq=1001, ack=5001, payload=POST))
+    hosts = sorted(s["lan_host"] for s in monitor.snapshot(lab.now)["active"])
+    assert hosts == [CLIENT, "192.168.1.11"]
+
+
+def test_malformed_client_hellos_are_just_https():
+    lab, _ = sstp_lab(False)
+    good = hello("vpn.example.net")
+    for i, payload in enumerate(
+        (good[:6], good[:50], b"\x16\x03\x01\xff\xff\x01" + b"\xff" * 80, b"\x16" + b"\x00" * 200)
+    ):
+        connect(lab, 41000 + i)
+        assert first_payload(lab, payload, 41000 + i).only(WAN)
+    assert lab.counters["internal_error"] == 0
