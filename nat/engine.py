@@ -251,28 +251,41 @@ class Engine:
         if bytes(buf[16:20]) in self._ext_set:
             actions = self._hairpin(buf, ihl, proto, data, now)
         elif proto == 6 or proto == 17:
-            actions = self._lan_transport(buf, ihl, proto, data, now)
+            actions = self._transport(OUTBOUND, buf, ihl, proto, data, now)
         elif proto == 1:
             actions = self.icmp.from_lan(buf, ihl, data, now)
         else:
             actions = self.helpers.ip_packet(OUTBOUND, buf, ihl, proto)
         return self._after_first_fragment(LAN, buf, data, actions, now)
 
-    def _lan_transport(self, buf: bytearray, ihl: int, proto: int, data: bytes, now: float) -> list:
+    def _transport(
+        self, direction: str, buf: bytearray, ihl: int, proto: int, data: bytes, now: float
+    ) -> list:
+        """TCP and UDP off the fast path, either way: owned ports, the session, the rewrite,
+        the session's helper."""
+        outbound = direction == OUTBOUND
         if proto == 17 and len(buf) >= ihl + 8:
-            owned = self.helpers.owned(OUTBOUND, buf, ihl)
+            owned = self.helpers.owned(direction, buf, ihl)
             if owned is not None:
                 return owned
-        found = self._outbound_session(buf, ihl, proto, data, now)
+        if outbound:
+            found = self._outbound_session(buf, ihl, proto, data, now)
+        else:
+            found = self._inbound_session(buf, ihl, proto, data, now, WAN)
         if type(found) is list:
             return found
         mapping, session = found
-        rewrite.source_out(buf, ihl, proto, mapping)
+        if outbound:
+            rewrite.source_out(buf, ihl, proto, mapping)
+        else:
+            rewrite.destination_in(buf, ihl, proto, mapping)
         if session.extra is not None:
-            reason = self.helpers.on_packet(mapping, session, buf, ihl, proto, OUTBOUND)
+            reason = self.helpers.on_packet(mapping, session, buf, ihl, proto, direction)
             if reason:
-                return self._drop(LAN, reason)
-        return self._emit(WAN, buf, data, self._wan_mtu)
+                return self._drop(LAN if outbound else WAN, reason)
+        if outbound:
+            return self._emit(WAN, buf, data, self._wan_mtu)
+        return self._emit(LAN, buf, data, self._lan_mtu)
 
     def _outbound_session(
         self, buf: bytearray, ihl: int, proto: int, data: bytes, now: float
@@ -398,28 +411,12 @@ class Engine:
         if self._is_later_fragment(buf):
             return self._later_fragment(WAN, buf, data, now)
         if proto == 6 or proto == 17:
-            actions = self._wan_transport(buf, ihl, proto, data, now)
+            actions = self._transport(INBOUND, buf, ihl, proto, data, now)
         elif proto == 1:
             actions = self.icmp.from_wan(buf, ihl, data, now)
         else:
             actions = self.helpers.ip_packet(INBOUND, buf, ihl, proto)
         return self._after_first_fragment(WAN, buf, data, actions, now)
-
-    def _wan_transport(self, buf: bytearray, ihl: int, proto: int, data: bytes, now: float) -> list:
-        if proto == 17 and len(buf) >= ihl + 8:
-            owned = self.helpers.owned(INBOUND, buf, ihl)
-            if owned is not None:
-                return owned
-        found = self._inbound_session(buf, ihl, proto, data, now, WAN)
-        if type(found) is list:
-            return found
-        mapping, session = found
-        rewrite.destination_in(buf, ihl, proto, mapping)
-        if session.extra is not None:
-            reason = self.helpers.on_packet(mapping, session, buf, ihl, proto, INBOUND)
-            if reason:
-                return self._drop(WAN, reason)
-        return self._emit(LAN, buf, data, self._lan_mtu)
 
     def _inbound_session(
         self, buf: bytearray, ihl: int, proto: int, data: bytes, now: float, side: str

@@ -346,11 +346,7 @@ class NatTable:
             if not isinstance(created, Mapping):
                 return None
             mapping = created
-        if mapping.permits is None:
-            mapping.permits = {}
-        prefix = remote_ip + (remote_port.to_bytes(2, "big") if remote_port is not None else b"")
-        mapping.permits[prefix] = (until, helper)
-        self.schedule(mapping, until)
+        self.permit(mapping, remote_ip, remote_port, until, helper)
         if parent is not None and parent.session.extra is not None:
             parent.session.extra.children.append(mapping)
         return mapping.external_port
