@@ -12,6 +12,8 @@ from nat.passthrough.ipsec import IpsecHelper
 from nat.passthrough.l2tp import L2tpHelper
 from nat.passthrough.monitor import VpnMonitor
 from nat.passthrough.pptp import PptpHelper
+from nat.passthrough.rtsp import RtspAlg
+from nat.passthrough.sip import SipAlg
 from nat.passthrough.sstp import SstpHelper
 
 HELPER_CLASSES: tuple[type[PassthroughHelper], ...] = (
@@ -19,6 +21,8 @@ HELPER_CLASSES: tuple[type[PassthroughHelper], ...] = (
     L2tpHelper,
     IpsecHelper,
     SstpHelper,
+    SipAlg,
+    RtspAlg,
 )
 
 

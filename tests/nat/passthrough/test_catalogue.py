@@ -1,0 +1,42 @@
+"""Every passthrough helper documents itself, and the README shows exactly that."""
+
+from pathlib import Path
+
+from nat.passthrough import HELPER_CLASSES, default_helpers, protocol_table
+
+README = Path(__file__).resolve().parents[3] / "README.md"
+
+
+def test_every_helper_is_documented():
+    for cls in HELPER_CLASSES:
+        for attribute in (
+            "title",
+            "carries",
+            "security",
+            "when_enabled",
+            "when_disabled",
+            "default_reason",
+        ):
+            assert getattr(cls, attribute), f"{cls.__name__}.{attribute} is empty"
+        assert cls.__doc__ or cls.__module__, cls
+
+
+def test_readme_table_matches_the_code():
+    assert protocol_table() in README.read_text()
+
+
+def test_defaults_are_off_except_sstp():
+    defaults = {cls.name: cls.default_enabled for cls in HELPER_CLASSES}
+    assert defaults == {
+        "pptp": False,
+        "l2tp": False,
+        "ipsec": False,
+        "sstp": True,
+        "sip": False,
+        "rtsp": False,
+    }
+
+
+def test_all_helpers_share_one_monitor():
+    helpers = default_helpers()
+    assert len({id(h.monitor) for h in helpers}) == 1
