@@ -161,7 +161,8 @@ class Build:
         self.log(f"stripped {sum(removed.values())} bytes with {len(removed)} rules")
         for name in sorted(present):
             if self.cfg.recipe(name).links == "busybox":
-                self.log(f"busybox: {busybox.install_links(pkg_dir)} applet links")
+                links = busybox.install_links(pkg_dir, self.cfg.recipe(name).strip)
+                self.log(f"busybox: {links} applet links")
         n = pycompile.compile_tree(pkg_dir, PY_DIRS, self.cfg.pyc_only)
         self.log(
             f"compiled {n} modules with the target's python3.11"

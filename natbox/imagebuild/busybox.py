@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import subprocess
 from pathlib import Path
 
 
-def install_links(root: Path) -> int:
+def install_links(root: Path, skip: tuple[str, ...] = ()) -> int:
+    """Link every applet busybox lists, except paths matching a skip glob."""
     busybox = root / "bin" / "busybox"
     # busybox-static runs on the build host as is.
     listing = subprocess.run(
@@ -16,7 +18,7 @@ def install_links(root: Path) -> int:
     made = 0
     for rel in sorted(listing):
         link = root / rel
-        if link.exists() or link.is_symlink():
+        if link.exists() or link.is_symlink() or any(fnmatch.fnmatchcase(rel, g) for g in skip):
             continue
         link.parent.mkdir(parents=True, exist_ok=True)
         os.symlink(os.path.relpath(busybox, link.parent), link)

@@ -31,7 +31,8 @@ def target_python(
         str(root / "usr" / "bin" / "python3.11"),
         *args,
     ]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, check=check)
+    # cwd=root: `-c` puts the working directory on sys.path, which must not be the host tree.
+    return subprocess.run(cmd, env=env, cwd=root, capture_output=True, text=True, check=check)
 
 
 def compile_tree(root: Path, rel_dirs: list[str], pyc_only: bool) -> int:
