@@ -9,7 +9,7 @@ from natbox.firmware.format import FormatError, Unpacked, unpack
 from natbox.firmware.keys import Keyring
 
 REQUIRED_PAYLOADS = ("kernel", "rootfs")
-MAX_FIRMWARE_BYTES = 25 * 1024 * 1024
+MAX_FIRMWARE_BYTES = 25_000_000
 
 
 @dataclass(frozen=True)
