@@ -145,7 +145,7 @@ def test_target_python_imports_everything_it_ships(built: Build) -> None:
         "import importlib, pathlib, sys\n"
         "d = pathlib.Path(sys.prefix) / 'lib/python3.11/lib-dynload'\n"
         "for so in sorted(d.glob('*.so')): importlib.import_module(so.name.split('.')[0])\n"
-        "import nat, nat.engine, flask, werkzeug, jinja2, ssl, hashlib, json\n"
+        "import nat, nat.engine, webui, flask, werkzeug, jinja2, ssl, hashlib, json\n"
         "print('ok', nat.__file__)"
     )
     r = pycompile.target_python(target, "-c", code, check=False)
