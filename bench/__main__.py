@@ -10,8 +10,9 @@ import bench
 
 
 def main(argv: list[str]) -> int:
-    names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__)
-                   if m.name.endswith("_bench"))
+    names = sorted(
+        m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.endswith("_bench")
+    )
     wanted = [n for n in names if not argv or n.removesuffix("_bench") in argv]
     for name in wanted:
         print(f"== {name}", flush=True)

@@ -121,7 +121,11 @@ class Build:
         self.step(
             "initramfs",
             hash_strings(
-                self.keys["target"], cfg.compression, table.read_text() if table else "", CODE_HASH
+                self.keys["target"],
+                cfg.compression,
+                cfg.initramfs_parts,
+                table.read_text() if table else "",
+                CODE_HASH,
             ),
             [initramfs],
             lambda: self._initramfs(target, table, initramfs),
@@ -244,11 +248,16 @@ class Build:
     def _initramfs(self, target: Path, table: Path | None, out: Path) -> None:
         nodes, modes = cpio.parse_device_table(table.read_text()) if table else ([], {})
         entries = cpio.entries_from_tree(target, modes) + nodes
-        raw = cpio.write_newc(entries, self.epoch)
+        parts = [
+            cpio.write_newc(run, self.epoch)
+            for run in cpio.split(entries, self.cfg.initramfs_parts)
+        ]
+        raw = b"".join(parts)
         self.log(
-            f"cpio: {len(entries)} entries, {len(raw)} bytes; compressing ({self.cfg.compression})"
+            f"cpio: {len(entries)} entries, {len(raw)} bytes in {len(parts)} archives; "
+            f"compressing ({self.cfg.compression})"
         )
-        data = cpio.compress(raw, self.cfg.compression)
+        data = cpio.compress_parallel(parts, self.cfg.compression)
         out.write_bytes(data)
         (self.build_dir / "rootfs.cpio.size").write_text(str(len(raw)))
         self.log(f"initramfs: {len(data)} bytes")

@@ -49,6 +49,7 @@ class BoardConfig:
     strip_global: tuple[str, ...]
     pyc_only: bool
     compression: str
+    initramfs_parts: int
     overlay: str
     device_table: str
     max_firmware_bytes: int
@@ -91,6 +92,7 @@ def load(tree: Path, board: str = DEFAULT_BOARD) -> BoardConfig:
             strip_global=tuple(kv.get("STRIP_GLOBAL", "").split()),
             pyc_only=kv.get("PYTHON_PYC_ONLY", "n") == "y",
             compression=kv.get("INITRAMFS_COMPRESSION", "xz"),
+            initramfs_parts=int(kv.get("INITRAMFS_PARTS", "1")),
             overlay=kv.get("ROOTFS_OVERLAY", "rootfs"),
             device_table=kv.get("DEVICE_TABLE", ""),
             max_firmware_bytes=int(kv.get("MAX_FIRMWARE_BYTES", str(25 * 1024 * 1024))),

@@ -58,3 +58,17 @@ def test_compression_is_deterministic_and_reversible(tmp_path: Path) -> None:
         packed = cpio.compress(raw, method)
         assert packed == cpio.compress(raw, method)
         assert cpio.decompress(packed) == raw
+
+
+def test_split_archives_concatenate_back_in_order(tmp_path: Path) -> None:
+    make_tree(tmp_path, 0)
+    nodes, modes = cpio.parse_device_table(TABLE)
+    entries = cpio.entries_from_tree(tmp_path, modes) + nodes
+    runs = cpio.split(entries, 2)
+    assert len(runs) == 2
+    whole = cpio.read_newc(cpio.write_newc(entries, 5))
+    parts = [cpio.write_newc(r, 5) for r in runs]
+    assert cpio.read_newc(b"".join(parts)) == whole
+    packed = cpio.compress_parallel(parts, "xz")
+    assert packed == cpio.compress_parallel(parts, "xz")
+    assert cpio.read_newc(cpio.decompress(packed)) == whole
