@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TREE
 
 from natbox.firmware.format import unpack
 from natbox.firmware.keys import Keyring
@@ -18,6 +17,7 @@ from natbox.imagebuild import cpio, packages, pycompile
 from natbox.imagebuild.build import Build, make_build
 
 pytestmark = pytest.mark.image
+TREE = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
