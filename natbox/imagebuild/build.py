@@ -76,7 +76,10 @@ class Build:
         self.step_no += 1
         if not self.quiet:
             print(f"[1/{len(STEPS)}] fetch ...", flush=True)
+        t0 = time.monotonic()
         f = fetch.fetch(cfg, self.log)
+        if not self.quiet:
+            print(f"[1/{len(STEPS)}] fetch: done in {time.monotonic() - t0:.1f} s", flush=True)
         self.keys["fetch"] = f.key
 
         pkg_dir, pkg_meta = self.build_dir / "packages", self.build_dir / "packages.json"
