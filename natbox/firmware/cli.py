@@ -1,0 +1,59 @@
+"""`natbox firmware build|verify|info`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    fw = commands.add_parser("firmware", help="build, verify or inspect a firmware file")
+    sub = fw.add_subparsers(dest="firmware_command", required=True)
+    b = sub.add_parser("build", help="build the firmware image (same as `make image`)")
+    b.add_argument("--board", default=None, help="board name (image/configs/<board>_defconfig)")
+    b.add_argument("--tree", type=Path, default=Path.cwd(), help="source tree (default: cwd)")
+    v = sub.add_parser("verify", help="check a firmware file, one line per check")
+    v.add_argument("file", type=Path)
+    v.add_argument(
+        "--keyring",
+        type=Path,
+        default=None,
+        help="directory of trusted *.pub keys (default: the build's keyring)",
+    )
+    v.add_argument(
+        "--board",
+        default=None,
+        help="compatible string of the device (default: the default board's)",
+    )
+    v.add_argument("--compat", default=None, help="the device's compat_version")
+    i = sub.add_parser("info", help="print the manifest as JSON")
+    i.add_argument("file", type=Path)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.firmware_command == "build":
+        from natbox.imagebuild.build import main as build_main
+
+        return build_main(
+            ["--tree", str(args.tree)] + (["--board", args.board] if args.board else [])
+        )
+    if args.firmware_command == "info":
+        from natbox.firmware.format import unpack
+
+        print(json.dumps(unpack(args.file.read_bytes()).manifest.to_dict(), indent=2))
+        return 0
+    from natbox.firmware.keys import Keyring
+    from natbox.firmware.verify import validate
+    from natbox.imagebuild.config import default_board_compatible, default_keyring_dir
+
+    keyring_dir = args.keyring or default_keyring_dir(Path.cwd())
+    board = args.board or default_board_compatible(Path.cwd())
+    report = validate(args.file.read_bytes(), Keyring.from_dir(keyring_dir), board, args.compat)
+    print(f"{args.file}: keyring {keyring_dir}")
+    for line in report.lines():
+        print("  " + line)
+    print("  VALID" if report.valid else "  INVALID")
+    sys.stdout.flush()
+    return 0 if report.valid else 1

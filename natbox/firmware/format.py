@@ -1,0 +1,175 @@
+"""Firmware file layout: pack and unpack, without any policy (verification lives in verify.py).
+
+Layout (all integers big-endian)::
+
+    magic     8 bytes   b"NATBOXFW"
+    format    u32       FORMAT_VERSION
+    mlen      u32       length of the manifest
+    slen      u32       length of the signature block
+    manifest  mlen      canonical JSON (UTF-8, sorted keys, no whitespace)
+    signature slen      key id (8 bytes, first bytes of sha256(public key)) + Ed25519 signature
+    payloads            concatenated in manifest order, no padding
+
+Every byte belongs to exactly one of these parts, so a change anywhere is caught by the
+structure checks, the signature over the manifest or a payload's sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+MAGIC = b"NATBOXFW"
+FORMAT_VERSION = 1
+HEADER = struct.Struct(">8sIII")
+KEY_ID_LEN = 8
+SIG_LEN = 64
+# The signature is over this prefix + the manifest bytes, so it cannot be reused elsewhere.
+SIGNING_CONTEXT = b"natbox-firmware-manifest-v1\0"
+
+
+class FormatError(ValueError):
+    """The file is not a well-formed natbox firmware."""
+
+
+def canonical_json(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Payload:
+    name: str
+    data: bytes
+    kind: str = "blob"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.kind,
+            "size": len(self.data),
+            "sha256": sha256(self.data),
+        }
+
+
+@dataclass(frozen=True)
+class Manifest:
+    board: str
+    compatible: str
+    version: str
+    compat_version: str
+    build_id: str
+    created: int
+    payloads: tuple[dict[str, Any], ...]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT_VERSION,
+            "board": self.board,
+            "compatible": self.compatible,
+            "version": self.version,
+            "compat_version": self.compat_version,
+            "build_id": self.build_id,
+            "created": self.created,
+            "payloads": list(self.payloads),
+            **({"extra": self.extra} if self.extra else {}),
+        }
+
+    def to_bytes(self) -> bytes:
+        return canonical_json(self.to_dict())
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Manifest:
+        try:
+            d = json.loads(raw.decode())
+        except (UnicodeDecodeError, ValueError) as e:
+            raise FormatError(f"manifest is not JSON: {e}") from e
+        if not isinstance(d, dict) or canonical_json(d) != raw:
+            raise FormatError("manifest is not canonical JSON")
+        if d.get("format") != FORMAT_VERSION:
+            raise FormatError(f"manifest format {d.get('format')!r} is not {FORMAT_VERSION}")
+        try:
+            payloads = tuple(d["payloads"])
+            for p in payloads:
+                if not (
+                    isinstance(p["name"], str)
+                    and isinstance(p["size"], int)
+                    and p["size"] >= 0
+                    and isinstance(p["sha256"], str)
+                ):
+                    raise FormatError(f"bad payload entry {p!r}")
+            return cls(
+                board=d["board"],
+                compatible=d["compatible"],
+                version=d["version"],
+                compat_version=d["compat_version"],
+                build_id=d["build_id"],
+                created=d["created"],
+                payloads=payloads,
+                extra=d.get("extra", {}),
+            )
+        except (KeyError, TypeError) as e:
+            raise FormatError(f"manifest field missing or wrong: {e}") from e
+
+
+def build_id(payloads: list[Payload], version: str) -> str:
+    """Derived from the content only, so reproducible builds get the same id."""
+    h = hashlib.sha256(version.encode())
+    for p in payloads:
+        h.update(p.name.encode() + b"\0" + sha256(p.data).encode())
+    return h.hexdigest()[:16]
+
+
+def pack(manifest: Manifest, payloads: list[Payload], key_id: bytes, signature: bytes) -> bytes:
+    if len(key_id) != KEY_ID_LEN or len(signature) != SIG_LEN:
+        raise FormatError("key id must be 8 bytes and signature 64 bytes")
+    raw = manifest.to_bytes()
+    sig_block = key_id + signature
+    head = HEADER.pack(MAGIC, FORMAT_VERSION, len(raw), len(sig_block))
+    return b"".join([head, raw, sig_block, *(p.data for p in payloads)])
+
+
+@dataclass(frozen=True)
+class Unpacked:
+    manifest_bytes: bytes
+    manifest: Manifest
+    key_id: bytes
+    signature: bytes
+    payloads: dict[str, bytes]
+
+
+def unpack(data: bytes) -> Unpacked:
+    """Split a firmware file into its parts; checks structure only, not signature or hashes."""
+    if len(data) < HEADER.size:
+        raise FormatError("file shorter than the header")
+    magic, version, mlen, slen = HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise FormatError("bad magic: not a natbox firmware")
+    if version != FORMAT_VERSION:
+        raise FormatError(f"format version {version} is not supported (want {FORMAT_VERSION})")
+    if slen != KEY_ID_LEN + SIG_LEN:
+        raise FormatError(f"signature block is {slen} bytes, want {KEY_ID_LEN + SIG_LEN}")
+    pos = HEADER.size
+    if len(data) < pos + mlen + slen:
+        raise FormatError("file truncated inside the manifest or signature")
+    raw = data[pos : pos + mlen]
+    manifest = Manifest.from_bytes(raw)
+    pos += mlen
+    key_id, signature = data[pos : pos + KEY_ID_LEN], data[pos + KEY_ID_LEN : pos + slen]
+    pos += slen
+    payloads: dict[str, bytes] = {}
+    for p in manifest.payloads:
+        if p["name"] in payloads:
+            raise FormatError(f"payload {p['name']!r} listed twice")
+        payloads[p["name"]] = data[pos : pos + p["size"]]
+        pos += p["size"]
+    if pos != len(data):
+        raise FormatError(f"payload sizes add up to {pos} bytes but the file has {len(data)}")
+    return Unpacked(raw, manifest, key_id, signature, payloads)

@@ -1,0 +1,95 @@
+"""Validate a firmware file check by check: the one function the CLI (and later the UI) calls."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from natbox.firmware.format import FormatError, Unpacked, unpack
+from natbox.firmware.keys import Keyring
+
+REQUIRED_PAYLOADS = ("kernel", "rootfs")
+MAX_FIRMWARE_BYTES = 25_000_000
+
+
+@dataclass(frozen=True)
+class Check:
+    status: str  # "pass", "fail" or "skip"
+    detail: str
+
+
+@dataclass
+class Report:
+    checks: dict[str, Check] = field(default_factory=dict)
+    unpacked: Unpacked | None = None
+
+    @property
+    def valid(self) -> bool:
+        return bool(self.checks) and all(c.status != "fail" for c in self.checks.values())
+
+    def add(self, name: str, ok: bool | None, detail: str) -> None:
+        self.checks[name] = Check({True: "pass", False: "fail", None: "skip"}[ok], detail)
+
+    def lines(self) -> list[str]:
+        return [f"{c.status.upper():4}  {name:14} {c.detail}" for name, c in self.checks.items()]
+
+
+def _major(v: str) -> str:
+    return v.split(".")[0]
+
+
+def validate(
+    data: bytes,
+    keyring: Keyring,
+    compatible: str | None = None,
+    device_compat: str | None = None,
+    max_bytes: int = MAX_FIRMWARE_BYTES,
+) -> Report:
+    """Check format, signature, board, compat_version, size and each payload's sha256.
+
+    The signature is checked before any payload is trusted; every check is reported.
+    compatible / device_compat None means "not asked" (reported as skip).
+    """
+    report = Report()
+    try:
+        fw = unpack(data)
+    except FormatError as e:
+        report.add("format", False, str(e))
+        return report
+    report.unpacked = fw
+    m = fw.manifest
+    missing = [p for p in REQUIRED_PAYLOADS if p not in fw.payloads]
+    report.add(
+        "format",
+        not missing,
+        f"format 1, {m.board} {m.version} (build {m.build_id})"
+        + (f"; missing payloads {missing}" if missing else ""),
+    )
+    ok, detail = keyring.verify(fw.key_id, fw.signature, fw.manifest_bytes)
+    report.add("signature", ok, detail)
+    if compatible is None:
+        report.add("board", None, f"firmware is for {m.compatible!r}; no board given")
+    else:
+        report.add(
+            "board",
+            m.compatible == compatible,
+            f"firmware is for {m.compatible!r}, this device is {compatible!r}",
+        )
+    if device_compat is None:
+        report.add("compat", None, f"compat_version {m.compat_version}; no device version given")
+    else:
+        report.add(
+            "compat",
+            _major(m.compat_version) == _major(device_compat),
+            f"firmware compat_version {m.compat_version}, device {device_compat}",
+        )
+    report.add("size", len(data) <= max_bytes, f"{len(data)} bytes (limit {max_bytes})")
+    for p in m.payloads:
+        got = hashlib.sha256(fw.payloads[p["name"]]).hexdigest()
+        report.add(
+            f"hash:{p['name']}",
+            got == p["sha256"],
+            f"{p['size']} bytes, sha256 {got[:16]}..."
+            + ("" if got == p["sha256"] else f" != manifest {p['sha256'][:16]}..."),
+        )
+    return report

@@ -1,0 +1,5 @@
+import sys
+
+from natbox.imagebuild.build import main
+
+sys.exit(main())

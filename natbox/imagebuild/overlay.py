@@ -1,0 +1,78 @@
+"""Step target: the rootfs/ skeleton over the packages, the project's Python packages,
+the kernel modules, the device keyring and generated files (os-release, board, modules)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from natbox.imagebuild.config import BoardConfig
+
+SITE = Path("usr/lib/python3/dist-packages")
+# Never installed from the project's packages.
+PROJECT_SKIP = {"__pycache__", "tests", ".pytest_cache"}
+
+
+def copy_overlay(src: Path, root: Path) -> list[str]:
+    """Copy the skeleton (README.md at its top is documentation, not content)."""
+    placed = []
+    for dirpath, dirnames, filenames in os.walk(src):
+        dirnames.sort()
+        base = Path(dirpath)
+        rel_dir = base.relative_to(src)
+        (root / rel_dir).mkdir(parents=True, exist_ok=True)
+        for name in sorted(filenames):
+            if rel_dir == Path(".") and name == "README.md":
+                continue
+            target = root / rel_dir / name
+            if target.is_symlink() or target.exists():
+                target.unlink()
+            shutil.copy2(base / name, target, follow_symlinks=False)
+            placed.append(str(rel_dir / name))
+    return placed
+
+
+def install_project(tree: Path, packages: tuple[str, ...], root: Path) -> list[str]:
+    """Copy nat/, webui/... (sources and package data, no docs or caches) into dist-packages."""
+    placed = []
+    for pkg in packages:
+        src = tree / pkg
+        if not src.is_dir():
+            raise FileNotFoundError(f"project package {pkg}/ not found in {tree}")
+        for dirpath, dirnames, filenames in os.walk(src):
+            dirnames[:] = sorted(d for d in dirnames if d not in PROJECT_SKIP)
+            base = Path(dirpath)
+            dest = root / SITE / base.relative_to(tree)
+            dest.mkdir(parents=True, exist_ok=True)
+            for name in sorted(filenames):
+                if name.endswith((".md", ".pyc")):
+                    continue
+                shutil.copyfile(base / name, dest / name)
+                placed.append(str(SITE / base.relative_to(tree) / name))
+    return placed
+
+
+def generated_files(
+    cfg: BoardConfig, release: str, modules: list[Path], build_epoch: int
+) -> dict[str, str]:
+    mods = "".join(f"{m}\n" for m in modules)
+    return {
+        "etc/os-release": (
+            f'NAME="natbox"\nID=natbox\nID_LIKE=debian\nVERSION="{cfg.version}"\n'
+            f'VERSION_ID="{cfg.version}"\nPRETTY_NAME="natbox {cfg.version}"\n'
+            f"BUILD_EPOCH={build_epoch}\n"
+        ),
+        "etc/natbox/board": f"{cfg.compatible}\n",
+        "etc/natbox/version": f"{cfg.version}\n",
+        "etc/natbox/compat_version": f"{cfg.compat_version}\n",
+        "etc/natbox/kernel-release": f"{release}\n",
+        # Paths relative to /, loaded in this order by /etc/init.d/S05modules.
+        "etc/natbox/modules": mods,
+    }
+
+
+def write_files(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)

@@ -1,0 +1,194 @@
+"""The real firmware: budget, signature, contents, stripping, reproducibility, boot."""
+
+from __future__ import annotations
+
+import fnmatch
+import shutil
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from natbox.firmware.format import unpack
+from natbox.firmware.keys import Keyring
+from natbox.firmware.verify import validate
+from natbox.imagebuild import cpio, packages, pycompile
+from natbox.imagebuild.build import Build, make_build
+
+pytestmark = pytest.mark.image
+TREE = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def rootfs(built: Build) -> dict[str, cpio.Entry]:
+    fw = unpack(built.firmware_path.read_bytes())
+    return {e.name: e for e in cpio.read_newc(cpio.decompress(fw.payloads["rootfs"]))}
+
+
+def test_signed_firmware_within_budget(built: Build) -> None:
+    data = built.firmware_path.read_bytes()
+    assert len(data) <= 25_000_000
+    report = validate(
+        data,
+        Keyring.from_dir(built.build_dir / "keyring"),
+        built.cfg.compatible,
+        built.cfg.compat_version,
+    )
+    assert report.valid, report.lines()
+    m = report.unpacked.manifest
+    assert (m.board, m.version, m.compat_version) == (
+        "natbox_x86_64",
+        built.cfg.version,
+        built.cfg.compat_version,
+    )
+
+
+def test_firmware_for_another_board_is_refused(built: Build) -> None:
+    report = validate(
+        built.firmware_path.read_bytes(),
+        Keyring.from_dir(built.build_dir / "keyring"),
+        "natbox,some-other-board",
+    )
+    assert report.checks["board"].status == "fail"
+    assert not report.valid
+
+
+def test_tampering_with_each_part_is_detected(built: Build) -> None:
+    data = built.firmware_path.read_bytes()
+    ring = Keyring.from_dir(built.build_dir / "keyring")
+    fw = unpack(data)
+    kernel_at = len(data) - sum(len(p) for p in fw.payloads.values())
+    rootfs_at = kernel_at + len(fw.payloads["kernel"])
+    for where in (
+        0,
+        9,
+        21,
+        100,
+        rootfs_at - 80,
+        kernel_at,
+        kernel_at + 4096,
+        rootfs_at,
+        rootfs_at + 1000,
+        len(data) - 1,
+    ):
+        bad = bytearray(data)
+        bad[where] ^= 0x10
+        assert not validate(bytes(bad), ring, built.cfg.compatible).valid, where
+
+
+def test_image_has_what_the_board_needs(built: Build, rootfs: dict[str, cpio.Entry]) -> None:
+    release = (built.build_dir / "kernel" / "release").read_text().strip()
+    needed = [
+        "init",
+        "sbin/init",
+        "bin/busybox",
+        "bin/sh",
+        "sbin/getty",
+        "bin/login",
+        "sbin/syslogd",
+        "sbin/insmod",
+        "sbin/sysctl",
+        "etc/inittab",
+        "etc/init.d/rcS",
+        "etc/init.d/S01mount",
+        "etc/init.d/S05modules",
+        "etc/init.d/S10sysctl",
+        "etc/init.d/S20syslog",
+        "etc/init.d/S40network",
+        "etc/init.d/S50natbox",
+        "etc/sysctl.conf",
+        "etc/passwd",
+        "etc/shadow",
+        "etc/natbox/natbox.json",
+        "etc/natbox/board",
+        "etc/natbox/keyring/dev-ed25519.pub",
+        "dev/console",
+        "usr/bin/python3.11",
+        "lib/x86_64-linux-gnu/libc.so.6",
+        "usr/lib/python3.11/os.pyc",
+        "usr/lib/python3/dist-packages/nat/__init__.pyc",
+        "usr/lib/python3/dist-packages/nat/engine.pyc",
+        "usr/lib/python3/dist-packages/flask/__init__.pyc",
+    ]
+    missing = [n for n in needed if n not in rootfs]
+    assert not missing
+    mods = rootfs["etc/natbox/modules"].data.decode().split()
+    assert [Path(m).stem for m in mods] == list(built.cfg.kernel_modules)
+    for m in mods:
+        assert m.startswith(f"lib/modules/{release}/") and m in rootfs
+    assert rootfs["etc/shadow"].mode == stat.S_IFREG | 0o600
+    assert rootfs["etc/init.d/S01mount"].mode & 0o111
+    assert rootfs["etc/natbox/board"].data.decode().strip() == built.cfg.compatible
+
+
+def test_nothing_listed_as_stripped_is_left(built: Build, rootfs: dict[str, cpio.Entry]) -> None:
+    patterns = [g for g, _ in packages.strip_patterns(built.cfg, set(built.cfg.recipes))]
+    leftovers = [
+        n
+        for n in rootfs
+        for g in patterns
+        if fnmatch.fnmatchcase(n, g) or fnmatch.fnmatchcase(n, g + "/*")
+    ]
+    assert not leftovers
+    for name in rootfs:
+        assert not name.startswith(("usr/share/doc/", "usr/share/man/", "usr/share/locale/"))
+        assert not name.endswith(".py") or not name.startswith("usr/lib/python3"), name
+        assert "/__pycache__/" not in name and not name.startswith("usr/bin/dpkg")
+    all_modules = [n for n in rootfs if n.endswith(".ko")]
+    assert len(all_modules) == len(built.cfg.kernel_modules)
+
+
+def test_target_python_imports_everything_it_ships(built: Build) -> None:
+    target = built.build_dir / "target"
+    code = (
+        "import importlib, pathlib, sys\n"
+        "d = pathlib.Path(sys.prefix) / 'lib/python3.11/lib-dynload'\n"
+        "for so in sorted(d.glob('*.so')): importlib.import_module(so.name.split('.')[0])\n"
+        "import nat, nat.engine, webui, flask, werkzeug, jinja2, ssl, hashlib, json\n"
+        "print('ok', nat.__file__)"
+    )
+    r = pycompile.target_python(target, "-c", code, check=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("ok ") and r.stdout.strip().endswith("nat/__init__.pyc")
+
+
+def test_rebuild_without_changes_skips_every_step(built: Build) -> None:
+    again = make_build(
+        TREE, build_dir=built.build_dir, out_dir=built.out_dir, key_dir=built.key_dir, quiet=True
+    )
+    t0 = time.monotonic()
+    again.run()
+    assert again.ran == []
+    assert time.monotonic() - t0 < 20
+
+
+def test_reproducible(built: Build, tmp_path_factory) -> None:
+    base = tmp_path_factory.mktemp("image2")
+    second = make_build(
+        TREE, build_dir=base / "build", out_dir=base / "out", key_dir=built.key_dir, quiet=True
+    )
+    second.run()
+    assert second.firmware_path.read_bytes() == built.firmware_path.read_bytes()
+
+
+@pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="no qemu-system-x86")
+def test_boots_to_a_login_on_ttyS0(built: Build, tmp_path: Path) -> None:
+    from natbox.imagebuild.boot import Console, qemu_command
+
+    fw = unpack(built.firmware_path.read_bytes())
+    (tmp_path / "vmlinuz").write_bytes(fw.payloads["kernel"])
+    (tmp_path / "initramfs").write_bytes(fw.payloads["rootfs"])
+    console = Console(qemu_command(tmp_path / "vmlinuz", tmp_path / "initramfs"))
+    try:
+        console.expect(r"natbox login: ", 40)
+        console.send("root\n")
+        console.expect(r"# ", 10)
+        out, rc = console.run("cat /etc/natbox/board /proc/sys/net/ipv4/ip_forward")
+        assert (out.split(), rc) == ([built.cfg.compatible, "1"], 0)
+        out, rc = console.run("python3 -c 'import nat; print(nat.__file__)'", 30)
+        assert rc == 0 and out.endswith("/usr/lib/python3/dist-packages/nat/__init__.pyc")
+        out, rc = console.run("lsmod")
+        assert rc == 0 and "virtio_net" in out
+    finally:
+        console.close()
