@@ -1,31 +1,12 @@
 """Fixtures for the web UI tests: an app on a temporary config file with a fake clock, and
-clients logged in before or after the forced password change."""
+clients logged in (after the forced password change, unless the app is fresh)."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from werkzeug.security import generate_password_hash
+from webui_clients import PASSWORD_HASH, ApiClient, Browser, FakeClock, make_app
 
-from nat.config_store import ConfigStore
 from nat.router_config import AdminAccount, RouterConfig
-from webui import create_app
-
-PASSWORD = "correct-horse-42"
-FAST_HASH = "pbkdf2:sha256:1000"  # the real default is scrypt; tests hash many times
-_HASH = generate_password_hash(PASSWORD, method=FAST_HASH)
-
-
-class FakeClock:
-    def __init__(self, now: float = 1000.0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
@@ -38,14 +19,6 @@ def config_path(tmp_path):
     return tmp_path / "data" / "config.json"
 
 
-def make_app(config_path, clock, config: RouterConfig | None = None):
-    if config is not None:
-        ConfigStore(config_path).save(config)
-    return create_app(
-        {"CONFIG_PATH": str(config_path), "CLOCK": clock, "PASSWORD_METHOD": FAST_HASH}
-    )
-
-
 @pytest.fixture
 def fresh_app(config_path, clock):
     """A router straight from the factory: password 'admin', change forced."""
@@ -54,65 +27,14 @@ def fresh_app(config_path, clock):
 
 @pytest.fixture
 def app(config_path, clock):
-    """A router whose admin already chose PASSWORD."""
-    config = RouterConfig(admin=AdminAccount(password_hash=_HASH, must_change_password=False))
-    return make_app(config_path, clock, config)
+    """A router whose admin already chose webui_clients.PASSWORD."""
+    admin = AdminAccount(password_hash=PASSWORD_HASH, must_change_password=False)
+    return make_app(config_path, clock, RouterConfig(admin=admin))
 
 
 @pytest.fixture
 def backend(app):
     return app.extensions["natbox"].backend
-
-
-def form_token(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
-class Browser:
-    """A test client that keeps the CSRF token like a page would."""
-
-    def __init__(self, client):
-        self.client = client
-        self.token = ""
-
-    def login(self, password: str = PASSWORD, username: str = "admin"):
-        token = form_token(self.client.get("/login").text)
-        response = self.client.post(
-            "/login", data={"username": username, "password": password, "csrf_token": token}
-        )
-        if response.status_code == 302:
-            self.refresh_token()
-        return response
-
-    def refresh_token(self):
-        self.token = form_token(self.client.get("/password").text)
-
-    def get(self, *args, **kwargs):
-        return self.client.get(*args, **kwargs)
-
-    def post(self, path, data=None, **kwargs):
-        data = {"csrf_token": self.token, **(data or {})}
-        return self.client.post(path, data=data, **kwargs)
-
-
-class ApiClient:
-    """JSON calls with the session's CSRF header."""
-
-    def __init__(self, client):
-        self.client = client
-        self.token = ""
-
-    def login(self, password: str = PASSWORD):
-        response = self.client.post(
-            "/api/v1/session", json={"username": "admin", "password": password}
-        )
-        if response.status_code == 200:
-            self.token = response.json["csrf_token"]
-        return response
-
-    def call(self, method: str, path: str, **kwargs):
-        headers = {"X-CSRF-Token": self.token, **kwargs.pop("headers", {})}
-        return self.client.open("/api/v1" + path, method=method, headers=headers, **kwargs)
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 throttling, idle timeout, logout, cookie flags."""
 
 import pytest
-from conftest import PASSWORD, ApiClient, Browser, form_token
+from webui_clients import PASSWORD, ApiClient, Browser, form_token
 
 from webui.security import PUBLIC_ENDPOINTS
 
