@@ -19,8 +19,8 @@ from nat.router_config import FACTORY_PASSWORD, RouterConfig
 
 MIN_PASSWORD_LENGTH = 8
 PPTP_WARNING = (
-    "PPTP's security is rated very low: its MS-CHAPv2 authentication can be cracked. "
-    "Enable it only for a legacy VPN you cannot replace, and switch it off afterwards."
+    "PPTP's security is rated very low: its weak encryption is broken quickly by modern "
+    "attacks. Use it only as a last resort for non-critical traffic, and switch it off after."
 )
 # Settings a NAT profile sets together; a new profile must not inherit the old one's values.
 _PROFILE_KEYS = {key for settings in PROFILES.values() for key in settings}
@@ -34,6 +34,7 @@ def passthrough_rows(config: RouterConfig) -> list[dict[str, Any]]:
             "title": cls.title,
             "carries": cls.carries,
             "security": cls.security,
+            "use_case": cls.use_case,
             "when_enabled": cls.when_enabled,
             "when_disabled": cls.when_disabled,
             "default_enabled": cls.default_enabled,

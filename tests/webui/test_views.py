@@ -3,6 +3,7 @@ escapes what users typed, and changes what the real engine does."""
 
 import io
 import json
+import re
 
 from webui_clients import PASSWORD, Browser
 
@@ -23,6 +24,12 @@ def test_every_page_renders(browser):
         assert "Log out admin" in response.text
 
 
+def test_every_form_carries_the_session_csrf_token(browser):
+    for page in [*PAGES, "/password"]:
+        tokens = re.findall(r'name="csrf_token" value="([^"]*)"', browser.get(page).text)
+        assert tokens and set(tokens) == {browser.token}, page
+
+
 def test_status_page(browser, backend):
     feed_sample_traffic(backend)
     text = browser.get("/").text
@@ -34,7 +41,7 @@ def test_passthrough_page_one_row_per_protocol(browser):
     text = browser.get("/passthrough").text
     for title in ("PPTP", "L2TP", "IPsec", "SSTP", "SIP ALG", "RTSP ALG"):
         assert f"<strong>{title}</strong>" in text
-    assert "Very Low" in text
+    assert "Very Low" in text and "Legacy Windows dial-up, old devices" in text
     assert "Other SSTP inside TLS cannot be told from HTTPS and passes." in text  # the honesty
     assert 'id="warning-pptp"' in text
 
