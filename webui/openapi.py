@@ -409,7 +409,7 @@ PATHS: dict[str, Any] = {
             "responses": {"200": _json(_ref("RouterConfig")), **AUTH_ERRORS},
         },
         "put": {
-            "summary": "Replace sections of the configuration (not admin)",
+            "summary": "Replace whole sections (hostname, nat, wan, dhcp; not admin)",
             "requestBody": _body("RouterConfig"),
             "responses": {"200": _json(_ref("ApplyResult")), **WRITE_ERRORS},
         },

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from playwright import sync_api
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -34,8 +35,6 @@ PAGES = {
     "system": "/system",
     "firmware": "/firmware",
 }
-
-sync_api = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture
@@ -131,6 +130,7 @@ def test_login_change_password_enable_pptp(router, page):
     page.goto(router + "/system")
     page.click("text=Reboot now")
     expect(page.locator("#restarting")).to_contain_text("restarting")
+    shot(page, "restarting")
     page.wait_for_url(router + "/")  # the page comes back by itself
     page.goto(router + "/passthrough")
     expect(page.locator("#helper-pptp")).to_be_checked()  # stored, so it survived the reboot
