@@ -14,6 +14,7 @@ class PassthroughHelper(Helper):
     title: ClassVar[str] = ""
     carries: ClassVar[str] = ""  # ports and protocols involved
     security: ClassVar[str] = ""  # the article's security level
+    use_case: ClassVar[str] = ""  # the article's primary use case
     when_enabled: ClassVar[str] = ""
     when_disabled: ClassVar[str] = ""
     default_reason: ClassVar[str] = ""

@@ -77,6 +77,7 @@ class IpsecHelper(PassthroughHelper):
     title = "IPsec"
     carries = "UDP 500 (IKE), UDP 4500 (NAT-T), IP protocol 50 (ESP); protocol 51 (AH) blocked"
     security = "High"
+    use_case = "Site-to-site tunnels, hardware VPNs"
     when_enabled = (
         "IKE keeps port 500 and several hosts share it, told apart by initiator SPI; raw ESP "
         "is tracked by SPI so several hosts can reach one server; NAT-T is plain UDP NAT. AH "

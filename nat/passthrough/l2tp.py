@@ -43,6 +43,7 @@ class L2tpHelper(PassthroughHelper):
     title = "L2TP"
     carries = "UDP 1701 (with IPsec: also the IPsec helper's IKE/ESP/NAT-T)"
     security = "Moderate-High (with IPsec)"
+    use_case = "Older enterprise VPNs, mobile devices"
     when_enabled = "UDP 1701 is NATed and the server may answer from another port (RFC 2661 8.1)."
     when_disabled = "UDP 1701 is dropped; running sessions end."
     default_reason = "Off: RFC 4787 REQ-10; enable it (with IPsec) for L2TP/IPsec clients."

@@ -92,6 +92,7 @@ class PptpHelper(PassthroughHelper):
     title = "PPTP"
     carries = "TCP 1723 (control), IP protocol 47 (enhanced GRE)"
     security = "Very Low"
+    use_case = "Legacy Windows dial-up, old devices"
     when_enabled = (
         "Call IDs of each LAN client are made unique per server; GRE for a call is admitted "
         "once the server reports it connected, and closed when the call or control ends."

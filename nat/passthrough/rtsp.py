@@ -213,6 +213,7 @@ class RtspAlg(PassthroughHelper):
     title = "RTSP ALG"
     carries = "TCP 554 (control); RTP/RTCP over UDP on the ports SETUP announces"
     security = "Low-Moderate"
+    use_case = "Streaming video, IP cameras"
     when_enabled = (
         "SETUP client ports are moved outside and opened to UDP from the server only, "
         "foreign destination= parameters are stripped, TEARDOWN closes the ports again."

@@ -109,6 +109,7 @@ class SipAlg(PassthroughHelper):
     title = "SIP ALG"
     carries = "UDP and TCP 5060 (signalling); RTP/RTCP on the ports the SDP announces"
     security = "Moderate"
+    use_case = "Video conferencing, VoIP phones"
     when_enabled = (
         "The client's private address is rewritten in SIP headers and SDP; RTP/RTCP from "
         "the signalling peer is admitted to announced media ports; a registrar may reach a "

@@ -36,6 +36,7 @@ class SstpHelper(PassthroughHelper):
     title = "SSTP"
     carries = "TCP 443 (inside TLS)"
     security = "High (TLS)"
+    use_case = "Windows remote-access VPN over HTTPS (not in the article's table)"
     when_enabled = "Plain TCP NAT; recognised SSTP sessions are reported to the VPN monitor."
     when_disabled = (
         "Blocks only what a NAT can see: a cleartext SSTP_DUPLEX_POST, or TLS whose SNI names "

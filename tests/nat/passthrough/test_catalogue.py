@@ -14,6 +14,7 @@ def test_every_helper_is_documented():
             "title",
             "carries",
             "security",
+            "use_case",
             "when_enabled",
             "when_disabled",
             "default_reason",

@@ -1,0 +1,60 @@
+"""The router configuration on the data partition, replaced atomically.
+
+``save`` writes a temporary file next to the target, fsyncs it, renames it over the old one
+and fsyncs the directory: after a power cut the file is either the old or the new config,
+never half of each. Nothing invalid is ever written: callers pass a validated
+:class:`~nat.router_config.RouterConfig`, and ``save_dict`` validates first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from nat.config import ConfigError
+from nat.router_config import RouterConfig
+
+
+class ConfigStore:
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+
+    def load(self) -> RouterConfig:
+        """The stored configuration, or the factory defaults when there is none yet."""
+        try:
+            text = self.path.read_text()
+        except FileNotFoundError:
+            return RouterConfig()
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ConfigError("config", f"{self.path} is not JSON: {error}") from None
+        return RouterConfig.from_dict(data)
+
+    def save_dict(self, data: dict[str, Any]) -> RouterConfig:
+        config = RouterConfig.from_dict(data)  # raises before anything is written
+        self.save(config)
+        return config
+
+    def save(self, config: RouterConfig) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n"
+        fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(temp, 0o600)  # it holds the admin password hash
+            os.replace(temp, self.path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        directory = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)  # make the rename itself durable
+        finally:
+            os.close(directory)

@@ -1,0 +1,55 @@
+"""RouterConfig: round trips, field-level errors, what needs a restart."""
+
+import pytest
+
+from nat.config import ConfigError
+from nat.router_config import RouterConfig, restart_reasons
+
+
+def test_defaults_round_trip():
+    config = RouterConfig()
+    assert RouterConfig.from_dict(config.to_dict()) == config
+    assert RouterConfig.from_dict({}) == config
+
+
+def test_every_profile_round_trips():
+    for profile in ("full-cone", "symmetric", "linux-masquerade"):
+        config = RouterConfig.from_dict({"nat": {"profile": profile}})
+        assert RouterConfig.from_dict(config.to_dict()) == config
+
+
+def test_api_view_hides_the_password_hash():
+    assert "password_hash" not in RouterConfig().to_dict(secrets=False)["admin"]
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"nat": {"dmz_host": "10.9.9.9"}}, "nat.dmz_host"),
+        ({"nat": {"port_forwards": [{"proto": "tcp", "ext_port": 0, "host": "192.168.1.5"}]}},
+         "nat.port_forwards[0].ext_port"),
+        ({"dhcp": {"first": "10.0.0.1"}}, "dhcp.first"),
+        ({"dhcp": {"first": "192.168.1.1", "last": "192.168.1.50"}}, "dhcp.first"),
+        ({"dhcp": {"first": "192.168.1.50", "last": "192.168.1.40"}}, "dhcp.last"),
+        ({"dhcp": {"lease_time": 5}}, "dhcp.lease_time"),
+        ({"wan": {"mode": "pppoe"}}, "wan.mode"),
+        ({"wan": {"dns_servers": ["x"]}}, "wan.dns_servers[0]"),
+        ({"admin": {"password_hash": "plaintext"}}, "admin.password_hash"),
+        ({"admin": {"username": "Root Admin"}}, "admin.username"),
+        ({"hostname": "bad name"}, "hostname"),
+        ({"colour": "blue"}, "colour"),
+        ({"wan": {"speed": 1}}, "wan.speed"),
+    ],
+)  # fmt: skip
+def test_errors_name_the_field(data, field):
+    with pytest.raises(ConfigError) as error:
+        RouterConfig.from_dict(data)
+    assert error.value.field == field
+
+
+def test_lan_and_wan_changes_need_a_restart_helpers_do_not():
+    old = RouterConfig()
+    lan = old.replace(nat=old.nat.replace(lan_address="192.168.1.2"))
+    assert restart_reasons(old, lan) == ["nat.lan_address"]
+    helpers = old.replace(nat=old.nat.replace(helpers=(("pptp", True),)))
+    assert restart_reasons(old, helpers) == []

@@ -1,0 +1,166 @@
+"""The REST API does what the pages do, with the same validation; every response here is
+checked against the OpenAPI document."""
+
+import pytest
+from openapi_check import check_response
+from webui_clients import PASSWORD, ApiClient
+
+from webui.demo import feed_sample_traffic
+
+
+class CheckedApi:
+    """Every call's response is validated against the OpenAPI document."""
+
+    def __init__(self, api: ApiClient):
+        self.api = api
+
+    def __call__(self, method, path, expect=200, **kwargs):
+        response = self.api.call(method, path, **kwargs)
+        assert response.status_code == expect, (method, path, response.get_data(as_text=True))
+        check_response(method, path, response)
+        return response
+
+
+@pytest.fixture
+def call(api):
+    return CheckedApi(api)
+
+
+def test_login_session_logout(app):
+    client = ApiClient(app.test_client())
+    response = client.login("wrong")
+    assert response.status_code == 401
+    check_response("POST", "/session", response)
+    response = client.login()
+    check_response("POST", "/session", response)
+    assert response.json["must_change_password"] is False
+    call = CheckedApi(client)
+    assert call("GET", "/session").json["csrf_token"] == client.token
+    call("DELETE", "/session")
+    assert client.call("GET", "/status").status_code == 401
+
+
+def test_login_needs_json(app):
+    response = app.test_client().post(
+        "/api/v1/session", data={"username": "admin", "password": PASSWORD}
+    )
+    assert response.status_code == 422
+    check_response("POST", "/session", response)
+
+
+def test_read_everything(call, backend):
+    feed_sample_traffic(backend)
+    status = call("GET", "/status").json
+    assert status["counters"]["pptp_disabled"] == 5
+    assert call("GET", "/connections").json
+    assert call("GET", "/connections?proto=udp&q=53").json[0]["proto"] == "udp"
+    events = call("GET", "/vpn/events?anomalies=1").json
+    assert events and all(e["anomaly"] for e in events)
+    csv = call("GET", "/vpn/events?format=csv&protocol=pptp")
+    assert csv.mimetype == "text/csv" and "negotiation_burst" in csv.text
+    call("GET", "/vpn/sessions")
+    call("GET", "/system/log")
+    assert call("GET", "/firmware").json["active_slot"] == "A"
+    config = call("GET", "/config").json
+    assert "password_hash" not in config["admin"]
+    assert "password_hash" in call("GET", "/system/backup").json["admin"]
+
+
+def test_passthrough_enable_pptp(call, backend):
+    rows = call("GET", "/passthrough").json["protocols"]
+    assert [r["name"] for r in rows] == ["pptp", "l2tp", "ipsec", "sstp", "sip", "rtsp"]
+    probe = {"proto": "tcp", "src": "192.168.1.10", "sport": 41000, "dst": "198.51.100.9"}
+    assert call("POST", "/diagnostics/probe", json={**probe, "dport": 1723}).json == {
+        "verdict": "dropped",
+        "reason": "pptp_disabled",
+    }
+    result = call("PUT", "/passthrough", json={"helpers": {"pptp": True}}).json
+    assert result["warnings"] and "very low" in result["warnings"][0]
+    assert result["connections_reset"] is False and result["restart_required"] == []
+    probe["sport"] += 1
+    answer = call("POST", "/diagnostics/probe", json={**probe, "dport": 1723}).json
+    assert answer["verdict"] == "forwarded"
+    assert call("GET", "/passthrough").json["protocols"][0]["enabled"] is True
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("PUT", "/passthrough", {"helpers": {"pptp": "yes"}}, "helpers.pptp"),
+        ("PUT", "/passthrough", {"helpers": {"openvpn": True}}, "helpers.openvpn"),
+        ("PUT", "/passthrough", {"sstp_servers": ["not a host"]}, "sstp_servers[0]"),
+        ("PUT", "/passthrough", {"colour": 1}, "colour"),
+        ("PUT", "/nat", {"dmz_host": "8.8.8.8"}, "dmz_host"),
+        ("PUT", "/nat", {"profile": "open"}, "profile"),
+        ("PUT", "/nat", {"port_forwards": [{"proto": "sctp", "ext_port": 1, "host": "1.2.3.4"}]},
+         "port_forwards[0].proto"),
+        ("PUT", "/config", {"dhcp": {"first": "10.1.1.1"}}, "dhcp.first"),
+        ("PUT", "/config", {"admin": {"username": "x"}}, "admin"),
+        ("PUT", "/config", ["not", "an", "object"], "body"),
+        ("PUT", "/system/password", {"current_password": PASSWORD, "new_password": "x"},
+         "new_password"),
+        ("PUT", "/system/password", {"current_password": "no", "new_password": "long-enough-9"},
+         "current_password"),
+        ("POST", "/system/restore", {"nat": {"lan_prefix": 2}}, "nat.lan_prefix"),
+        ("POST", "/diagnostics/probe", {"src": "x", "sport": 1, "dst": "1.1.1.1", "dport": 1},
+         "src"),
+    ],
+)  # fmt: skip
+def test_validation_errors_name_the_field(call, backend, method, path, body, field):
+    before = backend.get_config()
+    response = call(method, path, expect=422, json=body)
+    assert response.json["error"]["field"] == field
+    assert backend.get_config() == before
+
+
+def test_nat_settings(call, backend):
+    forward = {"proto": "udp", "ext_port": 5000, "ext_port_end": 5010, "host": "192.168.1.30"}
+    result = call("PUT", "/nat", json={"port_forwards": [forward], "dmz_host": None}).json
+    assert result["connections_reset"] is False
+    nat = call("GET", "/nat").json
+    assert nat["port_forwards"][0]["ext_port_end"] == 5010
+    assert call("PUT", "/nat", json={"profile": "symmetric"}).json["connections_reset"] is True
+    assert backend.get_config().nat.port_forwards[0].host == "192.168.1.30"
+
+
+def test_config_put_reports_restart(call):
+    result = call("PUT", "/config", json={"wan": {"mode": "dhcp", "gateway": None}}).json
+    assert result["restart_required"] == ["wan"]
+    assert call("GET", "/status").json["restart_required"] == ["wan"]
+
+
+def test_password_change_and_restore_backup(app, call, api):
+    backup = call("GET", "/system/backup").json
+    body = {"current_password": PASSWORD, "new_password": "brand-new-pass"}
+    call("PUT", "/system/password", json=body)
+    assert ApiClient(app.test_client()).login("brand-new-pass").status_code == 200
+    call("POST", "/system/restore", json=backup)  # brings the old password back
+    assert ApiClient(app.test_client()).login(PASSWORD).status_code == 200
+
+
+def test_reboot_and_factory_reset(app, call, backend):
+    backend.probe("lan", "udp", "192.168.1.10", 5000, "198.51.100.1", 53)
+    call("POST", "/system/reboot", expect=202)
+    assert call("GET", "/connections").json == []
+    call("POST", "/system/factory-reset", expect=202)
+    response = call.api.call("GET", "/status")
+    assert response.status_code == 401
+    check_response("GET", "/status", response)
+    assert ApiClient(app.test_client()).login("admin").json["must_change_password"] is True
+
+
+def test_csrf_and_auth_errors_are_documented(app, api):
+    response = api.call("PUT", "/passthrough", json={}, headers={"X-CSRF-Token": "bad"})
+    assert response.status_code == 403
+    check_response("PUT", "/passthrough", response)
+    response = app.test_client().get("/api/v1/status")
+    check_response("GET", "/status", response)
+
+
+def test_probe_unsupported_backend_is_501(call, backend, monkeypatch):
+    def unsupported(*args):
+        raise NotImplementedError("this backend cannot inject packets")
+
+    monkeypatch.setattr(backend, "probe", unsupported)
+    body = {"src": "192.168.1.2", "sport": 1, "dst": "1.1.1.1", "dport": 1}
+    assert call("POST", "/diagnostics/probe", expect=501, json=body).json["error"]["message"]

@@ -1,0 +1,74 @@
+"""natbox's management web UI and REST API (Flask).
+
+``create_app`` builds the application: one blueprint per area (``webui.views.*``) plus the
+REST API (``webui.api``), all behind the login and CSRF guard in ``webui.security``. The
+router itself is reached only through a :class:`webui.backend.RouterBackend`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+
+from webui.backend import RouterBackend
+from webui.sessions import SessionRegistry
+from webui.throttle import LoginThrottle
+
+DEFAULT_CONFIG_PATH = "/data/natbox/config.json"
+
+
+@dataclass
+class WebState:
+    """What the blueprints share, kept in ``app.extensions["natbox"]``."""
+
+    backend: RouterBackend
+    sessions: SessionRegistry
+    throttle: LoginThrottle
+
+
+def create_app(
+    test_config: dict[str, Any] | None = None, backend: RouterBackend | None = None
+) -> Flask:
+    app = Flask(__name__)
+    app.config.from_mapping(
+        # A fresh key per start: a reboot logs everyone out, as on a real router.
+        SECRET_KEY=os.urandom(32),
+        SESSION_COOKIE_NAME="natbox_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        # The UI is served over plain HTTP on the LAN; set True when TLS fronts it.
+        SESSION_COOKIE_SECURE=False,
+        IDLE_TIMEOUT=600.0,
+        CLOCK=time.monotonic,
+        CONFIG_PATH=os.environ.get("NATBOX_CONFIG", DEFAULT_CONFIG_PATH),
+        PASSWORD_METHOD="scrypt",
+        MAX_CONTENT_LENGTH=1024 * 1024,
+    )
+    if test_config:
+        app.config.update(test_config)
+
+    def clock() -> float:
+        return app.config["CLOCK"]()  # looked up each time, so tests can move it
+
+    if backend is None:
+        from nat.config_store import ConfigStore
+        from webui.inprocess import InProcessBackend
+
+        backend = InProcessBackend(ConfigStore(app.config["CONFIG_PATH"]), clock=clock)
+    app.extensions["natbox"] = WebState(
+        backend=backend,
+        sessions=SessionRegistry(clock, app.config["IDLE_TIMEOUT"]),
+        throttle=LoginThrottle(clock),
+    )
+
+    from webui import api, security
+    from webui.views import auth, connections, firmware, monitor, nat, passthrough, status, system
+
+    security.install(app)
+    for module in (auth, status, passthrough, nat, connections, monitor, system, firmware, api):
+        app.register_blueprint(module.bp)
+    return app

@@ -1,0 +1,83 @@
+"""What the web UI needs from the router, as one small interface.
+
+Two implementations are meant to exist:
+
+- :class:`webui.inprocess.InProcessBackend` (today): a real ``nat.Engine`` in the web server's
+  own process, with the configuration in a :class:`nat.config_store.ConfigStore`. Used by the
+  tests, the end-to-end browser test and ``python -m webui.serve`` in netns-less mode.
+- a live-daemon backend (when the datapath daemon lands): the same methods, answered by the
+  daemon's local control socket (status, counters, mappings, reload, VPN events). Config
+  changes are written with the same ``ConfigStore`` and the daemon is told to reload; every
+  other method is a control-socket query. It plugs in through ``create_app(backend=...)``.
+
+Methods return plain JSON-able data so the pages and the REST API render the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from nat.router_config import RouterConfig
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What a saved configuration did to the running router."""
+
+    # The mapping table was rebuilt (NAT behaviour, addresses or port policy changed).
+    connections_reset: bool = False
+    # Settings saved but only effective after a reboot (see nat.router_config.RESTART_FIELDS).
+    restart_required: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "applied": True,
+            "connections_reset": self.connections_reset,
+            "restart_required": list(self.restart_required),
+        }
+
+
+class RouterBackend(Protocol):
+    def get_config(self) -> RouterConfig: ...
+
+    def apply_config(self, config: RouterConfig) -> ApplyResult:
+        """Store atomically, then hand to the datapath; unrelated flows must survive."""
+        ...
+
+    def status(self) -> dict[str, Any]:
+        """firmware, uptime_s, lan, wan, dhcp_leases, counters, restart_required."""
+        ...
+
+    def mappings(self) -> list[dict[str, Any]]:
+        """The live mapping table, as ``nat.Engine.snapshot()`` returns it."""
+        ...
+
+    def vpn_events(self) -> list[dict[str, Any]]:
+        """The VPN monitor's event log, oldest first (see inprocess.vpn_event)."""
+        ...
+
+    def vpn_sessions(self) -> dict[str, Any]:
+        """``VpnMonitor.snapshot()``: active and recent sessions, anomalies."""
+        ...
+
+    def system_log(self) -> list[dict[str, Any]]: ...
+
+    def firmware(self) -> dict[str, Any]:
+        """version, active_slot, slots: [{name, version, active}]."""
+        ...
+
+    def reboot(self) -> None: ...
+
+    def factory_reset(self) -> None: ...
+
+    def note(self, event: str, **fields: Any) -> None:
+        """Add a line to the system log (logins, saves: things only the UI knows)."""
+        ...
+
+    def probe(
+        self, side: str, proto: str, src: str, sport: int, dst: str, dport: int
+    ) -> dict[str, Any]:
+        """Push one synthetic TCP SYN / UDP packet through the datapath and report its fate.
+        A backend that cannot inject packets raises NotImplementedError (API answers 501)."""
+        ...

@@ -1,0 +1,533 @@
+"""The OpenAPI 3.1 document of /api/v1, kept next to the implementation.
+
+tests/webui/test_openapi.py checks that every API route appears here with its methods and that
+real responses validate against these schemas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERROR = _json(_ref("Error"), "Error")
+# Every authenticated operation can answer these.
+AUTH_ERRORS = {"401": ERROR, "403": ERROR}
+WRITE_ERRORS = {**AUTH_ERRORS, "422": ERROR}
+STRINGS = {"type": "array", "items": {"type": "string"}}
+NULLABLE_STRING = {"type": ["string", "null"]}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": NULLABLE_STRING, "message": {"type": "string"}},
+            }
+        },
+    },
+    "Credentials": {
+        "type": "object",
+        "required": ["username", "password"],
+        "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+    },
+    "Session": {
+        "type": "object",
+        "required": ["username", "csrf_token", "must_change_password"],
+        "properties": {
+            "username": {"type": "string"},
+            "csrf_token": {"type": "string", "description": "send as X-CSRF-Token"},
+            "must_change_password": {"type": "boolean"},
+        },
+    },
+    "ApplyResult": {
+        "type": "object",
+        "required": ["applied", "connections_reset", "restart_required"],
+        "properties": {
+            "applied": {"type": "boolean"},
+            "connections_reset": {
+                "type": "boolean",
+                "description": "NAT behaviour changed: the mapping table was rebuilt",
+            },
+            "restart_required": {**STRINGS, "description": "settings effective after reboot"},
+            "warnings": STRINGS,
+        },
+    },
+    "Firmware": {
+        "type": "object",
+        "required": ["version", "active_slot", "slots"],
+        "properties": {
+            "version": {"type": "string"},
+            "active_slot": {"type": "string"},
+            "slots": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "version", "active"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "version": NULLABLE_STRING,
+                        "active": {"type": "boolean"},
+                    },
+                },
+            },
+        },
+    },
+    "Status": {
+        "type": "object",
+        "required": [
+            "hostname",
+            "firmware",
+            "uptime_s",
+            "lan",
+            "wan",
+            "dhcp_leases",
+            "counters",
+            "mappings",
+            "restart_required",
+        ],
+        "properties": {
+            "hostname": {"type": "string"},
+            "firmware": _ref("Firmware"),
+            "uptime_s": {"type": "number"},
+            "lan": {
+                "type": "object",
+                "required": ["address", "prefix"],
+                "properties": {"address": {"type": "string"}, "prefix": {"type": "integer"}},
+            },
+            "wan": {
+                "type": "object",
+                "required": ["mode", "addresses", "gateway", "dns_servers"],
+                "properties": {
+                    "mode": {"enum": ["static", "dhcp"]},
+                    "addresses": STRINGS,
+                    "gateway": NULLABLE_STRING,
+                    "dns_servers": STRINGS,
+                },
+            },
+            "dhcp_leases": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "hostname": {"type": "string"},
+                        "address": {"type": "string"},
+                        "mac": {"type": "string"},
+                        "expires_in": {"type": "number"},
+                    },
+                },
+            },
+            "counters": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "mappings": {"type": "integer"},
+            "restart_required": STRINGS,
+        },
+    },
+    "PortForward": {
+        "type": "object",
+        "required": ["proto", "ext_port", "host"],
+        "properties": {
+            "proto": {"enum": ["tcp", "udp"]},
+            "ext_port": {"type": "integer", "minimum": 1, "maximum": 65535},
+            "ext_port_end": {"type": ["integer", "null"]},
+            "host": {"type": "string"},
+            "host_port": {"type": "integer"},
+            "name": {"type": "string"},
+        },
+    },
+    "NatSettings": {
+        "type": "object",
+        "properties": {
+            "profile": {"type": "string"},
+            "port_forwards": {"type": "array", "items": _ref("PortForward")},
+            "dmz_host": NULLABLE_STRING,
+        },
+    },
+    "RouterConfig": {
+        "type": "object",
+        "description": "nat.router_config.RouterConfig; nat is nat.config.NatConfig as a dict",
+        "properties": {
+            "hostname": {"type": "string"},
+            "nat": {"type": "object"},
+            "admin": {"type": "object"},
+            "wan": {"type": "object"},
+            "dhcp": {"type": "object"},
+        },
+    },
+    "Protocol": {
+        "type": "object",
+        "required": [
+            "name",
+            "title",
+            "carries",
+            "security",
+            "use_case",
+            "when_enabled",
+            "when_disabled",
+            "default_enabled",
+            "default_reason",
+            "enabled",
+            "warning",
+        ],
+        "properties": {
+            "name": {"type": "string"},
+            "title": {"type": "string"},
+            "carries": {"type": "string"},
+            "security": {"type": "string"},
+            "use_case": {"type": "string"},
+            "when_enabled": {"type": "string"},
+            "when_disabled": {"type": "string"},
+            "default_enabled": {"type": "boolean"},
+            "default_reason": {"type": "string"},
+            "enabled": {"type": "boolean"},
+            "warning": {"type": "string"},
+        },
+    },
+    "Passthrough": {
+        "type": "object",
+        "required": ["protocols", "sstp_servers"],
+        "properties": {
+            "protocols": {"type": "array", "items": _ref("Protocol")},
+            "sstp_servers": STRINGS,
+        },
+    },
+    "PassthroughUpdate": {
+        "type": "object",
+        "properties": {
+            "helpers": {"type": "object", "additionalProperties": {"type": "boolean"}},
+            "sstp_servers": STRINGS,
+        },
+    },
+    "Mapping": {
+        "type": "object",
+        "required": ["proto", "internal", "external", "kind", "sessions"],
+        "properties": {
+            "proto": {"type": "string"},
+            "internal": {"type": "string"},
+            "external": {"type": "string"},
+            "kind": {"enum": ["dynamic", "forward", "expected", "dmz"]},
+            "sessions": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["remote", "state", "expires_in", "helper"],
+                    "properties": {
+                        "remote": {"type": "string"},
+                        "state": {"type": "string"},
+                        "expires_in": {"type": "number"},
+                        "helper": NULLABLE_STRING,
+                    },
+                },
+            },
+        },
+    },
+    "VpnEvent": {
+        "type": "object",
+        "required": [
+            "time",
+            "uptime_s",
+            "event",
+            "kind",
+            "anomaly",
+            "protocol",
+            "lan_host",
+            "server",
+            "detail",
+        ],
+        "properties": {
+            "time": {"type": "string"},
+            "uptime_s": {"type": "number"},
+            "event": {
+                "enum": [
+                    "vpn_session_start",
+                    "vpn_session_end",
+                    "vpn_session_refused",
+                    "vpn_anomaly",
+                ]
+            },
+            "kind": {"type": "string", "description": "the anomaly's kind"},
+            "anomaly": {"type": "boolean"},
+            "protocol": {"type": "string"},
+            "lan_host": {"type": "string"},
+            "server": {"type": "string"},
+            "detail": {"type": "string"},
+        },
+    },
+    "VpnSessions": {
+        "type": "object",
+        "required": ["active", "recent", "anomalies"],
+        "properties": {
+            "active": {"type": "array", "items": {"type": "object"}},
+            "recent": {"type": "array", "items": {"type": "object"}},
+            "anomalies": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "LogLine": {
+        "type": "object",
+        "required": ["time", "event", "detail"],
+        "properties": {
+            "time": {"type": "string"},
+            "event": {"type": "string"},
+            "detail": {"type": "string"},
+        },
+    },
+    "PasswordChange": {
+        "type": "object",
+        "required": ["current_password", "new_password"],
+        "properties": {
+            "current_password": {"type": "string"},
+            "new_password": {"type": "string", "minLength": 8},
+            "confirm_password": {"type": "string"},
+        },
+    },
+    "Probe": {
+        "type": "object",
+        "required": ["src", "sport", "dst", "dport"],
+        "properties": {
+            "side": {"enum": ["lan", "wan"]},
+            "proto": {"enum": ["tcp", "udp"]},
+            "src": {"type": "string"},
+            "sport": {"type": "integer"},
+            "dst": {"type": "string"},
+            "dport": {"type": "integer"},
+        },
+    },
+    "ProbeResult": {
+        "type": "object",
+        "required": ["verdict", "reason"],
+        "properties": {
+            "verdict": {"enum": ["forwarded", "dropped"]},
+            "reason": {"type": "string", "description": "the drop reason (a counter name)"},
+            "sent_on": {"enum": ["lan", "wan"]},
+            "source": {"type": "string"},
+            "destination": {"type": "string"},
+        },
+    },
+}
+
+
+def _body(name: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+def _query(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": description,
+    }
+
+
+PATHS: dict[str, Any] = {
+    "/session": {
+        "post": {
+            "summary": "Log in; sets the session cookie and returns the CSRF token",
+            "security": [],
+            "requestBody": _body("Credentials"),
+            "responses": {
+                "200": _json(_ref("Session")),
+                "401": ERROR,
+                "422": ERROR,
+                "429": ERROR,
+            },
+        },
+        "get": {
+            "summary": "The current session and its CSRF token",
+            "responses": {"200": _json(_ref("Session")), **AUTH_ERRORS},
+        },
+        "delete": {
+            "summary": "Log out",
+            "responses": {
+                "200": _json({"type": "object", "properties": {"logged_out": {"type": "boolean"}}}),
+                **AUTH_ERRORS,
+            },
+        },
+    },
+    "/status": {
+        "get": {
+            "summary": "Firmware, uptime, addresses, DHCP leases, counters",
+            "responses": {"200": _json(_ref("Status")), **AUTH_ERRORS},
+        }
+    },
+    "/connections": {
+        "get": {
+            "summary": "The live mapping table",
+            "parameters": [
+                _query("q", "text the row must contain"),
+                _query("proto", "tcp, udp, icmp, gre, esp"),
+            ],
+            "responses": {
+                "200": _json({"type": "array", "items": _ref("Mapping")}),
+                **AUTH_ERRORS,
+            },
+        }
+    },
+    "/vpn/events": {
+        "get": {
+            "summary": "The VPN monitor's event log",
+            "parameters": [
+                _query("protocol", "pptp, l2tp, ipsec, sstp, sip, rtsp"),
+                _query("event", "vpn_session_start, _end, _refused, vpn_anomaly"),
+                _query("q", "text the event must contain"),
+                _query("anomalies", "1: unusual activity only"),
+                _query("format", "json (default) or csv"),
+            ],
+            "responses": {
+                "200": {
+                    "description": "OK",
+                    "content": {
+                        "application/json": {
+                            "schema": {"type": "array", "items": _ref("VpnEvent")}
+                        },
+                        "text/csv": {"schema": {"type": "string"}},
+                    },
+                },
+                **AUTH_ERRORS,
+            },
+        }
+    },
+    "/vpn/sessions": {
+        "get": {
+            "summary": "Active and recent VPN sessions and anomalies",
+            "responses": {"200": _json(_ref("VpnSessions")), **AUTH_ERRORS},
+        }
+    },
+    "/config": {
+        "get": {
+            "summary": "The whole router configuration (without the password hash)",
+            "responses": {"200": _json(_ref("RouterConfig")), **AUTH_ERRORS},
+        },
+        "put": {
+            "summary": "Replace whole sections (hostname, nat, wan, dhcp; not admin)",
+            "requestBody": _body("RouterConfig"),
+            "responses": {"200": _json(_ref("ApplyResult")), **WRITE_ERRORS},
+        },
+    },
+    "/passthrough": {
+        "get": {
+            "summary": "One row per VPN passthrough / ALG protocol",
+            "responses": {"200": _json(_ref("Passthrough")), **AUTH_ERRORS},
+        },
+        "put": {
+            "summary": "Switch protocols on or off",
+            "requestBody": _body("PassthroughUpdate"),
+            "responses": {"200": _json(_ref("ApplyResult")), **WRITE_ERRORS},
+        },
+    },
+    "/nat": {
+        "get": {
+            "summary": "NAT profile, port forwards, DMZ host",
+            "responses": {"200": _json(_ref("NatSettings")), **AUTH_ERRORS},
+        },
+        "put": {
+            "summary": "Change NAT profile, port forwards, DMZ host",
+            "requestBody": _body("NatSettings"),
+            "responses": {"200": _json(_ref("ApplyResult")), **WRITE_ERRORS},
+        },
+    },
+    "/system/password": {
+        "put": {
+            "summary": "Change the admin password (ends the other sessions)",
+            "requestBody": _body("PasswordChange"),
+            "responses": {
+                "200": _json({"type": "object", "properties": {"changed": {"type": "boolean"}}}),
+                **WRITE_ERRORS,
+            },
+        }
+    },
+    "/system/reboot": {
+        "post": {
+            "summary": "Reboot the router",
+            "responses": {
+                "202": _json({"type": "object", "properties": {"rebooting": {"type": "boolean"}}}),
+                **AUTH_ERRORS,
+            },
+        }
+    },
+    "/system/factory-reset": {
+        "post": {
+            "summary": "Erase the configuration (password included) and reboot",
+            "responses": {
+                "202": _json({"type": "object", "properties": {"rebooting": {"type": "boolean"}}}),
+                **AUTH_ERRORS,
+            },
+        }
+    },
+    "/system/backup": {
+        "get": {
+            "summary": "The configuration as a backup (includes the password hash)",
+            "responses": {"200": _json(_ref("RouterConfig")), **AUTH_ERRORS},
+        }
+    },
+    "/system/restore": {
+        "post": {
+            "summary": "Restore a backup",
+            "requestBody": _body("RouterConfig"),
+            "responses": {"200": _json(_ref("ApplyResult")), **WRITE_ERRORS},
+        }
+    },
+    "/system/log": {
+        "get": {
+            "summary": "The system log",
+            "responses": {"200": _json({"type": "array", "items": _ref("LogLine")}), **AUTH_ERRORS},
+        }
+    },
+    "/firmware": {
+        "get": {
+            "summary": "Firmware version and slots",
+            "responses": {"200": _json(_ref("Firmware")), **AUTH_ERRORS},
+        }
+    },
+    "/diagnostics/probe": {
+        "post": {
+            "summary": "Push one synthetic TCP SYN or UDP packet through the datapath",
+            "requestBody": _body("Probe"),
+            "responses": {
+                "200": _json(_ref("ProbeResult")),
+                "501": ERROR,
+                **WRITE_ERRORS,
+            },
+        }
+    },
+    "/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "responses": {"200": _json({"type": "object"}), **AUTH_ERRORS},
+        }
+    },
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "natbox router API",
+            "version": "1",
+            "description": (
+                "Log in with POST /session, then send the returned csrf_token as the "
+                "X-CSRF-Token header on every PUT, POST and DELETE. Errors are "
+                '{"error": {"field", "message"}}; validation errors are 422.'
+            ),
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"session": []}],
+        "paths": PATHS,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "natbox_session"}
+            },
+        },
+    }

@@ -1,0 +1,1 @@
+"""One blueprint per area of the UI; each module defines ``bp``."""
