@@ -1,0 +1,60 @@
+"""`natbox router --lan IFACE --wan IFACE [--config FILE]`: run the datapath in this netns."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from nat.driver.daemon import Router
+from natbox.router import services, settings
+
+STATE_ROOT = "/run/natbox"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lan", required=True, help="LAN interface (clients, DHCP, DNS)")
+    parser.add_argument("--wan", required=True, help="WAN interface (towards the internet)")
+    parser.add_argument("--config", help="router configuration file (JSON)")
+    parser.add_argument("--control", help="control socket path (default under /run/natbox)")
+    parser.add_argument(
+        "--offload",
+        choices=("vnet", "off"),
+        default="vnet",
+        help="vnet: GSO/GRO super-frames and partial checksums via PACKET_VNET_HDR (default);"
+        " off: turn the interfaces' offloads off and handle MTU-sized frames",
+    )
+    parser.add_argument("--batch", type=int, default=64, help="frames handled per wake-up")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = settings.load(args.config)
+    except (OSError, ValueError) as error:
+        print(f"natbox router: {error}", file=sys.stderr)
+        return 2
+    state_dir = os.path.join(STATE_ROOT, f"router-{args.lan}-{args.wan}-{os.getpid()}")
+    control = args.control or os.path.join(STATE_ROOT, f"router-{args.lan}-{args.wan}.sock")
+    services.configure_interfaces(args.lan, args.wan, config)
+    helpers = services.Services(args.lan, args.wan, config, state_dir)
+
+    def load_config():
+        return settings.load(args.config).nat_config()
+
+    router = Router(
+        args.lan,
+        args.wan,
+        load_config,
+        control,
+        kernel_ports=config.kernel_ports,
+        vnet=args.offload == "vnet",
+        batch=args.batch,
+    )
+    helpers.start()
+    print(f"natbox router: {args.lan} <-> {args.wan}, control {control}", file=sys.stderr)
+    sys.stderr.flush()
+    try:
+        router.run()
+    finally:
+        helpers.stop()
+    return 0
