@@ -85,8 +85,13 @@ class Router:
     @staticmethod
     def _side(name: str, info: linkinfo.LinkInfo, vnet: bool) -> Side:
         port = Port(name, vnet)
-        return Side(name, port, info.mac, info.mtu, Neighbours(info.mac, lambda f: port.send(
-            b"\0" * (port.head), f[:14], f[14:])))  # fmt: skip
+        return Side(
+            name,
+            port,
+            info.mac,
+            info.mtu,
+            Neighbours(info.mac, lambda f: port.send(b"\0" * (port.head), f[:14], f[14:])),
+        )
 
     def _effective(self) -> NatConfig:
         return effective_config(self.base, self.lan_info, self.wan_info, self.kernel_ports)
@@ -142,9 +147,7 @@ class Router:
                         if conn is not None:
                             poller.register(conn.fileno(), select.EPOLLIN)
                     elif fd in self.control.clients:
-                        self.control.serve(fd)
-                        if fd not in self.control.clients:
-                            poller.unregister(fd)
+                        self.control.serve(fd)  # a closed client leaves epoll by itself
                 if now >= next_tick:
                     next_tick = now + TICK
                     self._tick(now)

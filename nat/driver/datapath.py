@@ -126,9 +126,13 @@ class Datapath:
             if source is None:
                 return
             error = ipv4.build_icmp_error(
-                source, original[12:16], ipv4.ICMP_UNREACH, ipv4.UNREACH_NEEDFRAG, original,
+                source,
+                original[12:16],
+                ipv4.ICMP_UNREACH,
+                ipv4.UNREACH_NEEDFRAG,
+                original,
                 rest=side.mtu,
-            )  # fmt: skip
+            )
             self._route(ingress, offload.PLAIN, error, now)
             return
         self.counters["fragmented"] += 1

@@ -19,8 +19,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     up.add_argument("--offload", choices=("vnet", "off"), default="vnet")
     up.add_argument("--wan-dhcp", action="store_true", help="WAN address by DHCP")
     up.add_argument("--pcap", metavar="DIR", help="capture every link into DIR/LINK.pcap")
-    up.add_argument("--netem", action="append", default=[], metavar="LINK=SPEC",
-                    help='e.g. wan="delay 20ms loss 1%%"; links: c1..cN, lan, wan, inet')  # fmt: skip
+    up.add_argument(
+        "--netem",
+        action="append",
+        default=[],
+        metavar="LINK=SPEC",
+        help='e.g. wan="delay 20ms loss 1%%"; links: c1..cN, lan, wan, inet',
+    )
     up.add_argument("--ui-port", type=int, help="forward 127.0.0.1:PORT to the router UI")
     down = actions.add_parser("down", help="remove a lab (or --all of them)")
     down.add_argument("name", nargs="?")
@@ -35,10 +40,15 @@ def run(args: argparse.Namespace) -> int:
     if args.lab_command == "up":
         netem = dict(item.split("=", 1) for item in args.netem)
         options = LabOptions(
-            clients=args.clients, profile=args.profile, router=args.router,
-            offload=args.offload, wan_dhcp=args.wan_dhcp, pcap_dir=args.pcap, netem=netem,
+            clients=args.clients,
+            profile=args.profile,
+            router=args.router,
+            offload=args.offload,
+            wan_dhcp=args.wan_dhcp,
+            pcap_dir=args.pcap,
+            netem=netem,
             ui_port=args.ui_port,
-        )  # fmt: skip
+        )
         lab = Lab(args.name or names.new_id(), options).up()
         n = lab.names
         print(f"lab {n.lab_id} up: router {n.router}, internet {n.internet}, switch {n.switch}")

@@ -7,6 +7,7 @@ address: the listening socket is made here, each outgoing socket inside the name
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import socket
@@ -42,10 +43,8 @@ def _pipe(src: socket.socket, dst: socket.socket) -> None:
         pass
     finally:
         for s in (src, dst):
-            try:
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def _connect(client: socket.socket, ns: str, host: str, port: int) -> None:

@@ -76,9 +76,12 @@ class Lab:
 
     def run(self, ns: str, *args: str, check: bool = True, timeout: float = 60):
         return subprocess.run(
-            netns.exec_args(ns, *args), check=check, text=True, capture_output=True,
+            netns.exec_args(ns, *args),
+            check=check,
+            text=True,
+            capture_output=True,
             timeout=timeout,
-        )  # fmt: skip
+        )
 
     def python(self, ns: str, module: str, *args: str, timeout: float = 30) -> dict:
         """Run ``python -m module args`` in ``ns``; returns the JSON it printed last."""
@@ -113,6 +116,7 @@ class Lab:
         try:
             self._build()
         except BaseException:
+            self._dump_logs()
             self.down()
             raise
         return self
@@ -128,27 +132,60 @@ class Lab:
             self._captures()
         for link, spec in o.netem.items():
             netns.ip(n.switch, "link", "show", _port(link))  # refuse unknown link names
-            netns.sh("tc", "-n", n.switch, "qdisc", "replace", "dev", _port(link), "root",
-                     "netem", *spec.split())  # fmt: skip
+            netns.sh(
+                "tc",
+                "-n",
+                n.switch,
+                "qdisc",
+                "replace",
+                "dev",
+                _port(link),
+                "root",
+                "netem",
+                *spec.split(),
+            )
         if o.router == "natbox":
             self.start_router()
         else:
             self._kernel_router()
         self._leases(clients)
         if o.ui_port:
-            self.spawn("ui-forward", None, sys.executable, "-m", "natbox.lab.forward",
-                       str(o.ui_port), n.router, N.ROUTER_LAN, "80")  # fmt: skip
+            self.spawn(
+                "ui-forward",
+                None,
+                sys.executable,
+                "-m",
+                "natbox.lab.forward",
+                str(o.ui_port),
+                n.router,
+                N.ROUTER_LAN,
+                "80",
+            )
+
+    def _dump_logs(self) -> None:
+        """A failed build is torn down: show its processes' logs first."""
+        state = self.names.state_dir
+        for name in sorted(os.listdir(state)) if os.path.isdir(state) else []:
+            if name.endswith(".log"):
+                with open(os.path.join(state, name), errors="replace") as f:
+                    tail = f.readlines()[-20:]
+                print(f"--- {name}\n{''.join(tail)}", file=sys.stderr)
 
     def _switch(self, clients: list[str]) -> None:
         sw = self.names.switch
-        netns.sh(*netns.exec_args(sw, "sh", "-c",
-                 "for f in /proc/sys/net/bridge/bridge-nf-call-*; do [ -e $f ] && echo 0 > $f; "
-                 "done; true"))  # fmt: skip
+        netns.sh(
+            *netns.exec_args(
+                sw,
+                "sh",
+                "-c",
+                "for f in /proc/sys/net/bridge/bridge-nf-call-*; do [ -e $f ] && echo 0 > $f; "
+                "done; true",
+            )
+        )
         for bridge in ("brlan", "brwan"):
             netns.ip(sw, "link", "add", bridge, "type", "bridge")
             netns.ip(sw, "link", "set", bridge, "up")
-        links = [(f"c{i}", ns, "eth0", N.client_mac(i), "brlan") for i, ns in
-                 enumerate(clients, 1)]  # fmt: skip
+        links = [(f"c{i}", ns, "eth0", N.client_mac(i), "brlan") for i, ns in enumerate(clients, 1)]
         links += [
             ("rl", self.names.router, "lan0", None, "brlan"),
             ("rw", self.names.router, "wan0", None, "brwan"),
@@ -162,17 +199,24 @@ class Lab:
     def _internet(self) -> None:
         inet = self.names.internet
         netns.ip(inet, "addr", "add", f"{N.WAN_GATEWAY}/24", "dev", "eth0")
-        netns.ip(inet, "link", "add", "srv0", "type", "dummy")
-        netns.ip(inet, "link", "set", "srv0", "up")
-        for address in N.SERVERS:
-            netns.ip(inet, "addr", "add", f"{address}/24", "dev", "srv0")
+        for address in N.SERVERS:  # on lo: the servers sit "behind" the internet's gateway
+            netns.ip(inet, "addr", "add", f"{address}/32", "dev", "lo")
         self.spawn("services", inet, sys.executable, "-m", "natbox.lab.testservices", *N.SERVERS)
         if self.options.wan_dhcp:
-            self.spawn("wan-dhcp", inet, "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null",
-                       "--interface=eth0", "--bind-interfaces", "--port=0", "--no-resolv",
-                       f"--dhcp-range={N.ROUTER_WAN},{N.ROUTER_WAN},10m",
-                       f"--dhcp-leasefile={self.names.state_dir}/wan.leases",
-                       f"--pid-file={self.names.state_dir}/wan-dnsmasq.pid")  # fmt: skip
+            self.spawn(
+                "wan-dhcp",
+                inet,
+                "dnsmasq",
+                "--keep-in-foreground",
+                "--conf-file=/dev/null",
+                "--interface=eth0",
+                "--bind-interfaces",
+                "--port=0",
+                "--no-resolv",
+                f"--dhcp-range={N.ROUTER_WAN},{N.ROUTER_WAN},10m",
+                f"--dhcp-leasefile={self.names.state_dir}/wan.leases",
+                f"--pid-file={self.names.state_dir}/wan-dnsmasq.pid",
+            )
 
     def router_settings(self) -> dict:
         o = self.options
@@ -186,7 +230,7 @@ class Lab:
                     "lease": "1h",
                     "static": {
                         N.client_mac(i): N.client_address(i) for i in range(1, o.clients + 1)
-                    },  # fmt: skip
+                    },
                 },
                 "dns": {"hosts": dict(zip(N.SERVER_NAMES, N.SERVERS, strict=True))},
             },
@@ -203,9 +247,24 @@ class Lab:
 
     def start_router(self, wait: float = 15.0) -> None:
         self.write_router_config()
-        self.spawn("router", self.names.router, sys.executable, "-m", "natbox.cli", "router",
-                   "--lan", "lan0", "--wan", "wan0", "--config", self.router_config_path,
-                   "--control", self.control_path, "--offload", self.options.offload)  # fmt: skip
+        self.spawn(
+            "router",
+            self.names.router,
+            sys.executable,
+            "-m",
+            "natbox.cli",
+            "router",
+            "--lan",
+            "lan0",
+            "--wan",
+            "wan0",
+            "--config",
+            self.router_config_path,
+            "--control",
+            self.control_path,
+            "--offload",
+            self.options.offload,
+        )
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             try:
@@ -253,10 +312,12 @@ class Lab:
             netns.write_file(resolv, "")
             script = os.path.join(self.names.state_dir, f"dhcp-c{i}.sh")
             netns.write_file(script, CLIENT_DHCP_SCRIPT.format(resolv=resolv), 0o755)
-            command = netns.exec_args(ns, "udhcpc", "-q", "-f", "-n", "-i", "eth0", "-t", "10",
-                                      "-T", "1", "-s", script)  # fmt: skip
-            waiting.append(subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.DEVNULL))  # fmt: skip
+            command = netns.exec_args(
+                ns, "udhcpc", "-q", "-f", "-n", "-i", "eth0", "-t", "10", "-T", "1", "-s", script
+            )
+            waiting.append(
+                subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
         for process in waiting:
             if process.wait(timeout=60) != 0:
                 raise RuntimeError("a LAN client got no DHCP lease")
@@ -266,8 +327,9 @@ class Lab:
         ports = [f"c{i}" for i in range(1, self.options.clients + 1)] + ["rl", "rw", "in"]
         for port in ports:
             path = os.path.join(self.options.pcap_dir, f"{_link_name(port)}.pcap")
-            self.spawn(f"pcap-{port}", self.names.switch, "tcpdump", "-q", "-U", "-i", port,
-                       "-w", path)  # fmt: skip
+            self.spawn(
+                f"pcap-{port}", self.names.switch, "tcpdump", "-q", "-U", "-i", port, "-w", path
+            )
         time.sleep(0.5)  # tcpdump needs a moment before the first packet is worth capturing
 
     # -- down ---------------------------------------------------------------------------------

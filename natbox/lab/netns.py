@@ -7,13 +7,15 @@ import subprocess
 
 
 def sh(*args: str, check: bool = True, quiet: bool = False) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    result = subprocess.run(
         args,
-        check=check,
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL if quiet else subprocess.PIPE,
     )
+    if check and result.returncode:
+        raise RuntimeError(f"{' '.join(args)}: {result.stderr.strip()}")
+    return result
 
 
 def ip(ns: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:

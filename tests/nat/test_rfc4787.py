@@ -132,9 +132,7 @@ def test_rfc4787_req9_hairpinning_with_external_source_address_req9a():
     lab = Lab()
     _, port_b = external(lab, src=CLIENT2, sport=6000, dst=SERVER)
     # ADF: B must first have talked to A's external address for A to get in; it did not.
-    assert lab.lan(udp_out(src=CLIENT, sport=5000, dst=PUBLIC, dport=port_b)).drops == [
-        "filtered"
-    ]
+    assert lab.lan(udp_out(src=CLIENT, sport=5000, dst=PUBLIC, dport=port_b)).drops == ["filtered"]
     # B talks to A's external address; hairpinned, seen from A's public endpoint.
     lab2 = Lab(NatConfig(filtering=EI))
     _, port_b = external(lab2, src=CLIENT2, sport=6000, dst=SERVER)
