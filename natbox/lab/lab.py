@@ -295,10 +295,10 @@ class Lab:
         r = self.names.router
         self.run(r, "sysctl", "-qw", "net.ipv4.ip_forward=1")
         ruleset = (
-            "table ip nbx_masquerade { chain post { type nat hook postrouting priority 100; "
-            'oifname "wan0" masquerade; } }'
+            "table ip nbx_masquerade {\n chain post {\n type nat hook postrouting priority 100;\n"
+            ' oifname "wan0" masquerade\n }\n}\n'
         )
-        self.run(r, "nft", ruleset)
+        subprocess.run(netns.exec_args(r, "nft", "-f", "-"), input=ruleset, text=True, check=True)
 
     def stop_kernel_nat(self) -> None:
         r = self.names.router
