@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import time
 
@@ -48,6 +49,28 @@ def tcp(host: str, port: int, message: str, timeout: float) -> dict:
         return {"ok": False, "error": type(error).__name__}
 
 
+def tcp_bulk(host: str, port: int, size: int, timeout: float) -> dict:
+    """Send ``size`` random bytes to an echo server and check every byte comes back."""
+    import hashlib
+    import threading
+
+    payload = os.urandom(size)
+    received = bytearray()
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+
+        def reader() -> None:
+            while chunk := sock.recv(1 << 20):
+                received.extend(chunk)
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        sock.sendall(payload)
+        sock.shutdown(socket.SHUT_WR)
+        thread.join(timeout)
+    same = hashlib.sha256(received).digest() == hashlib.sha256(payload).digest()
+    return {"sent": size, "received": len(received), "intact": same}
+
+
 def listen(proto: str, port: int, timeout: float) -> dict:
     """Wait for one TCP connection or UDP datagram; report who it came from."""
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
@@ -84,6 +107,11 @@ def main() -> None:
     t.add_argument("port", type=int)
     t.add_argument("--message", default="")
     t.add_argument("--timeout", type=float, default=3.0)
+    b = sub.add_parser("tcp-bulk")
+    b.add_argument("host")
+    b.add_argument("port", type=int)
+    b.add_argument("size", type=int)
+    b.add_argument("--timeout", type=float, default=20.0)
     li = sub.add_parser("listen")
     li.add_argument("proto", choices=("tcp", "udp"))
     li.add_argument("port", type=int)
@@ -95,6 +123,8 @@ def main() -> None:
         result = udp(args.bind_port, args.exchanges, args.timeout)
     elif args.kind == "tcp":
         result = tcp(args.host, args.port, args.message, args.timeout)
+    elif args.kind == "tcp-bulk":
+        result = tcp_bulk(args.host, args.port, args.size, args.timeout)
     elif args.kind == "listen":
         result = listen(args.proto, args.port, args.timeout)
     else:
