@@ -144,6 +144,10 @@ class Lab:
                 "netem",
                 *spec.split(),
             )
+        if o.offload == "off":  # the whole lab sends MTU-sized frames with full checksums
+            for ns, ifname in [(c, "eth0") for c in clients] + [(n.internet, "eth0")]:
+                self.run(ns, "ethtool", "-K", ifname, "tso", "off", "gso", "off", "tx", "off",
+                         check=False)  # fmt: skip
         if o.router == "natbox":
             self.start_router()
         else:
