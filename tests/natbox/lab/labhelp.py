@@ -14,8 +14,17 @@ class Listener:
     """`probe listen` running in the background inside a namespace."""
 
     def __init__(self, lab: Lab, ns: str, proto: str, port: int, timeout: float = 5.0):
-        command = exec_args(ns, sys.executable, "-m", "natbox.lab.probe", "listen", proto,
-                            str(port), "--timeout", str(timeout))  # fmt: skip
+        command = exec_args(
+            ns,
+            sys.executable,
+            "-m",
+            "natbox.lab.probe",
+            "listen",
+            proto,
+            str(port),
+            "--timeout",
+            str(timeout),
+        )
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         assert json.loads(self.process.stdout.readline())["listening"]
 

@@ -62,9 +62,14 @@ def _peer(lab, tmp_path, role: str, ns: str, **conn) -> str:
         STRONGSWAN_CONF.format(plugins=PLUGINS, dir=directory)
     )
     (directory / "swanctl.conf").write_text(SWANCTL_CONF.format(secret=SECRET, **conn))
-    lab.spawn(role, ns, "sh", "-c",
-              f"mount -t tmpfs tmpfs /run && exec env STRONGSWAN_CONF={directory}/strongswan.conf"
-              " /usr/lib/ipsec/charon")  # fmt: skip
+    lab.spawn(
+        role,
+        ns,
+        "sh",
+        "-c",
+        f"mount -t tmpfs tmpfs /run && exec env STRONGSWAN_CONF={directory}/strongswan.conf"
+        " /usr/lib/ipsec/charon",
+    )
     uri = f"unix://{directory}/vici.sock"
     deadline = time.monotonic() + 15
     while not (directory / "vici.sock").exists():
@@ -79,20 +84,47 @@ def test_strongswan_ikev2_nat_t_tunnel_carries_traffic_through_the_datapath(lab,
     server = N.SERVERS[0]
     lab.run(inet, "ip", "addr", "add", f"{BEHIND_SERVER}/32", "dev", "lo")
     try:
-        _peer(lab, tmp_path, "charon-server", inet, addrs=f"local_addrs = {server}",
-              local_id="server", remote_id="client1", local_ts=f"{BEHIND_SERVER}/32",
-              remote_ts=f"{N.LAN_NET}.0/24")  # fmt: skip
-        uri = _peer(lab, tmp_path, "charon-client", client, addrs=f"remote_addrs = {server}",
-                    local_id="client1", remote_id="server", local_ts="dynamic",
-                    remote_ts=f"{BEHIND_SERVER}/32")  # fmt: skip
-        up = lab.run(client, "swanctl", "--initiate", "--child", "net", "--uri", uri,
-                     "--timeout", "20", check=False)  # fmt: skip
+        _peer(
+            lab,
+            tmp_path,
+            "charon-server",
+            inet,
+            addrs=f"local_addrs = {server}",
+            local_id="server",
+            remote_id="client1",
+            local_ts=f"{BEHIND_SERVER}/32",
+            remote_ts=f"{N.LAN_NET}.0/24",
+        )
+        uri = _peer(
+            lab,
+            tmp_path,
+            "charon-client",
+            client,
+            addrs=f"remote_addrs = {server}",
+            local_id="client1",
+            remote_id="server",
+            local_ts="dynamic",
+            remote_ts=f"{BEHIND_SERVER}/32",
+        )
+        up = lab.run(
+            client,
+            "swanctl",
+            "--initiate",
+            "--child",
+            "net",
+            "--uri",
+            uri,
+            "--timeout",
+            "20",
+            check=False,
+        )
         assert up.returncode == 0, up.stdout + up.stderr
         sas = lab.run(client, "swanctl", "--list-sas", "--uri", uri).stdout
         assert "ESTABLISHED" in sas and "INSTALLED" in sas
         assert "TUNNEL-in-UDP" in sas
-        ping = lab.run(client, "ping", "-c", "3", "-i", "0.2", "-W", "2", BEHIND_SERVER,
-                       check=False)  # fmt: skip
+        ping = lab.run(
+            client, "ping", "-c", "3", "-i", "0.2", "-W", "2", BEHIND_SERVER, check=False
+        )
         assert ping.returncode == 0, ping.stdout
         # The tunnel rode on a NAT mapping of the client's IKE/NAT-T port to the server.
         mappings = json.dumps(lab.ctl("mappings")["mappings"])

@@ -34,8 +34,9 @@ def _gone(lab: Lab, pids: list[int]) -> None:
 
 def test_wan_dhcp_captures_netem_and_ui_forward(tmp_path):
     ui_port = _free_port()
-    options = LabOptions(clients=1, wan_dhcp=True, pcap_dir=str(tmp_path), ui_port=ui_port,
-                         netem={"wan": "loss 30%"})  # fmt: skip
+    options = LabOptions(
+        clients=1, wan_dhcp=True, pcap_dir=str(tmp_path), ui_port=ui_port, netem={"wan": "loss 30%"}
+    )
     lab = Lab(f"o{N.new_id()}", options).up()
     try:
         status = lab.ctl("status")
@@ -44,13 +45,22 @@ def test_wan_dhcp_captures_netem_and_ui_forward(tmp_path):
             assert N.ROUTER_WAN in f.read()  # the router's address came from the WAN's DHCP server
 
         c1 = lab.names.client(1)
-        ping = lab.run(c1, "ping", "-q", "-c", "200", "-i", "0.002", "-W", "1", N.SERVERS[1],
-                       check=False)  # fmt: skip
+        ping = lab.run(
+            c1, "ping", "-q", "-c", "200", "-i", "0.002", "-W", "1", N.SERVERS[1], check=False
+        )
         loss = float(ping.stdout.split("% packet loss")[0].split()[-1])
         assert 10 < loss < 55, ping.stdout  # 30 % loss on the WAN link, towards the router
 
-        stub = lab.spawn("ui-stub", lab.names.router, "python3", "-m", "http.server", "80",
-                         "--bind", N.ROUTER_LAN)  # fmt: skip
+        stub = lab.spawn(
+            "ui-stub",
+            lab.names.router,
+            "python3",
+            "-m",
+            "http.server",
+            "80",
+            "--bind",
+            N.ROUTER_LAN,
+        )
         deadline = time.monotonic() + 10
         while True:
             try:
