@@ -126,6 +126,9 @@ class Lab:
         clients = [n.client(i) for i in range(1, o.clients + 1)]
         for ns in [n.switch, n.router, n.internet, *clients]:
             netns.add(ns)
+            # Never the host's resolvers from inside a lab (lookups would hang, then leak):
+            # clients get the router's DNS from DHCP, the rest nothing.
+            netns.write_file(f"/etc/netns/{ns}/resolv.conf", "")
         self._switch(clients)
         self._internet()
         if o.pcap_dir:
@@ -170,7 +173,7 @@ class Lab:
         ruleset = (
             f"table bridge nbx_loss_{port} {{\n chain forward {{\n"
             "  type filter hook forward priority 0; policy accept;\n"
-            f'  oifname "{port}" numgen random mod 1000 < {per_mille} drop\n }}\n}}\n'
+            f'  oifname "{port}" ether type ip numgen random mod 1000 < {per_mille} drop\n }}\n}}\n'
         )
         subprocess.run(netns.exec_args(sw, "nft", "-f", "-"), input=ruleset, text=True, check=True)
 
