@@ -262,24 +262,11 @@ class Lab:
 
     def start_router(self, wait: float = 15.0) -> None:
         self.write_router_config()
-        self.spawn(
-            "router",
-            self.names.router,
-            sys.executable,
-            "-m",
-            "natbox.cli",
-            "router",
-            "--lan",
-            "lan0",
-            "--wan",
-            "wan0",
-            "--config",
-            self.router_config_path,
-            "--control",
-            self.control_path,
-            "--offload",
-            self.options.offload,
-        )
+        args = f"router --lan lan0 --wan wan0 --offload {self.options.offload}".split()
+        state = os.path.join(self.names.state_dir, "router-state")
+        self.spawn("router", self.names.router, sys.executable, "-m", "natbox.cli", *args,
+                   "--config", self.router_config_path, "--control", self.control_path,
+                   "--state-dir", state)  # fmt: skip
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 
 from nat.driver.daemon import Router
@@ -24,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="vnet: GSO/GRO super-frames and partial checksums via PACKET_VNET_HDR (default);"
         " off: turn the interfaces' offloads off and handle MTU-sized frames",
     )
+    parser.add_argument("--state-dir", help="dnsmasq leases, pid files (default: a fresh one)")
     parser.add_argument("--batch", type=int, default=64, help="frames handled per wake-up")
 
 
@@ -33,7 +35,10 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:
         print(f"natbox router: {error}", file=sys.stderr)
         return 2
-    state_dir = os.path.join(STATE_ROOT, f"router-{args.lan}-{args.wan}-{os.getpid()}")
+    own_state = args.state_dir is None  # a directory we made is removed when we stop
+    state_dir = args.state_dir or os.path.join(
+        STATE_ROOT, f"router-{args.lan}-{args.wan}-{os.getpid()}"
+    )
     control = args.control or os.path.join(STATE_ROOT, f"router-{args.lan}-{args.wan}.sock")
     services.configure_interfaces(args.lan, args.wan, config)
     helpers = services.Services(args.lan, args.wan, config, state_dir)
@@ -57,4 +62,6 @@ def run(args: argparse.Namespace) -> int:
         router.run()
     finally:
         helpers.stop()
+        if own_state:
+            shutil.rmtree(state_dir, ignore_errors=True)
     return 0
