@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from nat import Engine, NatConfig
 from nat.driver import linkinfo, shield
-from nat.driver.afpacket import Port
+from nat.driver.afpacket import Port, RingPort
 from nat.driver.control import ControlServer
 from nat.driver.datapath import Datapath, Side
 from nat.driver.neighbours import Neighbours
@@ -58,11 +58,13 @@ class Router:
         kernel_ports: tuple[int, int] = (61000, 65535),
         vnet: bool = True,
         batch: int = 64,
+        ring: bool = True,
     ):
         self.lan_name, self.wan_name = lan, wan
         self.load_config = load_config
         self.kernel_ports = kernel_ports
         self.vnet = vnet
+        self.ring = ring
         self.started = time.monotonic()
         self.stopping = False
         shield.disable_kernel_forwarding()
@@ -73,8 +75,8 @@ class Router:
         self.base = load_config()
         self.lan_info, self.wan_info = linkinfo.read(lan), linkinfo.read(wan)
         self.engine = Engine(self._effective())
-        lan_side = self._side(lan, self.lan_info, vnet)
-        wan_side = self._side(wan, self.wan_info, vnet)
+        lan_side = self._side(lan, self.lan_info, vnet, ring)
+        wan_side = self._side(wan, self.wan_info, vnet, ring)
         self.datapath = Datapath(self.engine, lan_side, wan_side, batch)
         self._apply_addressing()
         self._install_shield()
@@ -83,8 +85,8 @@ class Router:
     # -- set-up -------------------------------------------------------------------------------
 
     @staticmethod
-    def _side(name: str, info: linkinfo.LinkInfo, vnet: bool) -> Side:
-        port = Port(name, vnet)
+    def _side(name: str, info: linkinfo.LinkInfo, vnet: bool, ring: bool) -> Side:
+        port = RingPort(name, vnet) if ring else Port(name, vnet)
         return Side(
             name,
             port,
@@ -151,6 +153,10 @@ class Router:
                 if now >= next_tick:
                     next_tick = now + TICK
                     self._tick(now)
+                    # A ring can hold frames that epoll did not report (it only looks at
+                    # the slot before the kernel's head): look at both rings once a tick.
+                    pump(LAN, now)
+                    pump(WAN, now)
                 if now >= next_poll:
                     next_poll = now + LINK_POLL
                     self._poll_links(now)
@@ -229,6 +235,7 @@ class Router:
             "port_range": list(config.port_range),
             "kernel_ports": list(self.kernel_ports),
             "offload": "vnet" if self.vnet else "off",
+            "io": "ring" if self.ring else "socket",
             "forwarding": self.datapath.enabled,
             "mappings": len(self.engine.table.out) if hasattr(self.engine.table, "out") else None,
             "uptime": round(now - self.started, 1),

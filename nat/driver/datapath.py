@@ -158,6 +158,7 @@ class Datapath:
             out[f"{name}_rx_frames"] = side.port.rx_frames
             out[f"{name}_tx_frames"] = side.port.tx_frames
             out[f"{name}_tx_errors"] = side.port.tx_errors
+            out[f"{name}_rx_errors"] = side.port.rx_errors
             out[f"{name}_arp_requests"] = side.neighbours.requests_sent
             out[f"{name}_unresolved_drops"] = side.neighbours.unresolved_drops
         return out

@@ -33,6 +33,8 @@ class LabOptions:
     profile: str = "restricted-cone"
     router: str = "natbox"  # natbox (the datapath) or kernel (nftables masquerade)
     offload: str = "vnet"
+    batch: int = 64  # frames the router handles per wake-up and side
+    io: str = "ring"  # ring (PACKET_MMAP) or socket (one recv per frame)
     wan_dhcp: bool = False
     pcap_dir: str | None = None
     netem: dict[str, str] = field(default_factory=dict)  # link -> "delay 20ms loss 1%"
@@ -262,7 +264,9 @@ class Lab:
 
     def start_router(self, wait: float = 15.0) -> None:
         self.write_router_config()
-        args = f"router --lan lan0 --wan wan0 --offload {self.options.offload}".split()
+        o = self.options
+        args = ["router", "--lan", "lan0", "--wan", "wan0", "--offload", o.offload]
+        args += ["--batch", str(o.batch), "--io", o.io]
         state = os.path.join(self.names.state_dir, "router-state")
         self.spawn("router", self.names.router, sys.executable, "-m", "natbox.cli", *args,
                    "--config", self.router_config_path, "--control", self.control_path,

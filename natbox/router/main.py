@@ -26,6 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " off: turn the interfaces' offloads off and handle MTU-sized frames",
     )
     parser.add_argument("--state-dir", help="dnsmasq leases, pid files (default: a fresh one)")
+    parser.add_argument(
+        "--io",
+        choices=("ring", "socket"),
+        default="ring",
+        help="receive through a PACKET_MMAP ring (default) or one recv() per frame",
+    )
     parser.add_argument("--batch", type=int, default=64, help="frames handled per wake-up")
 
 
@@ -54,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         kernel_ports=config.kernel_ports,
         vnet=args.offload == "vnet",
         batch=args.batch,
+        ring=args.io == "ring",
     )
     helpers.start()
     print(f"natbox router: {args.lan} <-> {args.wan}, control {control}", file=sys.stderr)

@@ -23,7 +23,7 @@ class FakePort:
         self.inbox: list[tuple[bytes, bytes]] = []
         self.sent: list[tuple[bytes, bytes]] = []  # (vnet header, frame)
         self.head = offload.VNET_LEN
-        self.rx_frames = self.tx_frames = self.tx_errors = 0
+        self.rx_frames = self.tx_frames = self.tx_errors = self.rx_errors = 0
 
     def receive(self, limit):
         while self.inbox:
