@@ -44,8 +44,8 @@ def measure(lab: Lab) -> dict[str, float]:
     }
 
 
-def _lab(offload: str) -> Lab:
-    lab = Lab(f"b{N.new_id()}", LabOptions(clients=1, offload=offload)).up()
+def _lab(offload: str, io: str = "ring") -> Lab:
+    lab = Lab(f"b{N.new_id()}", LabOptions(clients=1, offload=offload, io=io)).up()
     lab.spawn("iperf3", lab.names.internet, "iperf3", "-s", "-B", SERVER)
     time.sleep(0.5)
     return lab
@@ -63,7 +63,13 @@ def main() -> None:
         kernel = measure(lab)
     finally:
         lab.down()
-    # "Before": offloads turned off everywhere, every frame an MTU-sized packet.
+    # "Before" figures: one recv() per frame instead of the PACKET_MMAP ring, and offloads
+    # turned off everywhere (every frame an MTU-sized packet).
+    lab = _lab("vnet", io="socket")
+    try:
+        socket_io = measure(lab)
+    finally:
+        lab.down()
     lab = _lab("off")
     try:
         plain_tcp = _iperf(lab)["sum_received"]["bits_per_second"] / 1e6
@@ -78,6 +84,8 @@ def main() -> None:
         ("datapath.udp1400_ratio", natbox["udp1400_mbps"] / kernel["udp1400_mbps"], "x"),
         ("datapath.udp64_pps", natbox["udp64_pps"], "packets/s"),
         ("datapath.kernel_udp64_pps", kernel["udp64_pps"], "packets/s"),
+        ("datapath.tcp_mbps_socket_io", socket_io["tcp_mbps"], "Mbit/s"),
+        ("datapath.udp64_pps_socket_io", socket_io["udp64_pps"], "packets/s"),
         ("datapath.tcp_mbps_offloads_off", plain_tcp, "Mbit/s"),
     ]
     for metric, value, unit in lines:
