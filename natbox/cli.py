@@ -6,6 +6,8 @@ import argparse
 import sys
 
 from natbox.firmware import cli as firmware_cli
+from natbox.lab import cli as lab_cli
+from natbox.router import main as router_main
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,7 +15,13 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("selfcheck", help="run the NAT engine through a short scripted lab")
     firmware_cli.add_parser(commands)
+    router_main.add_arguments(commands.add_parser("router", help="run the datapath (root)"))
+    lab_cli.add_arguments(commands.add_parser("lab", help="network-namespace lab (root)"))
     args = parser.parse_args(argv)
+    if args.command == "router":
+        return router_main.run(args)
+    if args.command == "lab":
+        return lab_cli.run(args)
     if args.command == "selfcheck":
         from natbox.selfcheck import run
 

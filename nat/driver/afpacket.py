@@ -1,0 +1,170 @@
+"""AF_PACKET sockets bound to one interface, with virtio-net headers and a kernel filter."""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+from nat.driver import offload
+
+ETH_P_ALL = 0x0003
+SOL_PACKET = 263
+PACKET_VNET_HDR = 15
+PACKET_IGNORE_OUTGOING = 23
+SO_ATTACH_FILTER = 26
+SO_RCVBUFFORCE = 33
+SO_SNDBUFFORCE = 32
+BUFFER_BYTES = 32 << 20  # a few hundred 64 KB super-frames: bursts must not be dropped
+MAX_FRAME = 65536 + 14 + offload.VNET_LEN + 64
+
+# Classic BPF: keep ARP (any destination) and IPv4 addressed to this host's MAC; the kernel
+# drops the rest before it is ever copied to us.
+_SKF_AD_PKTTYPE = 0xFFFFF000 + 4
+_FILTER = [
+    (0x28, 0, 0, 12),  # ldh [12]                 ethertype
+    (0x15, 3, 0, 0x0806),  # jeq ARP -> accept
+    (0x15, 0, 3, 0x0800),  # jeq IPv4 ? next : drop
+    (0x20, 0, 0, _SKF_AD_PKTTYPE),  # ld pkttype
+    (0x15, 0, 1, 0),  # jeq PACKET_HOST ? accept : drop
+    (0x06, 0, 0, 0x40000),  # ret accept
+    (0x06, 0, 0, 0),  # ret drop
+]
+
+
+def _attach_filter(sock: socket.socket) -> None:
+    import ctypes
+
+    program = b"".join(struct.pack("HBBI", *insn) for insn in _FILTER)
+    buffer = ctypes.create_string_buffer(program)
+    fprog = struct.pack("HL", len(_FILTER), ctypes.addressof(buffer))
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+
+
+def open_socket(ifname: str, vnet: bool = True) -> socket.socket:
+    """A non-blocking packet socket on ``ifname`` that never sees its own transmissions."""
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    try:
+        if vnet:
+            sock.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
+        sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, BUFFER_BYTES)
+        sock.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, BUFFER_BYTES)
+        _attach_filter(sock)
+        sock.bind((ifname, ETH_P_ALL))
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class Port:
+    """One interface: receive frames in batches into a reused buffer, send with sendmsg."""
+
+    def __init__(self, ifname: str, vnet: bool = True):
+        self.ifname = ifname
+        self.vnet = vnet
+        self.sock = open_socket(ifname, vnet)
+        self.head = offload.VNET_LEN if vnet else 0
+        self._buffer = bytearray(MAX_FRAME)
+        self._view = memoryview(self._buffer)
+        self.rx_frames = 0
+        self.tx_frames = 0
+        self.tx_errors = 0
+        self.rx_errors = 0
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def receive(self, limit: int):
+        """Yield (vnet header, ethernet frame) for up to ``limit`` waiting frames.
+
+        The frame is a view into a reused buffer: valid until the next frame is read.
+        """
+        recv_into = self.sock.recv_into
+        buffer, view, head = self._buffer, self._view, self.head
+        for _ in range(limit):
+            try:
+                n = recv_into(buffer)
+            except BlockingIOError:
+                return
+            except OSError:  # EINVAL: a GSO type a virtio-net header cannot describe
+                self.rx_errors += 1
+                continue
+            self.rx_frames += 1
+            yield (bytes(view[:head]) if head else offload.PLAIN), view[head:n]
+
+    def send(self, hdr: bytes, ethernet: bytes, packet: bytes | bytearray) -> None:
+        parts = [hdr, ethernet, packet] if self.vnet else [ethernet, packet]
+        try:
+            self.sock.sendmsg(parts)
+            self.tx_frames += 1
+        except (BlockingIOError, OSError):
+            # A full queue or a frame the device refuses: a router drops and goes on.
+            self.tx_errors += 1
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+PACKET_RX_RING = 5
+PACKET_VERSION = 10
+TPACKET_V2 = 1
+TP_STATUS_USER = 1
+RING_FRAME = 1 << 17  # one slot holds a 64 KB super-frame with its headers
+RING_FRAMES = 256
+_TPACKET2 = struct.Struct("IIIHH")  # status, len, snaplen, mac offset, net offset
+
+
+class RingPort(Port):
+    """Receive through a PACKET_MMAP (TPACKET_V2) ring: the kernel writes frames into
+    shared memory and a wake-up drains all of them without one recv() call per frame."""
+
+    def __init__(self, ifname: str, vnet: bool = True):
+        import mmap
+
+        super().__init__(ifname, vnet)
+        sock = self.sock
+        sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V2)
+        request = struct.pack("IIII", RING_FRAME, RING_FRAMES, RING_FRAME, RING_FRAMES)
+        sock.setsockopt(SOL_PACKET, PACKET_RX_RING, request)
+        self._ring = mmap.mmap(sock.fileno(), RING_FRAME * RING_FRAMES)
+        self._ring_view = memoryview(self._ring)
+        self._slot = 0
+
+    def receive(self, limit: int):
+        ring, view, head = self._ring, self._ring_view, self.head
+        unpack = _TPACKET2.unpack_from
+        for _ in range(limit):
+            offset = self._slot * RING_FRAME
+            status, length, snaplen, mac, _ = unpack(ring, offset)
+            if not status & TP_STATUS_USER:
+                if not self._resync():
+                    return
+                continue
+            self._slot = (self._slot + 1) % RING_FRAMES
+            start = offset + mac
+            try:
+                if snaplen == length:  # a truncated frame is dropped, never half-forwarded
+                    self.rx_frames += 1
+                    hdr = bytes(view[start - head : start]) if head else offload.PLAIN
+                    yield hdr, view[start : start + snaplen]
+            finally:
+                struct.pack_into("I", ring, offset, 0)  # the slot goes back to the kernel
+
+    def _resync(self) -> bool:
+        """The kernel moves its head past a slot it then fails to fill (a GSO type the
+        virtio-net header cannot describe): find the oldest filled slot and go on there."""
+        ring = self._ring
+        for step in range(1, RING_FRAMES):
+            slot = (self._slot + step) % RING_FRAMES
+            if struct.unpack_from("I", ring, slot * RING_FRAME)[0] & TP_STATUS_USER:
+                self.rx_errors += 1
+                self._slot = slot
+                return True
+        return False
+
+    def close(self) -> None:
+        self._ring_view.release()
+        self._ring.close()
+        super().close()

@@ -1,0 +1,242 @@
+"""The router daemon: two ports, the engine, the shield and the control socket in one loop."""
+
+from __future__ import annotations
+
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+from nat import Engine, NatConfig
+from nat.driver import linkinfo, shield
+from nat.driver.afpacket import Port, RingPort
+from nat.driver.control import ControlServer
+from nat.driver.datapath import Datapath, Side
+from nat.driver.neighbours import Neighbours
+from nat.events import LAN, WAN
+
+TICK = 0.25  # engine timers, ARP retries
+LINK_POLL = 1.0  # a DHCP client may change the WAN address under us
+NO_MTU_LIMIT = 65535  # the driver enforces MTUs itself: GSO super-frames exceed them
+
+
+def effective_config(
+    base: NatConfig, lan: linkinfo.LinkInfo, wan: linkinfo.LinkInfo, kernel_ports: tuple[int, int]
+) -> NatConfig:
+    """The engine's view: addresses as the kernel has them, a NAT pool below the kernel's
+    ephemeral ports, and no MTU check (see NO_MTU_LIMIT)."""
+    low, high = base.port_range
+    changes: dict = {"lan_mtu": NO_MTU_LIMIT, "wan_mtu": NO_MTU_LIMIT}
+    changes["port_range"] = (low, min(high, kernel_ports[0] - 1))
+    if lan.address:
+        changes["lan_address"], changes["lan_prefix"] = lan.address, lan.prefix
+    if wan.address:
+        changes["wan_addresses"] = (wan.address,)
+    return base.replace(**changes)
+
+
+def set_offloads(ifname: str, on: bool) -> None:
+    state = "on" if on else "off"
+    for feature in ("gro", "lro", "tso", "gso", "tx", "rx"):
+        subprocess.run(
+            ["ethtool", "-K", ifname, feature, state],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+
+
+class Router:
+    def __init__(
+        self,
+        lan: str,
+        wan: str,
+        load_config: Callable[[], NatConfig],
+        control_path: str,
+        kernel_ports: tuple[int, int] = (61000, 65535),
+        vnet: bool = True,
+        batch: int = 64,
+        ring: bool = True,
+    ):
+        self.lan_name, self.wan_name = lan, wan
+        self.load_config = load_config
+        self.kernel_ports = kernel_ports
+        self.vnet = vnet
+        self.ring = ring
+        self.started = time.monotonic()
+        self.stopping = False
+        shield.disable_kernel_forwarding()
+        shield.reserve_ephemeral_ports(*kernel_ports)
+        if not vnet:  # the "offloads off" mode: every frame is a plain MTU-sized packet
+            set_offloads(lan, False)
+            set_offloads(wan, False)
+        self.base = load_config()
+        self.lan_info, self.wan_info = linkinfo.read(lan), linkinfo.read(wan)
+        self.engine = Engine(self._effective())
+        lan_side = self._side(lan, self.lan_info, vnet, ring)
+        wan_side = self._side(wan, self.wan_info, vnet, ring)
+        self.datapath = Datapath(self.engine, lan_side, wan_side, batch)
+        self._apply_addressing()
+        self._install_shield()
+        self.control = ControlServer(control_path, self.handle_request)
+
+    # -- set-up -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _side(name: str, info: linkinfo.LinkInfo, vnet: bool, ring: bool) -> Side:
+        port = RingPort(name, vnet) if ring else Port(name, vnet)
+        return Side(
+            name,
+            port,
+            info.mac,
+            info.mtu,
+            Neighbours(info.mac, lambda f: port.send(b"\0" * (port.head), f[:14], f[14:])),
+        )
+
+    def _effective(self) -> NatConfig:
+        return effective_config(self.base, self.lan_info, self.wan_info, self.kernel_ports)
+
+    def _apply_addressing(self) -> None:
+        lan, wan = self.datapath.sides[LAN], self.datapath.sides[WAN]
+        lan.set_addressing(self.lan_info.network(), self.lan_info.address, None)
+        lan.mtu = self.base.lan_mtu if self.base.lan_mtu < self.lan_info.mtu else self.lan_info.mtu
+        wan.set_addressing(self.wan_info.network(), self.wan_info.address, self.wan_info.gateway)
+        wan.mtu = self.base.wan_mtu if self.base.wan_mtu < self.wan_info.mtu else self.wan_info.mtu
+        self.datapath.enabled = self.wan_info.address is not None
+
+    def _install_shield(self) -> None:
+        config = self.engine.config
+        pools = [config.low_port_range, config.port_range]
+        network = self.lan_info.network()
+        text = shield.ruleset(
+            self.lan_name,
+            self.wan_name,
+            pools,
+            self.lan_info.address or "0.0.0.0",
+            str(network.broadcast_address) if network else "255.255.255.255",
+        )
+        shield.install(text, self.lan_name, self.wan_name)
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+        lan_fd = self.datapath.sides[LAN].port.fileno()
+        wan_fd = self.datapath.sides[WAN].port.fileno()
+        control_fd = self.control.sock.fileno()
+        poller = select.epoll()
+        for fd in (lan_fd, wan_fd, control_fd):
+            poller.register(fd, select.EPOLLIN)
+        pump = self.datapath.pump
+        next_tick = next_poll = time.monotonic()
+        try:
+            while not self.stopping:
+                try:
+                    ready = poller.poll(TICK)
+                except InterruptedError:
+                    continue
+                now = time.monotonic()
+                for fd, _ in ready:
+                    if fd == lan_fd:
+                        pump(LAN, now)
+                    elif fd == wan_fd:
+                        pump(WAN, now)
+                    elif fd == control_fd:
+                        conn = self.control.accept()
+                        if conn is not None:
+                            poller.register(conn.fileno(), select.EPOLLIN)
+                    elif fd in self.control.clients:
+                        self.control.serve(fd)  # a closed client leaves epoll by itself
+                if now >= next_tick:
+                    next_tick = now + TICK
+                    self._tick(now)
+                    # A ring can hold frames that epoll did not report (it only looks at
+                    # the slot before the kernel's head): look at both rings once a tick.
+                    pump(LAN, now)
+                    pump(WAN, now)
+                if now >= next_poll:
+                    next_poll = now + LINK_POLL
+                    self._poll_links(now)
+        finally:
+            self.close()
+
+    def _tick(self, now: float) -> None:
+        self.datapath._actions(self.engine.advance(now), b"\0" * 10, b"", WAN, now)
+        for side in self.datapath.sides.values():
+            side.neighbours.tick(now)
+
+    def _poll_links(self, now: float) -> None:
+        lan, wan = linkinfo.read(self.lan_name), linkinfo.read(self.wan_name)
+        if (lan, wan) != (self.lan_info, self.wan_info):
+            self.lan_info, self.wan_info = lan, wan
+            self._reconfigure(now, "link changed")
+
+    def _reconfigure(self, now: float, reason: str) -> None:
+        self._apply_addressing()
+        actions = self.engine.configure(self._effective(), now)
+        self.datapath._actions(actions, b"\0" * 10, b"", WAN, now)
+        self._install_shield()
+        print(f"natbox router: reconfigured ({reason})", file=sys.stderr, flush=True)
+
+    def _on_signal(self, signum, frame) -> None:
+        self.stopping = True
+
+    def close(self) -> None:
+        shield.remove(self.lan_name, self.wan_name)
+        self.control.close()
+        for side in self.datapath.sides.values():
+            side.port.close()
+
+    # -- the control socket -------------------------------------------------------------------
+
+    def handle_request(self, request: dict) -> dict:
+        cmd = request.get("cmd")
+        now = time.monotonic()
+        if cmd == "status":
+            return {"ok": True, **self.status(now)}
+        if cmd == "counters":
+            return {
+                "ok": True,
+                "engine": dict(self.engine.counters.snapshot()),
+                "driver": self.datapath.snapshot_counters(),
+            }
+        if cmd == "mappings":
+            return {"ok": True, "mappings": self.engine.snapshot()}
+        if cmd == "neighbours":
+            sides = self.datapath.sides
+            return {"ok": True, **{n: s.neighbours.snapshot() for n, s in sides.items()}}
+        if cmd == "events":
+            return {"ok": True, "events": list(self.datapath.events)}
+        if cmd == "reload":
+            self.base = self.load_config()
+            self._reconfigure(now, "reload")
+            return {"ok": True, "profile": self.base.profile}
+        if cmd == "vpn":
+            helpers = dict(self.base.helpers)
+            helpers[str(request["helper"])] = bool(request["enabled"])
+            self.base = self.base.replace(helpers=tuple(sorted(helpers.items())))
+            self._reconfigure(now, "vpn")
+            return {"ok": True, "helpers": helpers}
+        return {"ok": False, "error": f"unknown command {cmd!r}"}
+
+    def status(self, now: float) -> dict:
+        config = self.engine.config
+        return {
+            "lan": {"interface": self.lan_name, "address": self.lan_info.address},
+            "wan": {
+                "interface": self.wan_name,
+                "address": self.wan_info.address,
+                "gateway": self.wan_info.gateway,
+            },
+            "profile": config.profile,
+            "port_range": list(config.port_range),
+            "kernel_ports": list(self.kernel_ports),
+            "offload": "vnet" if self.vnet else "off",
+            "io": "ring" if self.ring else "socket",
+            "forwarding": self.datapath.enabled,
+            "mappings": len(self.engine.table.out) if hasattr(self.engine.table, "out") else None,
+            "uptime": round(now - self.started, 1),
+        }

@@ -1,0 +1,164 @@
+"""Frames in, engine, frames out: the per-packet glue between two ports and the engine."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+from nat import ipv4
+from nat.actions import Log, Transmit
+from nat.driver import offload
+from nat.driver.afpacket import Port
+from nat.driver.neighbours import Neighbours
+from nat.events import LAN, WAN
+
+ETH_IPV4 = b"\x08\x00"
+ETH_ARP = b"\x08\x06"
+
+
+@dataclass
+class Side:
+    """One interface as the datapath uses it."""
+
+    name: str
+    port: Port
+    mac: bytes
+    mtu: int
+    neighbours: Neighbours
+    network: ipaddress.IPv4Network | None = None
+    address: bytes | None = None
+    gateway: bytes | None = None
+    _net: int = field(default=0, init=False)
+    _mask: int = field(default=0xFFFFFFFF, init=False)
+
+    def set_addressing(self, network, address: str | None, gateway: str | None) -> None:
+        self.network = network
+        self.address = ipv4.addr(address) if address else None
+        self.neighbours.address = self.address or b"\0\0\0\0"
+        self.gateway = ipv4.addr(gateway) if gateway else None
+        if network is not None:
+            self._net = int(network.network_address)
+            self._mask = int(network.netmask)
+
+    def next_hop(self, dst: bytes) -> bytes | None:
+        if self.network is not None and int.from_bytes(dst, "big") & self._mask == self._net:
+            return dst
+        return self.gateway
+
+
+class Datapath:
+    def __init__(self, engine, lan: Side, wan: Side, batch: int = 64):
+        self.engine = engine
+        self.sides = {LAN: lan, WAN: wan}
+        self.batch = batch
+        self.counters: Counter[str] = Counter()
+        self.events: deque[dict] = deque(maxlen=512)  # recent engine logs, for the UI
+        self.enabled = True  # off while the WAN has no address yet
+
+    # -- receive ------------------------------------------------------------------------------
+
+    def pump(self, side_name: str, now: float) -> int:
+        """Handle the frames waiting on one side; returns how many there were."""
+        side = self.sides[side_name]
+        receive = self.engine.receive
+        handled = 0
+        for hdr, frame in side.port.receive(self.batch):
+            handled += 1
+            ethertype = frame[12:14]
+            if ethertype == ETH_IPV4:
+                if not self.enabled:
+                    self.counters["wan_down"] += 1
+                    continue
+                data = bytes(frame[14:])
+                actions = receive(side_name, data, now)
+                if len(actions) == 1 and type(actions[0]) is Transmit:
+                    out = actions[0]
+                    self._send(out.side, out.data, hdr, data, side_name, now)
+                else:
+                    self._actions(actions, hdr, data, side_name, now)
+            elif ethertype == ETH_ARP:
+                for mac, (txhdr, packet) in side.neighbours.on_arp(frame, now):
+                    side.port.send(txhdr, mac + side.mac + ETH_IPV4, packet)
+        return handled
+
+    def _actions(self, actions: list, hdr: bytes, data: bytes, side_name: str, now: float) -> None:
+        for action in actions:
+            kind = type(action)
+            if kind is Transmit:
+                self._send(action.side, action.data, hdr, data, side_name, now)
+            elif kind is Log:
+                self.log(action, now)
+
+    def log(self, action: Log, now: float) -> None:
+        self.events.append({"time": now, "event": action.event, **action.fields})
+
+    # -- transmit -----------------------------------------------------------------------------
+
+    def _send(self, out_name: str, packet, hdr: bytes, original: bytes, in_name: str, now: float):
+        side = self.sides[out_name]
+        txhdr = offload.PLAIN
+        # A partial checksum travels with the packet only if this is that packet translated
+        # (same length and protocol); packets the engine built itself are complete.
+        if (
+            hdr[0] & offload.NEEDS_CSUM
+            and len(packet) == len(original)
+            and packet[9] == original[9]
+        ):
+            if type(packet) is not bytearray:
+                packet = bytearray(packet)
+            offload.refill_partial(packet, hdr)
+            txhdr = offload.for_transmit(hdr, packet, side.mtu)
+        if len(packet) > side.mtu and not txhdr[1]:
+            if txhdr[0]:
+                offload.complete_checksum(packet, txhdr)
+            self._too_big(side, packet, original, in_name, now)
+            return
+        self._route(side, txhdr, packet, now)
+
+    def _too_big(self, side: Side, packet, original: bytes, in_name: str, now: float) -> None:
+        """The egress MTU is smaller than the packet: ICMP 3/4 when DF is set, else fragment
+        (the engine runs with the MTU check lifted because GSO super-frames exceed it)."""
+        if packet[6] & 0x40:
+            self.counters["frag_needed"] += 1
+            ingress = self.sides[in_name]
+            source = ingress.address if in_name == LAN else original[16:20]
+            if source is None:
+                return
+            error = ipv4.build_icmp_error(
+                source,
+                original[12:16],
+                ipv4.ICMP_UNREACH,
+                ipv4.UNREACH_NEEDFRAG,
+                original,
+                rest=side.mtu,
+            )
+            self._route(ingress, offload.PLAIN, error, now)
+            return
+        self.counters["fragmented"] += 1
+        for piece in ipv4.fragment(packet, side.mtu):
+            self._route(side, offload.PLAIN, piece, now)
+
+    def _route(self, side: Side, txhdr: bytes, packet, now: float) -> None:
+        hop = side.next_hop(bytes(packet[16:20]))
+        if hop is None:
+            self.counters["no_route"] += 1
+            return
+        mac = side.neighbours.lookup(hop, now)
+        if mac is None:
+            side.neighbours.hold(hop, (txhdr, packet), now)
+            return
+        side.port.send(txhdr, mac + side.mac + ETH_IPV4, packet)
+
+    # -- views --------------------------------------------------------------------------------
+
+    def snapshot_counters(self) -> dict:
+        out = dict(self.counters)
+        for name, side in self.sides.items():
+            out[f"{name}_rx_frames"] = side.port.rx_frames
+            out[f"{name}_tx_frames"] = side.port.tx_frames
+            out[f"{name}_tx_errors"] = side.port.tx_errors
+            out[f"{name}_rx_errors"] = side.port.rx_errors
+            out[f"{name}_arp_requests"] = side.neighbours.requests_sent
+            out[f"{name}_unresolved_drops"] = side.neighbours.unresolved_drops
+        return out

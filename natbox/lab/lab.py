@@ -1,0 +1,414 @@
+"""Build and tear down one lab: N clients -- LAN bridge -- router -- WAN bridge -- internet."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+
+from nat.driver import control
+from natbox.lab import names as N
+from natbox.lab import netns
+
+CLIENT_DHCP_SCRIPT = """#!/bin/sh
+case "$1" in
+    bound|renew)
+        ip addr replace "$ip/${{mask:-24}}" dev "$interface"
+        [ -n "$router" ] && ip route replace default via "${{router%% *}}" dev "$interface"
+        : > {resolv}
+        for server in $dns; do echo "nameserver $server" >> {resolv}; done ;;
+esac
+exit 0
+"""
+
+
+@dataclass
+class LabOptions:
+    clients: int = 2
+    profile: str = "restricted-cone"
+    router: str = "natbox"  # natbox (the datapath) or kernel (nftables masquerade)
+    offload: str = "vnet"
+    batch: int = 64  # frames the router handles per wake-up and side
+    io: str = "ring"  # ring (PACKET_MMAP) or socket (one recv per frame)
+    wan_dhcp: bool = False
+    pcap_dir: str | None = None
+    netem: dict[str, str] = field(default_factory=dict)  # link -> "delay 20ms loss 1%"
+    ui_port: int | None = None  # forward 127.0.0.1:PORT to the router's LAN address, port 80
+    nat: dict = field(default_factory=dict)  # extra NatConfig settings
+
+
+class Lab:
+    def __init__(self, lab_id: str, options: LabOptions):
+        self.names = N.LabNames(lab_id)
+        self.options = options
+        self.pids: dict[str, int] = {}
+
+    # -- state --------------------------------------------------------------------------------
+
+    @property
+    def state_file(self) -> str:
+        return os.path.join(self.names.state_dir, "state.json")
+
+    @property
+    def control_path(self) -> str:
+        return os.path.join(self.names.state_dir, "router.sock")
+
+    @property
+    def router_config_path(self) -> str:
+        return os.path.join(self.names.state_dir, "router.json")
+
+    def save(self) -> None:
+        state = {"id": self.names.lab_id, "options": asdict(self.options), "pids": self.pids}
+        netns.write_file(self.state_file, json.dumps(state, indent=2))
+
+    @classmethod
+    def load(cls, lab_id: str) -> Lab:
+        with open(N.LabNames(lab_id).state_dir + "/state.json") as f:
+            state = json.load(f)
+        lab = cls(lab_id, LabOptions(**state["options"]))
+        lab.pids = state["pids"]
+        return lab
+
+    # -- running things -----------------------------------------------------------------------
+
+    def run(self, ns: str, *args: str, check: bool = True, timeout: float = 60):
+        return subprocess.run(
+            netns.exec_args(ns, *args),
+            check=check,
+            text=True,
+            capture_output=True,
+            timeout=timeout,
+        )
+
+    def python(self, ns: str, module: str, *args: str, timeout: float = 30) -> dict:
+        """Run ``python -m module args`` in ``ns``; returns the JSON it printed last."""
+        result = self.run(ns, sys.executable, "-m", module, *args, timeout=timeout)
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def spawn(self, role: str, ns: str | None, *args: str) -> subprocess.Popen:
+        log = open(os.path.join(self.names.state_dir, f"{role}.log"), "ab")  # noqa: SIM115
+        command = netns.exec_args(ns, *args) if ns else list(args)
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        self.pids[role] = process.pid
+        self.save()
+        return process
+
+    def stop(self, role: str, timeout: float = 5.0) -> None:
+        pid = self.pids.pop(role, None)
+        if pid is not None:
+            _terminate(pid, timeout)
+            self.save()
+
+    def ctl(self, cmd: str, **fields) -> dict:
+        return control.request(self.control_path, cmd, **fields)
+
+    # -- up -----------------------------------------------------------------------------------
+
+    def up(self) -> Lab:
+        os.makedirs(self.names.state_dir, exist_ok=True)
+        self.save()  # first, so that `down` finds a half-built lab
+        try:
+            self._build()
+        except BaseException:
+            self._dump_logs()
+            self.down()
+            raise
+        return self
+
+    def _build(self) -> None:
+        n, o = self.names, self.options
+        clients = [n.client(i) for i in range(1, o.clients + 1)]
+        for ns in [n.switch, n.router, n.internet, *clients]:
+            netns.add(ns)
+            # Never the host's resolvers from inside a lab (lookups would hang, then leak):
+            # clients get the router's DNS from DHCP, the rest nothing.
+            netns.write_file(f"/etc/netns/{ns}/resolv.conf", "")
+        self._switch(clients)
+        self._internet()
+        if o.pcap_dir:
+            self._captures()
+        for link, spec in o.netem.items():
+            self._impair(link, spec)
+        if o.offload == "off":  # the whole lab sends MTU-sized frames with full checksums
+            for ns, ifname in [(c, "eth0") for c in clients] + [(n.internet, "eth0")]:
+                self.run(ns, "ethtool", "-K", ifname, "tso", "off", "gso", "off", "tx", "off",
+                         check=False)  # fmt: skip
+        if o.router == "natbox":
+            self.start_router()
+        else:
+            self._kernel_router()
+        self._leases(clients)
+        if o.ui_port:
+            self.spawn(
+                "ui-forward",
+                None,
+                sys.executable,
+                "-m",
+                "natbox.lab.forward",
+                str(o.ui_port),
+                n.router,
+                N.ROUTER_LAN,
+                "80",
+            )
+
+    def _impair(self, link: str, spec: str) -> None:
+        """netem on the switch port towards ``link``; kernels without sch_netem (like this
+        machine's) get packet loss from nftables instead, and delay is refused."""
+        sw, port = self.names.switch, _port(link)
+        netns.ip(sw, "link", "show", port)  # refuse unknown link names
+        tc = netns.sh("tc", "-n", sw, "qdisc", "replace", "dev", port, "root", "netem",
+                      *spec.split(), check=False)  # fmt: skip
+        if tc.returncode == 0:
+            return
+        words = spec.split()
+        if words[:1] != ["loss"] or len(words) != 2 or "unknown" not in tc.stderr:
+            raise RuntimeError(f"netem {spec!r} on {link}: {tc.stderr.strip()}")
+        per_mille = round(float(words[1].rstrip("%")) * 10)
+        ruleset = (
+            f"table bridge nbx_loss_{port} {{\n chain forward {{\n"
+            "  type filter hook forward priority 0; policy accept;\n"
+            f'  oifname "{port}" ether type ip numgen random mod 1000 < {per_mille} drop\n }}\n}}\n'
+        )
+        subprocess.run(netns.exec_args(sw, "nft", "-f", "-"), input=ruleset, text=True, check=True)
+
+    def _dump_logs(self) -> None:
+        """A failed build is torn down: show its processes' logs first."""
+        state = self.names.state_dir
+        for name in sorted(os.listdir(state)) if os.path.isdir(state) else []:
+            if name.endswith(".log"):
+                with open(os.path.join(state, name), errors="replace") as f:
+                    tail = f.readlines()[-20:]
+                print(f"--- {name}\n{''.join(tail)}", file=sys.stderr)
+
+    def _switch(self, clients: list[str]) -> None:
+        sw = self.names.switch
+        netns.sh(
+            *netns.exec_args(
+                sw,
+                "sh",
+                "-c",
+                "for f in /proc/sys/net/bridge/bridge-nf-call-*; do [ -e $f ] && echo 0 > $f; "
+                "done; true",
+            )
+        )
+        for bridge in ("brlan", "brwan"):
+            netns.ip(sw, "link", "add", bridge, "type", "bridge")
+            netns.ip(sw, "link", "set", bridge, "up")
+        links = [(f"c{i}", ns, "eth0", N.client_mac(i), "brlan") for i, ns in enumerate(clients, 1)]
+        links += [
+            ("rl", self.names.router, "lan0", None, "brlan"),
+            ("rw", self.names.router, "wan0", None, "brwan"),
+            ("in", self.names.internet, "eth0", None, "brwan"),
+        ]
+        for port, ns, ifname, mac, bridge in links:
+            netns.veth(sw, port, ns, ifname, mac)
+            netns.ip(sw, "link", "set", port, "master", bridge, "up")
+            netns.ip(ns, "link", "set", ifname, "up")
+
+    def _internet(self) -> None:
+        inet = self.names.internet
+        netns.ip(inet, "addr", "add", f"{N.WAN_GATEWAY}/24", "dev", "eth0")
+        for address in N.SERVERS:  # on lo: the servers sit "behind" the internet's gateway
+            netns.ip(inet, "addr", "add", f"{address}/32", "dev", "lo")
+        self.spawn("services", inet, sys.executable, "-m", "natbox.lab.testservices", *N.SERVERS)
+        if self.options.wan_dhcp:
+            self.spawn(
+                "wan-dhcp",
+                inet,
+                "dnsmasq",
+                "--keep-in-foreground",
+                "--conf-file=/dev/null",
+                "--interface=eth0",
+                "--bind-interfaces",
+                "--port=0",
+                "--no-resolv",
+                f"--dhcp-range={N.ROUTER_WAN},{N.ROUTER_WAN},10m",
+                f"--dhcp-leasefile={self.names.state_dir}/wan.leases",
+                f"--pid-file={self.names.state_dir}/wan-dnsmasq.pid",
+            )
+
+    def router_settings(self) -> dict:
+        o = self.options
+        nat = {"profile": o.profile, **o.nat}
+        return {
+            "nat": nat,
+            "lan": {
+                "address": f"{N.ROUTER_LAN}/24",
+                "dhcp": {
+                    "range": [f"{N.LAN_NET}.100", f"{N.LAN_NET}.199"],
+                    "lease": "1h",
+                    "static": {
+                        N.client_mac(i): N.client_address(i) for i in range(1, o.clients + 1)
+                    },
+                },
+                "dns": {"hosts": dict(zip(N.SERVER_NAMES, N.SERVERS, strict=True))},
+            },
+            "wan": {"mode": "dhcp"}
+            if o.wan_dhcp
+            else {"mode": "static", "address": f"{N.ROUTER_WAN}/24", "gateway": N.WAN_GATEWAY},
+        }
+
+    def write_router_config(self, nat: dict | None = None) -> None:
+        settings = self.router_settings()
+        if nat is not None:
+            settings["nat"] = nat
+        netns.write_file(self.router_config_path, json.dumps(settings, indent=2))
+
+    def start_router(self, wait: float = 15.0) -> None:
+        self.write_router_config()
+        o = self.options
+        args = ["router", "--lan", "lan0", "--wan", "wan0", "--offload", o.offload]
+        args += ["--batch", str(o.batch), "--io", o.io]
+        state = os.path.join(self.names.state_dir, "router-state")
+        self.spawn("router", self.names.router, sys.executable, "-m", "natbox.cli", *args,
+                   "--config", self.router_config_path, "--control", self.control_path,
+                   "--state-dir", state)  # fmt: skip
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                if self.ctl("status")["forwarding"]:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"router did not come up: see {self.names.state_dir}/router.log")
+
+    def stop_router(self) -> None:
+        self.stop("router")
+
+    def _kernel_router(self) -> None:
+        """The reference: the same topology with Linux forwarding and nftables masquerade."""
+        r = self.names.router
+        netns.ip(r, "addr", "replace", f"{N.ROUTER_LAN}/24", "dev", "lan0")
+        netns.ip(r, "addr", "replace", f"{N.ROUTER_WAN}/24", "dev", "wan0")
+        netns.ip(r, "route", "replace", "default", "via", N.WAN_GATEWAY)
+        self.use_kernel_nat()
+        settings = self.router_settings()
+        from natbox.router.services import dnsmasq_args
+        from natbox.router.settings import parse
+
+        self.spawn("dnsmasq", r, *dnsmasq_args("lan0", parse(settings), self.names.state_dir))
+
+    def use_kernel_nat(self) -> None:
+        r = self.names.router
+        self.run(r, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        ruleset = (
+            "table ip nbx_masquerade {\n chain post {\n type nat hook postrouting priority 100;\n"
+            ' oifname "wan0" masquerade\n }\n}\n'
+        )
+        subprocess.run(netns.exec_args(r, "nft", "-f", "-"), input=ruleset, text=True, check=True)
+
+    def stop_kernel_nat(self) -> None:
+        r = self.names.router
+        self.run(r, "nft", "delete", "table", "ip", "nbx_masquerade", check=False)
+        self.run(r, "sysctl", "-qw", "net.ipv4.ip_forward=0")
+
+    def _leases(self, clients: list[str]) -> None:
+        waiting = []
+        for i, ns in enumerate(clients, 1):
+            resolv = f"/etc/netns/{ns}/resolv.conf"
+            netns.write_file(resolv, "")
+            script = os.path.join(self.names.state_dir, f"dhcp-c{i}.sh")
+            netns.write_file(script, CLIENT_DHCP_SCRIPT.format(resolv=resolv), 0o755)
+            command = netns.exec_args(
+                ns, "udhcpc", "-q", "-f", "-n", "-i", "eth0", "-t", "10", "-T", "1", "-s", script
+            )
+            waiting.append(
+                subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
+        for process in waiting:
+            if process.wait(timeout=60) != 0:
+                raise RuntimeError("a LAN client got no DHCP lease")
+
+    def _captures(self) -> None:
+        os.makedirs(self.options.pcap_dir, exist_ok=True)
+        ports = [f"c{i}" for i in range(1, self.options.clients + 1)] + ["rl", "rw", "in"]
+        for port in ports:
+            path = os.path.join(self.options.pcap_dir, f"{_link_name(port)}.pcap")
+            self.spawn(
+                f"pcap-{port}", self.names.switch, "tcpdump", "-q", "-U", "-i", port, "-w", path
+            )
+        time.sleep(0.5)  # tcpdump needs a moment before the first packet is worth capturing
+
+    # -- down ---------------------------------------------------------------------------------
+
+    def down(self) -> None:
+        for role in list(self.pids):
+            self.stop(role, timeout=3.0)
+        remove_lab(self.names.lab_id)
+
+
+# Links are named after what they connect (what users pass to --netem), ports after the switch.
+_LINKS = {"lan": "rl", "wan": "rw", "inet": "in"}
+
+
+def _port(link: str) -> str:
+    return _LINKS.get(link, link)
+
+
+def _link_name(port: str) -> str:
+    return {v: k for k, v in _LINKS.items()}.get(port, port)
+
+
+def _terminate(pid: int, timeout: float) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # not our child: poll for its disappearance
+            done = 0 if os.path.exists(f"/proc/{pid}") else pid
+        if done:
+            return
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+def remove_lab(lab_id: str) -> None:
+    """Remove everything of one lab, running or crashed: processes in its namespaces (by PID),
+    the namespaces (with their veths and bridges), per-namespace files and the state dir."""
+    names = N.LabNames(lab_id)
+    mine = [ns for ns in netns.names() if ns.startswith(names.ns(""))]
+    for ns in mine:
+        for pid in netns.pids(ns):
+            _terminate(pid, 3.0)
+    state = names.state_dir + "/state.json"
+    if os.path.exists(state):  # processes outside the namespaces (the UI forward)
+        with open(state) as f:
+            for pid in json.load(f).get("pids", {}).values():
+                if _is_natbox_process(pid):
+                    _terminate(pid, 3.0)
+    for ns in mine:
+        netns.delete(ns)
+        shutil.rmtree(f"/etc/netns/{ns}", ignore_errors=True)
+    shutil.rmtree(names.state_dir, ignore_errors=True)
+
+
+def _is_natbox_process(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"natbox" in f.read()
+    except OSError:
+        return False
+
+
+def all_lab_ids() -> list[str]:
+    ids = {m.group(1) for ns in netns.names() if (m := N.NAMESPACE_RE.match(ns))}
+    if os.path.isdir(N.STATE_ROOT):
+        ids |= {d[4:] for d in os.listdir(N.STATE_ROOT) if d.startswith("lab-")}
+    return sorted(ids)

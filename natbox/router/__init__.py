@@ -1,0 +1,1 @@
+"""`natbox router`: the datapath plus LAN services (dnsmasq) and the WAN address."""

@@ -1,0 +1,81 @@
+"""The router's configuration file (JSON): the NAT settings plus interfaces and services.
+
+{
+  "nat": {...},                        # NatConfig.from_dict
+  "lan": {"address": "192.168.1.1/24",
+          "dhcp": {"range": ["192.168.1.100", "192.168.1.199"], "lease": "1h",
+                   "static": {"02:00:00:00:01:01": "192.168.1.101"}},
+          "dns": {"hosts": {"server1.lab": "198.51.100.10"}, "upstream": []}},
+  "wan": {"mode": "static", "address": "203.0.113.2/24", "gateway": "203.0.113.1"}
+         | {"mode": "dhcp"} | {"mode": "kernel"},   # kernel: already configured
+  "kernel_ports": [61000, 65535]       # the kernel's ephemeral ports, outside the NAT pool
+}
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from nat import ConfigError, NatConfig
+
+
+@dataclass(frozen=True)
+class RouterSettings:
+    nat: dict[str, Any] = field(default_factory=dict)
+    lan_address: str | None = None  # "a.b.c.d/len"; None: keep what the interface has
+    dhcp_range: tuple[str, str] | None = None
+    dhcp_lease: str = "1h"
+    dhcp_static: dict[str, str] = field(default_factory=dict)  # MAC -> address
+    dns_hosts: dict[str, str] = field(default_factory=dict)
+    dns_upstream: tuple[str, ...] = ()
+    wan_mode: str = "kernel"
+    wan_address: str | None = None
+    wan_gateway: str | None = None
+    kernel_ports: tuple[int, int] = (61000, 65535)
+
+    def nat_config(self) -> NatConfig:
+        return NatConfig.from_dict(self.nat)
+
+
+def parse(data: dict[str, Any]) -> RouterSettings:
+    lan, wan = data.get("lan", {}), data.get("wan", {})
+    dhcp, dns = lan.get("dhcp", {}), lan.get("dns", {})
+    mode = wan.get("mode", "kernel")
+    if mode not in ("static", "dhcp", "kernel"):
+        raise ConfigError("wan.mode", "must be static, dhcp or kernel")
+    if mode == "static" and not wan.get("address"):
+        raise ConfigError("wan.address", "a static WAN needs an address")
+    for name, value in (("lan.address", lan.get("address")), ("wan.address", wan.get("address"))):
+        if value is not None:
+            try:
+                ipaddress.IPv4Interface(value)
+            except ValueError as error:
+                raise ConfigError(name, str(error)) from None
+    kernel_ports = tuple(data.get("kernel_ports", (61000, 65535)))
+    if len(kernel_ports) != 2 or not 1024 < kernel_ports[0] <= kernel_ports[1] <= 65535:
+        raise ConfigError("kernel_ports", "must be [low, high] above 1024")
+    settings = RouterSettings(
+        nat=data.get("nat", {}),
+        lan_address=lan.get("address"),
+        dhcp_range=tuple(dhcp["range"]) if "range" in dhcp else None,
+        dhcp_lease=dhcp.get("lease", "1h"),
+        dhcp_static=dict(dhcp.get("static", {})),
+        dns_hosts=dict(dns.get("hosts", {})),
+        dns_upstream=tuple(dns.get("upstream", ())),
+        wan_mode=mode,
+        wan_address=wan.get("address"),
+        wan_gateway=wan.get("gateway"),
+        kernel_ports=kernel_ports,
+    )
+    settings.nat_config()  # validate now: a bad file is refused before anything starts
+    return settings
+
+
+def load(path: str | None) -> RouterSettings:
+    if path is None:
+        return RouterSettings()
+    with open(path) as f:
+        return parse(json.load(f))

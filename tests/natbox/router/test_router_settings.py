@@ -1,0 +1,58 @@
+"""The router configuration file and the commands it turns into."""
+
+import pytest
+
+from nat import ConfigError
+from nat.driver import shield
+from natbox.router import services, settings
+
+
+def test_a_full_file_parses_and_feeds_dnsmasq():
+    parsed = settings.parse(
+        {
+            "nat": {"profile": "symmetric"},
+            "lan": {
+                "address": "192.168.1.1/24",
+                "dhcp": {
+                    "range": ["192.168.1.100", "192.168.1.199"],
+                    "static": {"02:00:00:00:01:01": "192.168.1.101"},
+                },
+                "dns": {"hosts": {"server1.lab": "198.51.100.10"}},
+            },
+            "wan": {"mode": "dhcp"},
+            "kernel_ports": [60000, 65535],
+        }
+    )
+    assert parsed.nat_config().profile == "symmetric"
+    args = services.dnsmasq_args("lan0", parsed, "/tmp/x")
+    assert "--interface=lan0" in args and "--bind-interfaces" in args
+    assert "--dhcp-range=192.168.1.100,192.168.1.199,1h" in args
+    assert "--dhcp-host=02:00:00:00:01:01,192.168.1.101" in args
+    assert "--host-record=server1.lab,198.51.100.10" in args
+    assert "--min-port=60000" in args and "--conf-file=/dev/null" in args
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"wan": {"mode": "pppoe"}}, "wan.mode"),
+        ({"wan": {"mode": "static"}}, "wan.address"),
+        ({"lan": {"address": "192.168.1.300/24"}}, "lan.address"),
+        ({"kernel_ports": [80, 90]}, "kernel_ports"),
+        ({"nat": {"profile": "no-such-profile"}}, "profile"),
+    ],
+)
+def test_bad_files_are_refused_naming_the_field(data, field):
+    with pytest.raises(ConfigError) as error:
+        settings.parse(data)
+    assert error.value.field == field
+
+
+def test_the_shield_covers_nat_ports_and_vpn_protocols_but_not_dhcp_replies():
+    text = shield.ruleset(
+        "lan0", "wan0", [(1, 1023), (1024, 60999)], "192.168.1.1", "192.168.1.255"
+    )
+    assert 'device "wan0"' in text and "tcp dport { 1-1023, 1024-60999 } drop" in text
+    assert "ip protocol { 47, 50, 51 } drop" in text
+    assert text.index("udp dport 68 accept") < text.index("udp dport {")
+    assert "ip daddr != { 192.168.1.1, 192.168.1.255" in text
