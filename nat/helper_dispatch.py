@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from nat import counters as C
 from nat import ipv4, seq_adjust
 from nat.events import LAN, WAN
-from nat.helpers import OUTBOUND, Flow, Helper, HelperPacket
+from nat.helpers import INBOUND, OUTBOUND, Flow, Helper, HelperPacket
 from nat.mapping import Mapping, Session
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ class HelperDispatch:
             if config.helper_enabled(name, helper.default_enabled)
         }
         switched_off = self.enabled - enabled
+        switched_on = enabled - self.enabled
         self.enabled = enabled
         self._ports, self._protocols, self._owned_ports = {}, {}, {}
         self._blocked_ports, self._blocked_protocols = {}, {}
@@ -64,6 +65,27 @@ class HelperDispatch:
             self._blocked_protocols.update(dict.fromkeys(helper.ip_protocols, block))
         for name in sorted(switched_off):
             self._tear_down(self.helpers[name], now)
+        for name in sorted(switched_on):
+            self._adopt(self.helpers[name])
+
+    def _adopt(self, helper: Helper) -> None:
+        """A helper switched on takes over the live sessions on its ports that have none (or
+        only its own disabled-mode inspection), so turning an ALG on works at once, not only
+        after the old 5-tuple expires."""
+        ports = {(ipv4.TCP, p) for p in helper.tcp_ports} | {
+            (ipv4.UDP, p) for p in helper.udp_ports
+        }
+        if not ports:
+            return
+        for mapping in list(self.engine.table.inn.values()):
+            for session in mapping.sessions():
+                if session.extra is not None or session.remote is None:
+                    continue
+                remote_port = int.from_bytes(session.remote[4:6], "big")
+                if (mapping.proto, remote_port) in ports:
+                    self.attach_helper(mapping, session, helper, OUTBOUND)
+                elif (mapping.proto, mapping.internal_port) in ports:
+                    self.attach_helper(mapping, session, helper, INBOUND)
 
     def _tear_down(self, helper: Helper, now: float) -> None:
         """A disabled helper's sessions end now: new ones are blocked from here on."""

@@ -430,6 +430,15 @@ def test_before_and_after_toggling():
     assert lab.wan(rtp_in(media_port(out))).only(LAN)[UDP].dport == 40020
 
 
+def test_switching_on_takes_over_a_signalling_session_opened_while_off():
+    lab, _ = sip_lab(enabled=False)
+    assert CLIENT in text(invite(lab, "while-off"))  # passes unrewritten
+    lab.configure(NatConfig(helpers=(("sip", True),)))
+    out = invite(lab, "same-five-tuple")  # same ports as before: the session lives on
+    assert CLIENT not in text(out)
+    assert lab.wan(rtp_in(media_port(out))).only(LAN)[UDP].dport == 40000
+
+
 def test_disabling_tears_down_the_signalling_session():
     lab, _ = sip_lab()
     out = invite(lab)
