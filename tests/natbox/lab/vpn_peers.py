@@ -154,10 +154,10 @@ def pptp_server(args) -> dict:
     conn.settimeout(args.timeout)
     request = PPTPOutgoingCallRequest(conn.recv(4096))
     nat_call_id = request.call_id
+    gre = raw_socket(GRE, args.timeout, args.bind)  # listening before the client may send
     conn.sendall(
         bytes(PPTPOutgoingCallReply(call_id=0x5001, peer_call_id=nat_call_id, result_code=1))
     )
-    gre = raw_socket(GRE, args.timeout, args.bind)
     got = receive_raw(gre, lambda g: len(g) >= 8, args.timeout)
     result = {"got_call_id": nat_call_id, "from": peer[0], "gre": None}
     if got is not None:
