@@ -63,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
             ui_port=args.ui_port or (_free_port() if args.ui else None),
             ui=args.ui,
         )
+        if args.ui and args.router != "natbox":
+            print("natbox lab up: --ui needs --router natbox (the UI talks to its daemon)")
+            return 2
         lab = Lab(args.name or names.new_id(), options).up()
         n = lab.names
         print(f"lab {n.lab_id} up: router {n.router}, internet {n.internet}, switch {n.switch}")

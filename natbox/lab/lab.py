@@ -128,6 +128,8 @@ class Lab:
     # -- up -----------------------------------------------------------------------------------
 
     def up(self) -> Lab:
+        if self.options.ui and self.options.router != "natbox":
+            raise ValueError("the web UI needs the natbox router (its control socket)")
         os.makedirs(self.names.state_dir, exist_ok=True)
         self.save()  # first, so that `down` finds a half-built lab
         try:
@@ -156,8 +158,6 @@ class Lab:
             for ns, ifname in [(c, "eth0") for c in clients] + [(n.internet, "eth0")]:
                 self.run(ns, "ethtool", "-K", ifname, "tso", "off", "gso", "off", "tx", "off",
                          check=False)  # fmt: skip
-        if o.ui and o.router != "natbox":
-            raise ValueError("the web UI needs the natbox router (its control socket)")
         if o.router == "natbox":
             self.start_router()
         else:
