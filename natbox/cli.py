@@ -8,6 +8,7 @@ import sys
 from natbox.firmware import cli as firmware_cli
 from natbox.lab import cli as lab_cli
 from natbox.router import main as router_main
+from webui import serve as ui_serve
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,11 +18,14 @@ def main(argv: list[str] | None = None) -> int:
     firmware_cli.add_parser(commands)
     router_main.add_arguments(commands.add_parser("router", help="run the datapath (root)"))
     lab_cli.add_arguments(commands.add_parser("lab", help="network-namespace lab (root)"))
+    ui_serve.add_arguments(commands.add_parser("ui", help="serve the web UI and REST API"))
     args = parser.parse_args(argv)
     if args.command == "router":
         return router_main.run(args)
     if args.command == "lab":
         return lab_cli.run(args)
+    if args.command == "ui":
+        return ui_serve.run(args)
     if args.command == "selfcheck":
         from natbox.selfcheck import run
 

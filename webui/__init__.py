@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
 from webui.backend import RouterBackend
 from webui.sessions import SessionRegistry
 from webui.throttle import LoginThrottle
+
+if TYPE_CHECKING:  # Flask is imported by create_app: `natbox router` never loads it
+    from flask import Flask
 
 DEFAULT_CONFIG_PATH = "/data/natbox/config.json"
 
@@ -33,6 +34,8 @@ class WebState:
 def create_app(
     test_config: dict[str, Any] | None = None, backend: RouterBackend | None = None
 ) -> Flask:
+    from flask import Flask
+
     app = Flask(__name__)
     app.config.from_mapping(
         # A fresh key per start: a reboot logs everyone out, as on a real router.

@@ -1,14 +1,14 @@
 """What the web UI needs from the router, as one small interface.
 
-Two implementations are meant to exist:
+Two implementations:
 
-- :class:`webui.inprocess.InProcessBackend` (today): a real ``nat.Engine`` in the web server's
-  own process, with the configuration in a :class:`nat.config_store.ConfigStore`. Used by the
-  tests, the end-to-end browser test and ``python -m webui.serve`` in netns-less mode.
-- a live-daemon backend (when the datapath daemon lands): the same methods, answered by the
-  daemon's local control socket (status, counters, mappings, reload, VPN events). Config
-  changes are written with the same ``ConfigStore`` and the daemon is told to reload; every
-  other method is a control-socket query. It plugs in through ``create_app(backend=...)``.
+- :class:`webui.inprocess.InProcessBackend`: a real ``nat.Engine`` in the web server's own
+  process, with the configuration in a :class:`nat.config_store.ConfigStore`. Used by the
+  tests, the fast browser test and ``python -m webui.serve`` without a daemon.
+- :class:`webui.live.LiveBackend`: the same methods, answered by the datapath daemon's local
+  control socket (status, counters, mappings, events, vpn_sessions). Config changes are
+  written with the same ``ConfigStore`` file the daemon reads and the daemon is told to
+  ``reload``. ``python -m webui.serve --backend live --control SOCKET``.
 
 Methods return plain JSON-able data so the pages and the REST API render the same thing.
 """

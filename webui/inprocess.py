@@ -48,6 +48,22 @@ def vpn_event(at: str, uptime: float, log: Log) -> dict[str, Any]:
     return row
 
 
+def running_firmware() -> dict[str, Any]:
+    try:
+        version = importlib.metadata.version("natbox")
+    except importlib.metadata.PackageNotFoundError:
+        version = "dev"
+    # Slots arrive with the firmware image; outside it there is only the running code.
+    return {
+        "version": version,
+        "active_slot": "A",
+        "slots": [
+            {"name": "A", "version": version, "active": True},
+            {"name": "B", "version": None, "active": False},
+        ],
+    }
+
+
 class InProcessBackend:
     def __init__(
         self,
@@ -151,19 +167,7 @@ class InProcessBackend:
             return list(self.log)
 
     def firmware(self) -> dict[str, Any]:
-        try:
-            version = importlib.metadata.version("natbox")
-        except importlib.metadata.PackageNotFoundError:
-            version = "dev"
-        # Slots arrive with the firmware image; in-process there is only the running code.
-        return {
-            "version": version,
-            "active_slot": "A",
-            "slots": [
-                {"name": "A", "version": version, "active": True},
-                {"name": "B", "version": None, "active": False},
-            ],
-        }
+        return running_firmware()
 
     def reboot(self) -> None:
         with self._lock:

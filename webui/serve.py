@@ -1,8 +1,12 @@
-"""Serve the web UI with waitress: ``python -m webui.serve [--host H] [--port P] [--config F]``.
+"""Serve the web UI with waitress: ``python -m webui.serve [--host H] [--port P] [--config F]``
+(also ``natbox ui``).
 
-Port 0 picks a free port; the address actually used is printed as ``listening on URL`` so a
-test (or a lab script) can read it. ``--demo`` pushes a little traffic through the in-process
-engine so the Connections and VPN Monitor pages have something to show.
+``--backend inprocess`` (default) runs the NAT engine in this process; ``--backend live
+--control SOCKET`` talks to a running datapath daemon (``natbox router``) started with the same
+``--config`` file. Port 0 picks a free port; the address actually used is printed as
+``listening on URL`` so a test (or a lab script) can read it. ``--demo`` pushes a little
+traffic through the in-process engine so the Connections and VPN Monitor pages have something
+to show.
 """
 
 from __future__ import annotations
@@ -10,19 +14,41 @@ from __future__ import annotations
 import argparse
 import sys
 
-from waitress.server import create_server
 
-from webui import create_app
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m webui.serve", description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="the LAN address in the appliance")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--config", help="configuration file (default: $NATBOX_CONFIG)")
+    parser.add_argument(
+        "--backend",
+        choices=("inprocess", "live"),
+        default="inprocess",
+        help="inprocess: an engine in this process; live: the daemon behind --control",
+    )
+    parser.add_argument("--control", help="live: the datapath daemon's control socket")
+    parser.add_argument("--leases", help="live: dnsmasq's lease file, for the Status page")
     parser.add_argument("--demo", action="store_true", help="feed sample traffic at start")
-    args = parser.parse_args(argv)
-    app = create_app({"CONFIG_PATH": args.config} if args.config else None)
+
+
+def run(args: argparse.Namespace) -> int:
+    # Imported here: `natbox --help` should not have to load Flask and waitress.
+    from waitress.server import create_server
+
+    from webui import create_app
+
+    test_config = {"CONFIG_PATH": args.config} if args.config else None
+    backend = None
+    if args.backend == "live":
+        if not args.control or args.demo:
+            print("webui.serve: --backend live needs --control, no --demo", file=sys.stderr)
+            return 2
+        from nat.config_store import ConfigStore
+        from webui import DEFAULT_CONFIG_PATH
+        from webui.live import LiveBackend
+
+        store = ConfigStore(args.config or DEFAULT_CONFIG_PATH)
+        backend = LiveBackend(store, args.control, args.leases)
+    app = create_app(test_config, backend)
     if args.demo:
         from webui.demo import feed_sample_traffic
 
@@ -36,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.close()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m webui.serve", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """The local control socket: one JSON request per line, one JSON answer per line.
 
-Requests: {"cmd": "status" | "counters" | "mappings" | "neighbours" | "events" | "reload"}
-and {"cmd": "vpn", "helper": NAME, "enabled": BOOL} (switch a passthrough helper/ALG).
+Requests: {"cmd": "status" | "counters" | "mappings" | "neighbours" | "events" | "reload"
+| "vpn_sessions"} and {"cmd": "vpn", "helper": NAME, "enabled": BOOL} (switch a passthrough
+helper/ALG). "reload" answers whether the mapping table was flushed; "vpn_sessions" is the VPN
+monitor's snapshot (active and recent sessions, anomalies), as the web UI shows it.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from nat import Engine, NatConfig
+from nat import Engine, Log, NatConfig
 from nat.driver import linkinfo, shield
 from nat.driver.afpacket import Port, RingPort
 from nat.driver.control import ControlServer
@@ -174,12 +174,17 @@ class Router:
             self.lan_info, self.wan_info = lan, wan
             self._reconfigure(now, "link changed")
 
-    def _reconfigure(self, now: float, reason: str) -> None:
+    def _reconfigure(self, now: float, reason: str) -> bool:
+        """Apply the config; True when the engine flushed its mapping table."""
         self._apply_addressing()
         actions = self.engine.configure(self._effective(), now)
         self.datapath._actions(actions, b"\0" * 10, b"", WAN, now)
         self._install_shield()
         print(f"natbox router: reconfigured ({reason})", file=sys.stderr, flush=True)
+        return any(
+            isinstance(a, Log) and a.event == "config_applied" and a.fields.get("flushed")
+            for a in actions
+        )
 
     def _on_signal(self, signum, frame) -> None:
         self.stopping = True
@@ -212,8 +217,10 @@ class Router:
             return {"ok": True, "events": list(self.datapath.events)}
         if cmd == "reload":
             self.base = self.load_config()
-            self._reconfigure(now, "reload")
-            return {"ok": True, "profile": self.base.profile}
+            flushed = self._reconfigure(now, "reload")
+            return {"ok": True, "profile": self.base.profile, "flushed": flushed}
+        if cmd == "vpn_sessions":
+            return {"ok": True, "sessions": self.vpn_monitor().snapshot(now)}
         if cmd == "vpn":
             helpers = dict(self.base.helpers)
             helpers[str(request["helper"])] = bool(request["enabled"])
@@ -221,6 +228,10 @@ class Router:
             self._reconfigure(now, "vpn")
             return {"ok": True, "helpers": helpers}
         return {"ok": False, "error": f"unknown command {cmd!r}"}
+
+    def vpn_monitor(self):
+        """The VPN monitor every passthrough helper of the engine reports to (one, shared)."""
+        return next(iter(self.engine.helpers.helpers.values())).monitor
 
     def status(self, now: float) -> dict:
         config = self.engine.config

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 
 from natbox.lab import names
 from natbox.lab.lab import Lab, LabOptions, all_lab_ids, remove_lab
@@ -27,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help='e.g. wan="delay 20ms loss 1%%"; links: c1..cN, lan, wan, inet',
     )
     up.add_argument("--ui-port", type=int, help="forward 127.0.0.1:PORT to the router UI")
+    up.add_argument(
+        "--ui",
+        action="store_true",
+        help="serve the web UI on 192.168.1.1:80 in the router (forwarded from 127.0.0.1:"
+        "--ui-port, a free port if not given)",
+    )
     down = actions.add_parser("down", help="remove a lab (or --all of them)")
     down.add_argument("name", nargs="?")
     down.add_argument("--all", action="store_true", help="every natbox lab, even after a crash")
@@ -34,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ctl = actions.add_parser("ctl", help="ask a lab's router (status, counters, mappings...)")
     ctl.add_argument("name")
     ctl.add_argument("cmd")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,8 +60,12 @@ def run(args: argparse.Namespace) -> int:
             wan_dhcp=args.wan_dhcp,
             pcap_dir=args.pcap,
             netem=netem,
-            ui_port=args.ui_port,
+            ui_port=args.ui_port or (_free_port() if args.ui else None),
+            ui=args.ui,
         )
+        if args.ui and args.router != "natbox":
+            print("natbox lab up: --ui needs --router natbox (the UI talks to its daemon)")
+            return 2
         lab = Lab(args.name or names.new_id(), options).up()
         n = lab.names
         print(f"lab {n.lab_id} up: router {n.router}, internet {n.internet}, switch {n.switch}")
@@ -56,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"  client {n.client(i)}: {names.client_address(i)}")
         print(f"  servers: {', '.join(names.SERVERS)} (internet), control {lab.control_path}")
         print(f"  run things with: ip netns exec {n.client(1)} COMMAND")
+        if options.ui:
+            print(
+                f"  web UI: http://{names.ROUTER_LAN}/ (LAN), http://127.0.0.1:{options.ui_port}/"
+            )
         return 0
     if args.lab_command == "down":
         if not args.all and not args.name:

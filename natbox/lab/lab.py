@@ -11,9 +11,12 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 
+from nat.config_store import ConfigStore
 from nat.driver import control
+from nat.router_config import RouterConfig
 from natbox.lab import names as N
 from natbox.lab import netns
+from natbox.lab.forward import socket_in
 
 CLIENT_DHCP_SCRIPT = """#!/bin/sh
 case "$1" in
@@ -39,6 +42,7 @@ class LabOptions:
     pcap_dir: str | None = None
     netem: dict[str, str] = field(default_factory=dict)  # link -> "delay 20ms loss 1%"
     ui_port: int | None = None  # forward 127.0.0.1:PORT to the router's LAN address, port 80
+    ui: bool = False  # serve the web UI (live backend) on the router's LAN address, port 80
     nat: dict = field(default_factory=dict)  # extra NatConfig settings
 
 
@@ -60,7 +64,18 @@ class Lab:
 
     @property
     def router_config_path(self) -> str:
+        """The site file: what the configuration model does not describe (static leases,
+        DNS hosts, the WAN prefix), in natbox.router.settings' format."""
         return os.path.join(self.names.state_dir, "router.json")
+
+    @property
+    def config_path(self) -> str:
+        """The router's configuration (RouterConfig): daemon, web UI and API share it."""
+        return os.path.join(self.names.state_dir, "config.json")
+
+    @property
+    def leases_path(self) -> str:
+        return os.path.join(self.names.state_dir, "router-state", "dnsmasq.leases")
 
     def save(self) -> None:
         state = {"id": self.names.lab_id, "options": asdict(self.options), "pids": self.pids}
@@ -113,6 +128,8 @@ class Lab:
     # -- up -----------------------------------------------------------------------------------
 
     def up(self) -> Lab:
+        if self.options.ui and self.options.router != "natbox":
+            raise ValueError("the web UI needs the natbox router (its control socket)")
         os.makedirs(self.names.state_dir, exist_ok=True)
         self.save()  # first, so that `down` finds a half-built lab
         try:
@@ -146,6 +163,8 @@ class Lab:
         else:
             self._kernel_router()
         self._leases(clients)
+        if o.ui:
+            self.start_ui()
         if o.ui_port:
             self.spawn(
                 "ui-forward",
@@ -256,11 +275,35 @@ class Lab:
             else {"mode": "static", "address": f"{N.ROUTER_WAN}/24", "gateway": N.WAN_GATEWAY},
         }
 
+    def router_config(self, nat: dict | None = None) -> RouterConfig:
+        """The lab as the shared configuration model (what the UI shows and edits)."""
+        o = self.options
+        nat = {"profile": o.profile, **o.nat} if nat is None else nat
+        return RouterConfig.from_dict(
+            {
+                "nat": {"wan_addresses": [N.ROUTER_WAN], **nat},
+                "wan": {
+                    "mode": "dhcp" if o.wan_dhcp else "static",
+                    "gateway": N.WAN_GATEWAY,
+                    "dns_servers": [],  # the lab has no upstream resolver
+                },
+                "dhcp": {
+                    "first": f"{N.LAN_NET}.100",
+                    "last": f"{N.LAN_NET}.199",
+                    "lease_time": 3600,
+                },
+            }
+        )
+
     def write_router_config(self, nat: dict | None = None) -> None:
-        settings = self.router_settings()
-        if nat is not None:
-            settings["nat"] = nat
-        netns.write_file(self.router_config_path, json.dumps(settings, indent=2))
+        """(Re)write the site file and the configuration; ``nat`` replaces the NAT settings
+        and keeps the rest of a stored configuration (e.g. the admin password set in the UI)."""
+        netns.write_file(self.router_config_path, json.dumps(self.router_settings(), indent=2))
+        store = ConfigStore(self.config_path)
+        fresh = self.router_config(nat)
+        if nat is not None and os.path.exists(self.config_path):
+            fresh = store.load().replace(nat=fresh.nat)
+        store.save(fresh)
 
     def start_router(self, wait: float = 15.0) -> None:
         self.write_router_config()
@@ -269,8 +312,8 @@ class Lab:
         args += ["--batch", str(o.batch), "--io", o.io]
         state = os.path.join(self.names.state_dir, "router-state")
         self.spawn("router", self.names.router, sys.executable, "-m", "natbox.cli", *args,
-                   "--config", self.router_config_path, "--control", self.control_path,
-                   "--state-dir", state)  # fmt: skip
+                   "--config", self.config_path, "--site", self.router_config_path,
+                   "--control", self.control_path, "--state-dir", state)  # fmt: skip
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             try:
@@ -283,6 +326,26 @@ class Lab:
 
     def stop_router(self) -> None:
         self.stop("router")
+
+    def start_ui(self, wait: float = 20.0) -> None:
+        """The web UI next to the daemon, on the router's LAN address: LAN clients reach it
+        directly, the host through the ui_port forward."""
+        self.spawn("ui", self.names.router, sys.executable, "-m", "webui.serve",
+                   "--backend", "live", "--control", self.control_path,
+                   "--config", self.config_path, "--leases", self.leases_path,
+                   "--host", N.ROUTER_LAN, "--port", "80")  # fmt: skip
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            sock = socket_in(self.names.router)
+            try:
+                sock.settimeout(1.0)
+                sock.connect((N.ROUTER_LAN, 80))
+                return
+            except OSError:
+                time.sleep(0.2)
+            finally:
+                sock.close()
+        raise RuntimeError(f"web UI did not come up: see {self.names.state_dir}/ui.log")
 
     def _kernel_router(self) -> None:
         """The reference: the same topology with Linux forwarding and nftables masquerade."""

@@ -16,7 +16,12 @@ STATE_ROOT = "/run/natbox"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lan", required=True, help="LAN interface (clients, DHCP, DNS)")
     parser.add_argument("--wan", required=True, help="WAN interface (towards the internet)")
-    parser.add_argument("--config", help="router configuration file (JSON)")
+    parser.add_argument(
+        "--config", help="router configuration file (JSON): settings.py's format or the web UI's"
+    )
+    parser.add_argument(
+        "--site", help="with a web UI --config: static leases, DNS hosts, kernel ports (JSON)"
+    )
     parser.add_argument("--control", help="control socket path (default under /run/natbox)")
     parser.add_argument(
         "--offload",
@@ -37,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = settings.load(args.config)
+        config = settings.load(args.config, args.site)
     except (OSError, ValueError) as error:
         print(f"natbox router: {error}", file=sys.stderr)
         return 2
@@ -50,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     helpers = services.Services(args.lan, args.wan, config, state_dir)
 
     def load_config():
-        return settings.load(args.config).nat_config()
+        return settings.load(args.config, args.site).nat_config()
 
     router = Router(
         args.lan,

@@ -10,6 +10,13 @@
          | {"mode": "dhcp"} | {"mode": "kernel"},   # kernel: already configured
   "kernel_ports": [61000, 65535]       # the kernel's ephemeral ports, outside the NAT pool
 }
+
+The file may instead be the web UI's configuration (``nat.router_config.RouterConfig``, as
+``nat.config_store.ConfigStore`` writes it: it has ``hostname``/``admin``/``dhcp`` keys), so
+that the UI, the API and the daemon share one file and one model. What that model does not
+describe (static DHCP leases, DNS host records, kernel ports, the WAN prefix: facts of the
+site, not user settings) then comes from an optional site file in the format above
+(``natbox router --site FILE``); the configuration wins wherever both say something.
 """
 
 from __future__ import annotations
@@ -20,6 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nat import ConfigError, NatConfig
+from nat.router_config import RouterConfig
+
+# Keys only a RouterConfig file has (ConfigStore always writes all of them).
+_ROUTER_CONFIG_KEYS = {"hostname", "admin", "dhcp"}
 
 
 @dataclass(frozen=True)
@@ -74,8 +85,43 @@ def parse(data: dict[str, Any]) -> RouterSettings:
     return settings
 
 
-def load(path: str | None) -> RouterSettings:
+def from_router_config(config: RouterConfig, site: RouterSettings) -> RouterSettings:
+    """The daemon's settings from the shared configuration model, completed by the site."""
+    nat = config.nat
+    wan_mode, wan_address, wan_gateway = site.wan_mode, site.wan_address, site.wan_gateway
+    if site.wan_mode != "kernel":  # "kernel": something else owns the WAN interface
+        wan_mode = config.wan.mode
+        # RouterConfig keeps WAN addresses without a prefix: the site's when it names the
+        # same address, else /24.
+        address = nat.wan_addresses[0]
+        same = site.wan_address and site.wan_address.split("/")[0] == address
+        wan_address = site.wan_address if same else f"{address}/24"
+        wan_gateway = config.wan.gateway
+    dhcp = config.dhcp
+    return RouterSettings(
+        nat=nat.to_dict(),
+        lan_address=f"{nat.lan_address}/{nat.lan_prefix}",
+        dhcp_range=(dhcp.first, dhcp.last) if dhcp.enabled else None,
+        dhcp_lease=str(dhcp.lease_time),  # dnsmasq reads a bare number as seconds
+        dhcp_static=dict(site.dhcp_static),
+        dns_hosts=dict(site.dns_hosts),
+        dns_upstream=tuple(config.wan.dns_servers),
+        wan_mode=wan_mode,
+        wan_address=wan_address,
+        wan_gateway=wan_gateway,
+        kernel_ports=site.kernel_ports,
+    )
+
+
+def load(path: str | None, site_path: str | None = None) -> RouterSettings:
+    site = RouterSettings()
+    if site_path is not None:
+        with open(site_path) as f:
+            site = parse(json.load(f))
     if path is None:
-        return RouterSettings()
+        return site
     with open(path) as f:
-        return parse(json.load(f))
+        data = json.load(f)
+    if isinstance(data, dict) and _ROUTER_CONFIG_KEYS & set(data):
+        return from_router_config(RouterConfig.from_dict(data), site)
+    return parse(data)

@@ -8,33 +8,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
+import chromium
 import pytest
+from chromium import OUT, PAGES, chromium_page, enable_pptp, log_in_and_change_password
 from playwright import sync_api
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",  # we run as root in CI
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "out" / "screenshots"
-NEW_PASSWORD = "lab-router-pw-1"
-PAGES = {
-    "status": "/",
-    "passthrough": "/passthrough",
-    "nat": "/nat",
-    "connections": "/connections",
-    "monitor": "/monitor",
-    "system": "/system",
-    "firmware": "/firmware",
-}
+SCREENSHOTS = OUT / "screenshots"
 
 
 @pytest.fixture
@@ -57,21 +37,12 @@ def router(tmp_path):
 
 @pytest.fixture
 def page():
-    if not CHROMIUM.exists():
-        pytest.fail("chromium is missing: run scripts/host-setup.sh (webui/apt-packages.txt)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.set_default_timeout(15_000)
-        try:
-            yield page
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        yield page
 
 
 def shot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    chromium.shot(page, SCREENSHOTS, name)
 
 
 def probe_pptp(page, base: str, sport: int) -> dict:
@@ -91,33 +62,10 @@ def probe_pptp(page, base: str, sport: int) -> dict:
 
 def test_login_change_password_enable_pptp(router, page):
     expect = sync_api.expect
-    page.goto(router + "/")
-    expect(page).to_have_url(router + "/login?next=/")
-    shot(page, "login")
-
-    page.fill("input[name=password]", "admin")
-    page.click("button[type=submit]")
-    expect(page).to_have_url(router + "/password")
-    expect(page.locator(".flash.warn")).to_contain_text("factory password")
-    shot(page, "change-password")
-    page.fill("input[name=current_password]", "admin")
-    page.fill("input[name=new_password]", NEW_PASSWORD)
-    page.fill("input[name=confirm_password]", NEW_PASSWORD)
-    page.click("form.card button[type=submit]")
-    expect(page).to_have_url(router + "/")
-    expect(page.locator(".flash.ok")).to_contain_text("Password changed")
+    log_in_and_change_password(page, router, SCREENSHOTS)
 
     assert probe_pptp(page, router, 41000) == {"verdict": "dropped", "reason": "pptp_disabled"}
-    page.goto(router + "/passthrough")
-    expect(page.locator("#helper-pptp")).not_to_be_checked()
-    dialogs = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
-    page.check("#helper-pptp")
-    assert dialogs and "very low" in dialogs[0]  # the warning before enabling PPTP
-    page.click("#save")
-    expect(page.locator(".flash.warn")).to_contain_text("PPTP passthrough is now on")
-    expect(page.locator("#helper-pptp")).to_be_checked()
-    shot(page, "passthrough-saved")
+    enable_pptp(page, router, SCREENSHOTS)
     assert probe_pptp(page, router, 41001)["verdict"] == "forwarded"  # applied in the engine
 
     for name, path in PAGES.items():

@@ -91,3 +91,10 @@ def test_lab_down_cleans_up_after_a_crashed_router_and_cli(tmp_path):
     assert lab.names.lab_id in all_lab_ids()
     assert main(["lab", "down", lab.names.lab_id]) == 0
     _gone(lab, orphans)
+
+
+def test_the_ui_needs_the_natbox_router():
+    lab = Lab(f"u{N.new_id()}", LabOptions(ui=True, router="kernel"))
+    with pytest.raises(ValueError, match="natbox router"):
+        lab.up()
+    assert not os.path.exists(lab.names.state_dir)  # refused before anything was built

@@ -1,5 +1,7 @@
 """The router configuration file and the commands it turns into."""
 
+import json
+
 import pytest
 
 from nat import ConfigError
@@ -56,3 +58,45 @@ def test_the_shield_covers_nat_ports_and_vpn_protocols_but_not_dhcp_replies():
     assert "ip protocol { 47, 50, 51 } drop" in text
     assert text.index("udp dport 68 accept") < text.index("udp dport {")
     assert "ip daddr != { 192.168.1.1, 192.168.1.255" in text
+
+
+def test_the_web_ui_configuration_file_is_read_with_the_site_file(tmp_path):
+    """UI, API and daemon share one file: a ConfigStore file, completed by the site's facts."""
+    from nat.config_store import ConfigStore
+    from nat.router_config import RouterConfig
+
+    config = RouterConfig.from_dict(
+        {
+            "nat": {"profile": "symmetric", "wan_addresses": ["203.0.113.2"]},
+            "wan": {"mode": "static", "gateway": "203.0.113.1", "dns_servers": []},
+            "dhcp": {"first": "192.168.1.100", "last": "192.168.1.150", "lease_time": 3600},
+        }
+    )
+    ConfigStore(tmp_path / "config.json").save(config)
+    site = {
+        "lan": {
+            "dhcp": {"static": {"02:00:00:00:01:01": "192.168.1.101"}},
+            "dns": {"hosts": {"server1.lab": "198.51.100.10"}},
+        },
+        "wan": {"mode": "static", "address": "203.0.113.2/24", "gateway": "203.0.113.9"},
+        "kernel_ports": [60000, 65535],
+    }
+    (tmp_path / "site.json").write_text(json.dumps(site))
+    loaded = settings.load(str(tmp_path / "config.json"), str(tmp_path / "site.json"))
+    assert loaded.nat_config() == config.nat
+    assert loaded.lan_address == "192.168.1.1/24"
+    assert loaded.dhcp_range == ("192.168.1.100", "192.168.1.150")
+    assert loaded.dhcp_static == {"02:00:00:00:01:01": "192.168.1.101"}
+    assert loaded.dns_hosts == {"server1.lab": "198.51.100.10"}
+    assert (loaded.wan_mode, loaded.wan_address) == ("static", "203.0.113.2/24")
+    assert loaded.wan_gateway == "203.0.113.1"  # the configuration wins over the site
+    assert loaded.kernel_ports == (60000, 65535)
+    args = services.dnsmasq_args("lan0", loaded, "/tmp/x")
+    assert "--dhcp-range=192.168.1.100,192.168.1.150,3600" in args
+
+
+def test_a_web_ui_configuration_is_validated_by_the_shared_model(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"hostname": "natbox", "nat": {"profile": "nonsense"}}))
+    with pytest.raises(ConfigError):
+        settings.load(str(path))
