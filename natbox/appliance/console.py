@@ -17,6 +17,8 @@ import secrets
 import pexpect
 
 LOGIN_PROMPT = r"login: "
+# ash asks the terminal for the cursor position (ESC [6n) right after its prompt.
+SHELL_PROMPT = r"[#$] (\x1b\[6n)?"
 
 
 def scale() -> float:
@@ -48,14 +50,14 @@ class Console:
     def login(self, user: str = "root", password: str = "natbox", timeout: float = 60) -> None:
         """From a login prompt (or a logged-in shell) to our prompt."""
         self.child.sendline("")
-        what = self.expect([LOGIN_PROMPT, r"[#$] $"], timeout)
+        what = self.expect([LOGIN_PROMPT, SHELL_PROMPT], timeout)
         if what == 1:  # a shell is already there (a test left it logged in)
             self.child.sendline("exit")
             self.expect(LOGIN_PROMPT, timeout)
         self.child.sendline(user)
-        if self.expect([r"Password: ", r"[#$] $"], 15) == 0:
+        if self.expect([r"Password: ", SHELL_PROMPT], 15) == 0:
             self.child.sendline(password)
-            if self.expect([r"[#$] $", "Login incorrect"], 15) == 1:
+            if self.expect([SHELL_PROMPT, "Login incorrect"], 15) == 1:
                 raise ConsoleError(f"login as {user} refused")
         # Our own prompt, written split so its echo cannot be mistaken for it.
         head, tail = self.prompt[:3], self.prompt[3:]

@@ -46,7 +46,7 @@ class Nic:
             )
         else:
             netdev = "user,id=wan"  # QEMU's NAT hands the guest a WAN lease by DHCP
-        return ["-netdev", netdev, "-device", f"virtio-net-pci,netdev={self.role},mac={mac}"]
+        return ["-netdev", netdev, "-device", f"virtio-net-pci,netdev={self.role},mac={mac},romfile="]
 
 
 def command(

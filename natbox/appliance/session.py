@@ -12,12 +12,13 @@ from pathlib import Path
 from natbox.appliance import bootstage, network, qemu
 from natbox.lab import names as N
 
-TREE = Path(__file__).resolve().parents[2]
+# The source tree (tox installs natbox into site-packages): the current directory by default.
+TREE = Path(os.environ.get("NATBOX_TREE", os.getcwd())).resolve()
 
 
 @dataclass
 class Options:
-    workdir: Path = TREE / "build" / "appliance"
+    workdir: Path = field(default_factory=lambda: TREE / "build" / "appliance")
     network: str = "auto"  # auto (lab as root, user mode otherwise), lab, user, taps, bridges
     lan: str | None = None  # the user's tap or bridge names
     wan: str | None = None
