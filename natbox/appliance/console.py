@@ -71,8 +71,8 @@ class Console:
         self.child.sendline(
             f"echo '{start[:3]}''{start[3:]}'; {command}\necho '{end[:3]}''{end[3:]}' $?"
         )
-        self.expect(re.escape(start) + r"\r?\n", timeout)
-        self.expect(re.escape(end) + r" (\d+)\r?\n", timeout)
+        self.expect(re.escape(start) + r"\r*\n", timeout)
+        self.expect(re.escape(end) + r" (\d+)\r*\n", timeout)
         output = self.child.before.decode(errors="replace").replace("\r", "")
         code = int(self.child.match.group(1))
         # Drop a prompt printed between the two lines of our input.

@@ -74,7 +74,7 @@ def cmd_status(a) -> None:
 
 
 def cmd_interfaces(a) -> None:
-    print(subprocess.run(["ip", "-br", "addr"], capture_output=True, text=True).stdout, end="")
+    print(subprocess.run(["ip", "-4", "addr", "show"], capture_output=True, text=True).stdout, end="")
 
 
 def cmd_counters(a) -> None:
