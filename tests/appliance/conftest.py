@@ -51,6 +51,12 @@ class Appliance:
             "i=$((i+1)); done; test -S /run/natbox/router.sock",
             60,
         )
+        # ... and for the WAN lease (the daemon notices it at its next link poll).
+        self.console.check(
+            "i=0; while ! ip -4 addr show dev eth1 | grep -q inet && [ $i -lt 300 ]; do "
+            "sleep 0.1; i=$((i+1)); done; ip -4 addr show dev eth1 | grep -q inet && sleep 1",
+            60,
+        )
 
     # pexpect writes what it reads here: into the current test's transcript
     def write(self, data: bytes) -> None:
