@@ -10,7 +10,7 @@ import sys
 from natbox.appliance.qemu import Nic
 from natbox.lab import names as N
 from natbox.lab import netns
-from natbox.lab.lab import Lab, LabOptions
+from natbox.lab.lab import CLIENT_DHCP_SCRIPT, Lab, LabOptions
 
 LAN_TAP, WAN_TAP = "tlan", "twan"
 MGMT_HOST = 250  # 192.168.1.250 on the last client: reaches the UI without a lease
@@ -60,12 +60,10 @@ class ApplianceLab(Lab):
         ns = self.names.client(client)
         resolv = f"/etc/netns/{ns}/resolv.conf"
         script = os.path.join(self.names.state_dir, f"dhcp-c{client}.sh")
-        from natbox.lab.lab import CLIENT_DHCP_SCRIPT
-
         netns.write_file(script, CLIENT_DHCP_SCRIPT.format(resolv=resolv), 0o755)
+        udhcpc = ["udhcpc", "-q", "-f", "-n", "-i", "eth0", "-t", "20", "-T", "1", "-s", script]
         return subprocess.run(
-            netns.exec_args(ns, "udhcpc", "-q", "-f", "-n", "-i", "eth0", "-t", "20", "-T", "1",
-                            "-s", script),  # fmt: skip
+            netns.exec_args(ns, *udhcpc),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -73,9 +71,9 @@ class ApplianceLab(Lab):
 
     def forward_ui(self, port: int, guest_port: int = 80) -> None:
         """127.0.0.1:PORT -> the appliance's LAN address, from the management client."""
-        self.spawn("ui-forward", None, sys.executable, "-m", "natbox.lab.forward", str(port),
-                   self.names.client(self.options.clients), N.ROUTER_LAN,
-                   str(guest_port))  # fmt: skip
+        mgmt = self.names.client(self.options.clients)
+        forward = [sys.executable, "-m", "natbox.lab.forward", str(port), mgmt, N.ROUTER_LAN]
+        self.spawn("ui-forward", None, *forward, str(guest_port))
 
 
 def user_mode_nics(ui_port: int) -> list[Nic]:

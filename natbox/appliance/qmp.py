@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
@@ -50,10 +51,8 @@ class Qmp:
 
     def kill(self) -> None:
         """Pull the plug: QEMU exits at once, nothing is flushed in the guest."""
-        try:
+        with contextlib.suppress(ConnectionError, OSError):
             self.execute("quit")
-        except (ConnectionError, OSError):
-            pass
 
     def close(self) -> None:
         self.sock.close()

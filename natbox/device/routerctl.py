@@ -74,7 +74,8 @@ def cmd_status(a) -> None:
 
 
 def cmd_interfaces(a) -> None:
-    print(subprocess.run(["ip", "-4", "addr", "show"], capture_output=True, text=True).stdout, end="")
+    shown = subprocess.run(["ip", "-4", "addr", "show"], capture_output=True, text=True)
+    print(shown.stdout, end="")
 
 
 def cmd_counters(a) -> None:
@@ -104,7 +105,8 @@ def cmd_passthrough(a) -> None:
         data["nat"]["helpers"] = {**data["nat"].get("helpers", {}), a.name: a.action == "enable"}
 
     apply(change)
-    print(f"{a.name} {'on' if a.action == 'enable' else 'off'} (running; `routerctl save` keeps it)")
+    state = "on" if a.action == "enable" else "off"
+    print(f"{a.name} {state} (running; `routerctl save` keeps it)")
 
 
 def cmd_profile(a) -> None:
@@ -150,7 +152,7 @@ def cmd_forward(a) -> None:
 
     def remove(data):
         forwards = data["nat"].get("port_forwards", [])
-        keep = [f for f in forwards if not (f["proto"] == a.proto and str(f["ext_port"]) == a.port)]
+        keep = [f for f in forwards if (f["proto"], str(f["ext_port"])) != (a.proto, a.port)]
         if len(keep) == len(forwards):
             raise Refused(f"no {a.proto} forward on port {a.port}")
         data["nat"]["port_forwards"] = keep

@@ -42,13 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.Popen(["udhcpd", "-f", str(conf)], stdout=sys.stdout, stderr=sys.stderr)
     router_args = argparse.ArgumentParser()
     router_main.add_arguments(router_args)
-    return router_main.run(
-        router_args.parse_args(
-            ["--lan", files.LAN_IF, "--wan", files.WAN_IF, "--config",
-             str(files.RUN / "router.json"), "--control", files.control_path(),
-             "--state-dir", str(files.RUN / "router")]  # fmt: skip
-        )
-    )
+    argv = ["--lan", files.LAN_IF, "--wan", files.WAN_IF, "--control", files.control_path()]
+    argv += ["--config", str(files.RUN / "router.json"), "--state-dir", str(files.RUN / "router")]
+    return router_main.run(router_args.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ device unusable."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -70,10 +71,9 @@ class Appliance:
         still answers, pull the plug through QMP and boot again from the same disk."""
         from natbox.appliance.qmp import Qmp
 
-        try:
+        # A broken device may not answer: the power cut is the point then.
+        with contextlib.suppress(Exception):
             self.console.run("sync", 30)
-        except Exception:
-            pass  # a broken device: the power cut is the point
         try:
             qmp = Qmp(str(self.session.qmp_path), timeout=5)
             qmp.kill()
@@ -117,8 +117,8 @@ def device(appliance, request):
     appliance.transcript = io.BytesIO()
     started = time.monotonic()
     yield appliance
-    failed = any(getattr(request.node, f"rep_{w}", None) and getattr(request.node, f"rep_{w}").failed
-                 for w in ("setup", "call"))  # fmt: skip
+    reports = [getattr(request.node, f"rep_{w}", None) for w in ("setup", "call")]
+    failed = any(r is not None and r.failed for r in reports)
     if failed:
         keep = KEPT / request.node.name
         keep.mkdir(parents=True, exist_ok=True)

@@ -107,8 +107,18 @@ def test_strongswan_ikev2_nat_t_tunnel_carries_traffic_through_the_datapath(lab,
             remote_ts=f"{BEHIND_SERVER}/32",
         )
         # Before: IPsec passthrough is off by default, so IKE never gets through.
-        down = lab.run(client, "swanctl", "--initiate", "--child", "net", "--uri", uri,
-                       "--timeout", "3", check=False)
+        down = lab.run(
+            client,
+            "swanctl",
+            "--initiate",
+            "--child",
+            "net",
+            "--uri",
+            uri,
+            "--timeout",
+            "3",
+            check=False,
+        )
         assert down.returncode != 0
         assert lab.ctl("counters")["engine"].get("ipsec_disabled", 0) > 0
         lab.ctl("vpn", helper="ipsec", enabled=True)
