@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -37,7 +38,13 @@ def options_from(args: argparse.Namespace) -> Options:
     return o
 
 
+def _stop(signum, frame) -> None:
+    raise SystemExit(128 + signum)  # unwinds into `finally`: the lab is removed
+
+
 def run(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGHUP, _stop)
     session = open_session(options_from(args))
     try:
         for note in session.notes:

@@ -32,6 +32,28 @@ else:
 """
 
 
+# A scapy exchange from the LAN client: one UDP datagram to a lab server port nobody listens
+# on. Forwarded, it comes back as ICMP port unreachable translated by the NAT; blocked,
+# nothing comes back.
+SCAPY_PROBE = """
+import sys
+from scapy.all import IP, UDP, Raw, conf, sr1
+conf.verb = 0
+host, port = sys.argv[1], int(sys.argv[2])
+reply = sr1(IP(dst=host) / UDP(sport=port, dport=port) / Raw(b"natbox-probe"), timeout=3)
+print("nothing" if reply is None else reply.summary())
+"""
+
+
+def scapy_probe(device, port: int) -> str:
+    ns = device.lab.names.client(1)
+    result = subprocess.run(netns.exec_args(ns, sys.executable, "-c", SCAPY_PROBE, N.SERVERS[0],
+                                            str(port)),
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
 def client(device, *args: str) -> str:
     ns = device.lab.names.client(1)
     result = subprocess.run(netns.exec_args(ns, sys.executable, "-c", CLIENT_PROBE, *args),
@@ -82,6 +104,19 @@ def test_pptp_switched_from_routerctl(device, leased):
         assert "pptp   on" in console.check("routerctl passthrough", 60)
     finally:
         console.check("routerctl passthrough disable pptp", 60)
+
+
+@pytest.mark.parametrize(("helper", "port"), [("l2tp", 1701), ("ipsec", 500)])
+def test_udp_vpn_passthrough_before_and_after(device, leased, helper, port):
+    """L2TP (UDP 1701) and IKE (UDP 500), pushed with scapy with the helper off, then on."""
+    console = device.console
+    console.check(f"routerctl passthrough disable {helper}", 60)
+    assert scapy_probe(device, port) == "nothing"
+    console.check(f"routerctl passthrough enable {helper}", 60)
+    try:
+        assert "ICMP" in scapy_probe(device, port)  # port unreachable, back through the NAT
+    finally:
+        console.check(f"routerctl passthrough disable {helper}", 60)
 
 
 def test_configuration_survives_a_reboot(device):
