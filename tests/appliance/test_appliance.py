@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -33,14 +34,17 @@ else:
 
 
 # A scapy exchange from the LAN client: one UDP datagram to a lab server port nobody listens
-# on. Forwarded, it comes back as ICMP port unreachable translated by the NAT; blocked,
-# nothing comes back.
+# on. Whether it crossed the NAT is read from the WAN link's capture.
 SCAPY_PROBE = """
-import sys
+import os, struct, sys
 from scapy.all import IP, UDP, Raw, conf, sr1
 conf.verb = 0
 host, port = sys.argv[1], int(sys.argv[2])
-reply = sr1(IP(dst=host) / UDP(sport=port, dport=port) / Raw(b"natbox-probe"), timeout=3)
+payload = b"natbox-probe"
+if port == 500:  # an IKEv2 IKE_SA_INIT header: the IPsec helper parses it
+    header = bytes([33, 0x20, 34, 0x08]) + bytes(4) + struct.pack(">I", 28)
+    payload = os.urandom(8) + bytes(8) + header
+reply = sr1(IP(dst=host) / UDP(sport=port, dport=port) / Raw(payload), timeout=2)
 print("nothing" if reply is None else reply.summary())
 """
 
@@ -52,6 +56,15 @@ def scapy_probe(device, port: int) -> str:
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
+
+
+def crossed_to_the_wan(device, port: int) -> int:
+    """UDP datagrams to ``port`` seen leaving the appliance's WAN (tcpdump writes with -U)."""
+    from scapy.all import UDP, rdpcap
+
+    time.sleep(0.5)
+    packets = rdpcap(str(device.pcaps / "wan.pcap"))
+    return sum(1 for p in packets if UDP in p and p[UDP].dport == port)
 
 
 def client(device, *args: str) -> str:
@@ -111,10 +124,13 @@ def test_udp_vpn_passthrough_before_and_after(device, leased, helper, port):
     """L2TP (UDP 1701) and IKE (UDP 500), pushed with scapy with the helper off, then on."""
     console = device.console
     console.check(f"routerctl passthrough disable {helper}", 60)
+    before = crossed_to_the_wan(device, port)
     assert scapy_probe(device, port) == "nothing"
+    assert crossed_to_the_wan(device, port) == before  # dropped at the LAN side
     console.check(f"routerctl passthrough enable {helper}", 60)
     try:
-        assert "ICMP" in scapy_probe(device, port)  # port unreachable, back through the NAT
+        scapy_probe(device, port)
+        assert crossed_to_the_wan(device, port) == before + 1
     finally:
         console.check(f"routerctl passthrough disable {helper}", 60)
 
