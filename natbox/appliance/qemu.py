@@ -65,7 +65,9 @@ def command(
 ) -> list[str]:
     """``netns``: run QEMU inside that namespace (its taps live there)."""
     argv = [QEMU, "-accel", accel, "-smp", os.environ.get("NATBOX_SMP", "1"), "-m", str(memory_mb)]
-    argv += ["-nographic", "-no-reboot"]
+    # mon:stdio keeps the Ctrl-A escapes (Ctrl-A X quits) even though -qmp replaces the
+    # default monitor that -nographic would otherwise mux onto stdio.
+    argv += ["-nographic", "-serial", "mon:stdio", "-no-reboot"]
     argv += ["-kernel", str(kernel), "-initrd", str(initrd), "-append", cmdline]
     for nic in nics:
         argv += nic.args()
