@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from natbox.appliance.console import scale
 from natbox.lab import names as N
 from natbox.lab import netns
 
@@ -58,13 +59,18 @@ def scapy_probe(device, port: int) -> str:
     return result.stdout.strip()
 
 
-def crossed_to_the_wan(device, port: int) -> int:
-    """UDP datagrams to ``port`` seen leaving the appliance's WAN (tcpdump writes with -U)."""
+def crossed_to_the_wan(device, port: int, at_least: int = 0, wait: float = 2.0) -> int:
+    """UDP datagrams to ``port`` seen leaving the appliance's WAN; waits up to ``wait``
+    seconds for ``at_least`` of them (the capture reaches the file a moment later)."""
     from scapy.all import UDP, rdpcap
 
-    time.sleep(0.5)
-    packets = rdpcap(str(device.pcaps / "wan.pcap"))
-    return sum(1 for p in packets if UDP in p and p[UDP].dport == port)
+    deadline = time.monotonic() + wait * scale()
+    while True:
+        packets = rdpcap(str(device.pcaps / "wan.pcap"))
+        seen = sum(1 for p in packets if UDP in p and p[UDP].dport == port)
+        if (at_least and seen >= at_least) or time.monotonic() > deadline:
+            return seen
+        time.sleep(0.2)
 
 
 def client(device, *args: str) -> str:
@@ -124,13 +130,13 @@ def test_udp_vpn_passthrough_before_and_after(device, leased, helper, port):
     """L2TP (UDP 1701) and IKE (UDP 500), pushed with scapy with the helper off, then on."""
     console = device.console
     console.check(f"routerctl passthrough disable {helper}", 60)
-    before = crossed_to_the_wan(device, port)
+    before = crossed_to_the_wan(device, port, wait=0)
     assert scapy_probe(device, port) == "nothing"
-    assert crossed_to_the_wan(device, port) == before  # dropped at the LAN side
+    assert crossed_to_the_wan(device, port) == before  # dropped at the LAN side (waited 2 s)
     console.check(f"routerctl passthrough enable {helper}", 60)
     try:
         scapy_probe(device, port)
-        assert crossed_to_the_wan(device, port) == before + 1
+        assert crossed_to_the_wan(device, port, at_least=before + 1, wait=10) == before + 1
     finally:
         console.check(f"routerctl passthrough disable {helper}", 60)
 
