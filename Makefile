@@ -7,10 +7,12 @@ TOX = $(VENV)/bin/tox
 setup:
 	@scripts/host-setup.sh $(VENV)
 
-# Until the appliance boots under QEMU, `make run` runs the NAT engine's self-check.
+# Boots the appliance under QEMU (building the firmware if it is missing or stale) with its
+# console on this terminal: the lab and its taps as root, user-mode networking otherwise.
+# Leave with Ctrl-A X; the lab is removed on exit.
 run: setup
 	@$(TOX) -q -e py3 --notest
-	@.tox/py3/bin/natbox selfcheck
+	@.tox/py3/bin/natbox boot
 
 test: setup
 	$(TOX) -e lint,py3

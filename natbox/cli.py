@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from natbox.appliance import cli as boot_cli
 from natbox.firmware import cli as firmware_cli
 from natbox.lab import cli as lab_cli
 from natbox.router import main as router_main
@@ -19,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     router_main.add_arguments(commands.add_parser("router", help="run the datapath (root)"))
     lab_cli.add_arguments(commands.add_parser("lab", help="network-namespace lab (root)"))
     ui_serve.add_arguments(commands.add_parser("ui", help="serve the web UI and REST API"))
+    boot_cli.add_arguments(commands.add_parser("boot", help="boot the appliance under QEMU"))
     args = parser.parse_args(argv)
     if args.command == "router":
         return router_main.run(args)
@@ -30,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         from natbox.selfcheck import run
 
         return run(sys.stdout)
+    if args.command == "boot":
+        return boot_cli.run(args)
     if args.command == "firmware":
         return firmware_cli.run(args)
     return 2

@@ -1,6 +1,7 @@
 """Boot a firmware's kernel and initramfs under QEMU (TCG) on the serial console.
 
-The board's QEMU command line lives here and only here; image/README.md shows the same line.
+The QEMU command line is built by natbox.appliance.qemu (the only place); this module boots
+the bare image with it for the image test.
 `Console` is a minimal expect-style driver over QEMU's stdio (no pty needed).
 """
 
@@ -20,25 +21,13 @@ SCALE = float(os.environ.get("NATBOX_TIMEOUT_SCALE", "1"))
 def qemu_command(
     kernel: Path, initrd: Path, cmdline: str = "console=ttyS0 quiet", memory_mb: int = 256
 ) -> list[str]:
-    return [
-        "qemu-system-x86_64",
-        "-accel",
-        "tcg",
-        "-m",
-        str(memory_mb),
-        "-nographic",
-        "-no-reboot",
-        "-kernel",
-        str(kernel),
-        "-initrd",
-        str(initrd),
-        "-append",
-        f"{cmdline} panic=-1",
-        "-netdev",
-        "user,id=wan",
-        "-device",
-        "virtio-net-pci,netdev=wan",
-    ]
+    """The bare image on one user-mode NIC, no disk: the appliance's own command line."""
+    from natbox.appliance import qemu
+
+    return qemu.command(
+        kernel, initrd, [qemu.Nic("wan", "user")], cmdline=f"{cmdline} panic=-1",
+        memory_mb=memory_mb,
+    )  # fmt: skip
 
 
 class Console:

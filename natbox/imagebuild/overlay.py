@@ -38,6 +38,12 @@ def install_project(tree: Path, packages: tuple[str, ...], root: Path) -> list[s
     placed = []
     for pkg in packages:
         src = tree / pkg
+        if src.is_file() and src.suffix == ".py":  # one module of a package (natbox/packets.py)
+            dest = root / SITE / src.relative_to(tree)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dest)
+            placed.append(str(SITE / src.relative_to(tree)))
+            continue
         if not src.is_dir():
             raise FileNotFoundError(f"project package {pkg}/ not found in {tree}")
         for dirpath, dirnames, filenames in os.walk(src):

@@ -36,8 +36,9 @@ def target_python(
 
 
 def compile_tree(root: Path, rel_dirs: list[str], pyc_only: bool) -> int:
-    """Compile every .py under root/<rel_dir>; return how many .pyc files were written."""
-    dirs = [str(root / d) for d in rel_dirs if (root / d).is_dir()]
+    """Compile every .py under root/<rel_dir> (or that one .py file); return how many .pyc
+    files were written."""
+    dirs = [str(root / d) for d in rel_dirs if (root / d).is_dir() or d.endswith(".py")]
     if not dirs:
         return 0
     args = [
@@ -61,11 +62,12 @@ def compile_tree(root: Path, rel_dirs: list[str], pyc_only: bool) -> int:
     target_python(root, *args, *dirs, check=False)
     count = 0
     for d in dirs:
-        for py in sorted(Path(d).rglob("*.py")):
+        sources = [Path(d)] if d.endswith(".py") else sorted(Path(d).rglob("*.py"))
+        for py in sources:
             pyc = py.with_suffix(".pyc") if pyc_only else None
             if pyc_only and pyc is not None and pyc.exists():
                 py.unlink()
                 count += 1
-        if not pyc_only:
+        if not pyc_only and not d.endswith(".py"):
             count += len(list(Path(d).rglob("*.pyc")))
     return count

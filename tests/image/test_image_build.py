@@ -100,7 +100,11 @@ def test_image_has_what_the_board_needs(built: Build, rootfs: dict[str, cpio.Ent
         "etc/sysctl.conf",
         "etc/passwd",
         "etc/shadow",
-        "etc/natbox/natbox.json",
+        "etc/natbox/factory.json",
+        "etc/init.d/S15data",
+        "etc/init.d/S60webui",
+        "usr/lib/python3/dist-packages/natbox/device/routerctl.pyc",
+        "usr/sbin/routerctl",
         "etc/natbox/board",
         "etc/natbox/keyring/dev-ed25519.pub",
         "dev/console",
@@ -183,6 +187,8 @@ def test_boots_to_a_login_on_ttyS0(built: Build, tmp_path: Path) -> None:
     try:
         console.expect(r"natbox login: ", 40)
         console.send("root\n")
+        console.expect(r"Password: ", 10)
+        console.send("natbox\n")  # the documented development root password
         console.expect(r"# ", 10)
         out, rc = console.run("cat /etc/natbox/board /proc/sys/net/ipv4/ip_forward")
         assert (out.split(), rc) == ([built.cfg.compatible, "1"], 0)

@@ -1,0 +1,92 @@
+"""Appliance boot time under QEMU (the accelerator `natbox boot` would pick: TCG here).
+
+Per run, from starting QEMU: the console's login prompt (boot.login_prompt_s) and the web UI
+answering HTTP 200 on the LAN address (boot.ui_ready_s, reached through a user-mode hostfwd
+to 192.168.1.1:80); and, as the floor, the same kernel and initramfs booted straight into
+/bin/echo instead of init (boot.kernel_floor_s: firmware, kernel and initramfs unpacking).
+Median of 3 runs each; the runs are sequential (never two VMs at once).
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+RUNS = 3
+TREE = Path(__file__).resolve().parent.parent
+
+
+def _boot_once(session, ui_url: str) -> tuple[float, float]:
+    import pexpect
+
+    from natbox.appliance.console import LOGIN_PROMPT
+
+    t0 = time.monotonic()
+    child = pexpect.spawn(session.argv[0], session.argv[1:])
+    try:
+        child.expect(LOGIN_PROMPT, timeout=120)
+        login = time.monotonic() - t0
+        while True:
+            try:
+                with urllib.request.urlopen(ui_url, timeout=2) as reply:
+                    if reply.status == 200:
+                        return login, time.monotonic() - t0
+            except OSError:
+                pass
+            if time.monotonic() - t0 > 120:
+                raise TimeoutError("the web UI never answered")
+            time.sleep(0.05)
+    finally:
+        child.terminate(force=True)
+
+
+def _floor_once(session) -> float:
+    import pexpect
+
+    from natbox.appliance import qemu
+
+    b = session.bootable
+    argv = qemu.command(b.kernel, b.initrd, [], cmdline=f"{qemu.CMDLINE} rdinit=/bin/echo "
+                        "-- NBX_USERSPACE")  # fmt: skip
+    t0 = time.monotonic()
+    child = pexpect.spawn(argv[0], argv[1:])
+    try:
+        child.expect("NBX_USERSPACE", timeout=120)
+        return time.monotonic() - t0
+    finally:
+        child.terminate(force=True)
+
+
+def main() -> None:
+    import os
+    import shutil
+
+    if shutil.which("qemu-system-x86_64") is None:
+        print("boot_bench: skipped (no qemu-system-x86_64)")
+        return
+    from natbox.appliance.session import Options, open_session
+
+    os.environ.setdefault("NATBOX_TREE", str(TREE))
+    with tempfile.TemporaryDirectory(prefix="natbox-boot-bench-") as tmp:
+        session = open_session(Options(workdir=Path(tmp), network="user"), log=lambda m: None)
+        try:
+            floors, logins, uis = [], [], []
+            for _ in range(RUNS):
+                floors.append(_floor_once(session))
+                login, ui = _boot_once(session, session.ui_url)
+                logins.append(login)
+                uis.append(ui)
+        finally:
+            session.close()
+    accel = next((n for n in session.notes if n.startswith("accelerator")), "")
+    print(f"# {accel}; runs: login {logins}, ui {uis}, floor {floors}")
+    print(f"BENCH boot.login_prompt_s {statistics.median(logins):.2f} s")
+    print(f"BENCH boot.ui_ready_s {statistics.median(uis):.2f} s")
+    print(f"BENCH boot.kernel_floor_s {statistics.median(floors):.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""A minimal QMP client: power off (ACPI), reset, and hard kill for power-cut tests."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import time
+
+
+class Qmp:
+    def __init__(self, path: str, timeout: float = 10.0):
+        deadline = time.monotonic() + timeout
+        while True:  # QEMU creates the socket a moment after it starts
+            try:
+                self.sock = socket.socket(socket.AF_UNIX)
+                self.sock.settimeout(timeout)
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.reader = self.sock.makefile("r")
+        self._read()  # the greeting
+        self.execute("qmp_capabilities")
+
+    def _read(self) -> dict:
+        while True:
+            line = self.reader.readline()
+            if not line:
+                raise ConnectionError("QMP socket closed")
+            message = json.loads(line)
+            if "event" not in message:  # events are not answers
+                return message
+
+    def execute(self, command: str, **arguments) -> dict:
+        request = {"execute": command, **({"arguments": arguments} if arguments else {})}
+        self.sock.sendall(json.dumps(request).encode() + b"\n")
+        reply = self._read()
+        if "error" in reply:
+            raise RuntimeError(f"QMP {command}: {reply['error']}")
+        return reply.get("return", {})
+
+    def powerdown(self) -> None:
+        self.execute("system_powerdown")
+
+    def reset(self) -> None:
+        self.execute("system_reset")
+
+    def kill(self) -> None:
+        """Pull the plug: QEMU exits at once, nothing is flushed in the guest."""
+        with contextlib.suppress(ConnectionError, OSError):
+            self.execute("quit")
+
+    def close(self) -> None:
+        self.sock.close()

@@ -1,0 +1,1 @@
+"""Tools that run on the device itself (routerctl, the boot-time config bridge)."""

@@ -1,0 +1,51 @@
+"""Boot-time start of the router (run by /etc/init.d/S50natbox): the saved configuration
+(factory defaults on first boot) becomes the running one, udhcpd serves the LAN and the
+datapath daemon runs in this same process (one Python start-up less under TCG)."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+from nat.config import ConfigError
+from natbox.device import config_files as files
+from natbox.router import main as router_main
+
+
+def load_saved():
+    store = files.saved_store()
+    if not store.path.exists():
+        config = files.factory()
+        store.save(config)  # the web UI reads the same file
+        return config
+    try:
+        return store.load()
+    except ConfigError as error:  # never leave the device without a router
+        print(f"startup: saved configuration refused ({error}); factory defaults", flush=True)
+        return files.factory()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--log", help="append output here")
+    args = parser.parse_args(argv)
+    if args.log:
+        log = open(args.log, "a", buffering=1)  # noqa: SIM115
+        sys.stdout = sys.stderr = log
+    config = load_saved()
+    files.write_running(config)
+    if config.dhcp.enabled:
+        conf = files.RUN / "udhcpd.conf"
+        conf.write_text(files.udhcpd_conf(config, str(files.RUN / "udhcpd.leases")))
+        (files.RUN / "udhcpd.leases").touch()
+        subprocess.Popen(["udhcpd", "-f", str(conf)], stdout=sys.stdout, stderr=sys.stderr)
+    router_args = argparse.ArgumentParser()
+    router_main.add_arguments(router_args)
+    argv = ["--lan", files.LAN_IF, "--wan", files.WAN_IF, "--control", files.control_path()]
+    argv += ["--config", str(files.RUN / "router.json"), "--state-dir", str(files.RUN / "router")]
+    return router_main.run(router_args.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

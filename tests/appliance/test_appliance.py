@@ -1,0 +1,164 @@
+"""End to end against the booted appliance: console, LAN DHCP, traffic to the WAN, VPN
+passthrough switched from routerctl, configuration across a reboot, malformed commands."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from natbox.appliance.console import scale
+from natbox.lab import names as N
+from natbox.lab import netns
+
+pytestmark = pytest.mark.vm
+
+CLIENT_PROBE = """
+import socket, sys
+kind, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if kind == "tcp":
+    s = socket.create_connection((host, port), timeout=3)
+    s.sendall(b"natbox\\n"); print(s.recv(100).decode().strip())
+elif kind == "connect":
+    try:
+        socket.create_connection((host, port), timeout=3); print("open")
+    except ConnectionRefusedError:
+        print("refused")  # an RST came back through the NAT: the path is open
+    except OSError:
+        print("blocked")
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+    s.sendto(b"hello", (host, port)); print(s.recvfrom(100)[0].decode().strip())
+"""
+
+
+# A scapy exchange from the LAN client: one UDP datagram to a lab server port nobody listens
+# on. Whether it crossed the NAT is read from the WAN link's capture.
+SCAPY_PROBE = """
+import os, struct, sys
+from scapy.all import IP, UDP, Raw, conf, sr1
+conf.verb = 0
+host, port = sys.argv[1], int(sys.argv[2])
+payload = b"natbox-probe"
+if port == 500:  # an IKEv2 IKE_SA_INIT header: the IPsec helper parses it
+    header = bytes([33, 0x20, 34, 0x08]) + bytes(4) + struct.pack(">I", 28)
+    payload = os.urandom(8) + bytes(8) + header
+reply = sr1(IP(dst=host) / UDP(sport=port, dport=port) / Raw(payload), timeout=2)
+print("nothing" if reply is None else reply.summary())
+"""
+
+
+def scapy_probe(device, port: int) -> str:
+    ns = device.lab.names.client(1)
+    result = subprocess.run(netns.exec_args(ns, sys.executable, "-c", SCAPY_PROBE, N.SERVERS[0],
+                                            str(port)),
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def crossed_to_the_wan(device, port: int, at_least: int = 0, wait: float = 2.0) -> int:
+    """UDP datagrams to ``port`` seen leaving the appliance's WAN; waits up to ``wait``
+    seconds for ``at_least`` of them (the capture reaches the file a moment later)."""
+    from scapy.all import UDP, rdpcap
+
+    deadline = time.monotonic() + wait * scale()
+    while True:
+        packets = rdpcap(str(device.pcaps / "wan.pcap"))
+        seen = sum(1 for p in packets if UDP in p and p[UDP].dport == port)
+        if (at_least and seen >= at_least) or time.monotonic() > deadline:
+            return seen
+        time.sleep(0.2)
+
+
+def client(device, *args: str) -> str:
+    ns = device.lab.names.client(1)
+    result = subprocess.run(netns.exec_args(ns, sys.executable, "-c", CLIENT_PROBE, *args),
+                            capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def leased(appliance):
+    result = appliance.lab.lease(1)
+    assert result.returncode == 0, result.stderr
+    return result.stderr
+
+
+def test_login_and_services(device):
+    out, code = device.console.run("cat /etc/natbox/board; ls /run/natbox")
+    assert code == 0 and out.splitlines()[0] == "natbox,qemu-x86_64"
+    assert "router.sock" in out
+    out, code = device.console.run("mount | grep ' /data '")
+    assert code == 0 and "/dev/vda4" in out
+
+
+def test_lan_client_gets_a_lease(device, leased):
+    assert "lease of 192.168.1." in leased and "obtained from 192.168.1.1" in leased
+
+
+def test_ping_tcp_and_udp_to_the_wan(device, leased):
+    ns = device.lab.names.client(1)
+    ping = subprocess.run(netns.exec_args(ns, "ping", "-c", "2", "-W", "3", N.SERVERS[0]),
+                          capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert ping.returncode == 0, ping.stdout
+    assert client(device, "tcp", N.SERVERS[0], "7") == "natbox"  # TCP echo
+    assert client(device, "udp", N.SERVERS[0], "3478")  # UDP whoami answers through the NAT
+
+
+def test_pptp_switched_from_routerctl(device, leased):
+    """TCP 1723 (PPTP control) is blocked while PPTP is off, and reaches the server once
+    routerctl switches it on (the server has no PPTP daemon: its RST shows the path)."""
+    console = device.console
+    console.check("routerctl passthrough disable pptp", 60)
+    assert client(device, "connect", N.SERVERS[0], "1723") == "blocked"
+    counters = console.check("routerctl counters", 60)
+    assert "pptp_disabled" in counters
+    console.check("routerctl passthrough enable pptp", 60)
+    try:
+        assert client(device, "connect", N.SERVERS[0], "1723") == "refused"
+        assert "pptp   on" in console.check("routerctl passthrough", 60)
+    finally:
+        console.check("routerctl passthrough disable pptp", 60)
+
+
+@pytest.mark.parametrize(("helper", "port"), [("l2tp", 1701), ("ipsec", 500)])
+def test_udp_vpn_passthrough_before_and_after(device, leased, helper, port):
+    """L2TP (UDP 1701) and IKE (UDP 500), pushed with scapy with the helper off, then on."""
+    console = device.console
+    console.check(f"routerctl passthrough disable {helper}", 60)
+    before = crossed_to_the_wan(device, port, wait=0)
+    assert scapy_probe(device, port) == "nothing"
+    assert crossed_to_the_wan(device, port) == before  # dropped at the LAN side (waited 2 s)
+    console.check(f"routerctl passthrough enable {helper}", 60)
+    try:
+        scapy_probe(device, port)
+        assert crossed_to_the_wan(device, port, at_least=before + 1, wait=10) == before + 1
+    finally:
+        console.check(f"routerctl passthrough disable {helper}", 60)
+
+
+def test_configuration_survives_a_reboot(device):
+    console = device.console
+    console.check("routerctl profile symmetric && routerctl save", 60)
+    device.reboot()
+    assert device.console.check("routerctl profile", 60) == "symmetric"
+    device.console.check("routerctl profile restricted-cone && routerctl save", 60)
+
+
+def test_malformed_commands_leave_the_device_working(device):
+    console = device.console
+    before = console.check("routerctl forward list", 60)
+    out, code = console.run("routerctl forward add tcp 99999 192.168.1.50", 60)
+    assert code == 1 and "invalid nat.port_forwards[0].ext_port" in out and "nothing changed" in out
+    out, code = console.run("routerctl forward add tcp 80 10.9.9.9", 60)
+    assert code == 1 and "is not in 192.168.1.0/24" in out
+    out, code = console.run("routerctl profile no-such-profile", 60)
+    assert code == 1 and "unknown NAT profile" in out
+    out, code = console.run("routerctl frobnicate", 60)
+    assert code == 2
+    assert console.check("routerctl forward list", 60) == before
+    assert '"forwarding": true' in console.check("routerctl status", 60)

@@ -1,0 +1,115 @@
+"""Host-side appliance pieces without a VM: the one QEMU command line, the disk layout, the
+boot stage's verification and the console driver's markers (against a local shell)."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+from pathlib import Path
+
+import pexpect
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from natbox.appliance import bootstage, disk, qemu
+from natbox.appliance.console import Console, ConsoleError
+from natbox.firmware import format as fw
+from natbox.firmware.keys import public_pem, sign
+
+
+def test_command_with_taps_runs_in_the_switch_namespace():
+    nics = [qemu.Nic("lan", "tap", "tlan"), qemu.Nic("wan", "tap", "twan")]
+    argv = qemu.command(Path("k"), Path("i"), nics, disk=Path("d.img"), qmp=Path("q.sock"),
+                        netns="nbxab-sw")  # fmt: skip
+    assert argv[:5] == ["ip", "netns", "exec", "nbxab-sw", "qemu-system-x86_64"]
+    joined = " ".join(argv)
+    assert "tap,id=lan,ifname=tlan,script=no,downscript=no" in joined
+    assert joined.index("netdev=lan") < joined.index("netdev=wan")  # LAN is eth0
+    assert "-qmp unix:q.sock,server=on,wait=off" in joined
+    assert "file=d.img,format=raw,if=virtio" in joined and "-accel tcg" in joined
+
+
+def test_user_mode_forwards_the_ui_to_the_lan_address():
+    argv = qemu.command(Path("k"), Path("i"), [qemu.Nic("lan", "user", host_ui_port=8080),
+                                               qemu.Nic("wan", "user")])  # fmt: skip
+    assert argv[0] == "qemu-system-x86_64"
+    assert "hostfwd=tcp:127.0.0.1:8080-192.168.1.1:80" in " ".join(argv)
+
+
+def test_accelerator_can_be_forced(monkeypatch):
+    monkeypatch.setenv("NATBOX_ACCEL", "tcg")
+    assert qemu.accelerator(Path("nope")) == "tcg"
+
+
+@pytest.mark.skipif(shutil.which("mkfs.ext4") is None, reason="no e2fsprogs")
+def test_disk_layout_and_slots(tmp_path):
+    path = tmp_path / "disk.img"
+    disk.create(path)
+    raw = path.read_bytes()
+    assert raw[510:512] == b"\x55\xaa" and len(raw) == disk.DISK_BYTES
+    starts = [struct.unpack_from("<I", raw, 446 + 16 * i + 8)[0] for i in range(4)]
+    assert starts == [p.offset // 512 for p in disk.LAYOUT]
+    data = disk.BY_NAME["data"]
+    assert raw[data.offset + 1024 + 56 : data.offset + 1024 + 58] == b"\x53\xef"  # ext4 magic
+    assert disk.read_env(path) == {"active": "A", "slots": {}}
+    disk.write_slot(path, "A", b"firmware")
+    assert disk.read_slot(path, "A") == b"firmware"
+    with pytest.raises(ValueError):
+        disk.read_slot(path, "B")
+    with pytest.raises(ValueError):
+        disk.write_slot(path, "B", bytes(disk.BY_NAME["B"].size + 1))
+
+
+def _firmware(key) -> bytes:
+    parts = [fw.Payload("kernel", b"K" * 48, "linux-bzimage"), fw.Payload("rootfs", b"R" * 40)]
+    manifest = fw.Manifest("natbox_x86_64", bootstage.COMPATIBLE, "0.1.0", "1.0",
+                           fw.build_id(parts, "0.1.0"), 1700000000,
+                           tuple(p.describe() for p in parts))  # fmt: skip
+    kid, sig = sign(key, manifest.to_bytes())
+    return fw.pack(manifest, parts, kid, sig)
+
+
+@pytest.mark.skipif(shutil.which("mkfs.ext4") is None, reason="no e2fsprogs")
+def test_boot_stage_boots_only_a_verified_slot(tmp_path):
+    key = Ed25519PrivateKey.generate()
+    ring = tmp_path / "keyring"
+    ring.mkdir()
+    (ring / "dev.pub").write_bytes(public_pem(key.public_key()))
+    path = tmp_path / "disk.img"
+    image = _firmware(key)
+    assert bootstage.install_if_changed(path, image)
+    assert not bootstage.install_if_changed(path, image)  # already there
+    booted = bootstage.prepare(path, ring, tmp_path / "boot")
+    assert booted.kernel.read_bytes() == b"K" * 48 and booted.slot == "A"
+    bad = bytearray(image)
+    bad[-1] ^= 1
+    disk.write_slot(path, "A", bytes(bad))
+    with pytest.raises(bootstage.BootError, match="does not verify"):
+        bootstage.prepare(path, ring, tmp_path / "boot2")
+
+
+@pytest.fixture
+def shell():
+    child = pexpect.spawn("sh", ["-i"], env={"PS1": "$ ", "PATH": "/usr/bin:/bin"})
+    console = Console(child)
+    child.sendline(f"PS1='{console.prompt}'")
+    console.expect(console.prompt.replace("$", r"\$"), 10)
+    yield console
+    child.terminate(force=True)
+
+
+def test_run_returns_output_and_exit_code(shell):
+    assert shell.run("echo hello; echo world") == ("hello\nworld", 0)
+    assert shell.run("false") == ("", 1)
+    assert shell.run("(exit 3)") == ("", 3)
+
+
+def test_output_that_looks_like_a_marker_does_not_end_the_run(shell):
+    output, code = shell.run("echo EdeadbeefE 0; echo after")
+    assert output.endswith("after") and code == 0
+
+
+def test_timeouts_are_scaled(shell, monkeypatch):
+    monkeypatch.setenv("NATBOX_TIMEOUT_SCALE", "0.1")
+    with pytest.raises(ConsoleError, match="within 0 s"):
+        shell.run("sleep 2", timeout=2)
