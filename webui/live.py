@@ -61,6 +61,7 @@ class LiveBackend:
         store: ConfigStore,
         control_path: str,
         leases_path: str | None = None,
+        saved: ConfigStore | None = None,
         request: Request = control.request,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
@@ -69,6 +70,9 @@ class LiveBackend:
         self.store = store
         self.control_path = control_path
         self.leases_path = leases_path
+        # On the appliance the daemon runs from a running configuration; Save & Apply also
+        # makes it the saved one, so it survives a reboot (routerctl saves explicitly).
+        self.saved = saved
         self._request = request
         self.clock = clock
         self.wall = wall
@@ -109,6 +113,8 @@ class LiveBackend:
             old = self.store.load()
             self.store.save(config)  # first: if the disk refuses, nothing changes
             reset = bool(self._ask("reload").get("flushed"))
+            if self.saved is not None:
+                self.saved.save(config)
             for reason in restart_reasons(old, config):
                 if reason not in self.restart_required:
                     self.restart_required.append(reason)

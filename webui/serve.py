@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--control", help="live: the datapath daemon's control socket")
     parser.add_argument("--leases", help="live: dnsmasq's lease file, for the Status page")
+    parser.add_argument(
+        "--save-to", help="live: also save applied changes here (the appliance's saved config)"
+    )
     parser.add_argument("--demo", action="store_true", help="feed sample traffic at start")
 
 
@@ -47,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
         from webui.live import LiveBackend
 
         store = ConfigStore(args.config or DEFAULT_CONFIG_PATH)
-        backend = LiveBackend(store, args.control, args.leases)
+        saved = ConfigStore(args.save_to) if args.save_to else None
+        backend = LiveBackend(store, args.control, args.leases, saved=saved)
     app = create_app(test_config, backend)
     if args.demo:
         from webui.demo import feed_sample_traffic

@@ -45,7 +45,7 @@ def router_settings(config: RouterConfig) -> dict:
     if config.wan.mode == "static":
         wan.update(address=f"{nat.wan_addresses[0]}/24", gateway=config.wan.gateway)
     return {"nat": nat.to_dict(), "lan": {"address": f"{nat.lan_address}/{nat.lan_prefix}"},
-            "wan": wan}  # fmt: skip
+            "wan": wan, "lan_services": "external"}  # fmt: skip
 
 
 def udhcpd_conf(config: RouterConfig, lease_file: str) -> str:

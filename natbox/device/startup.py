@@ -43,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     router_args = argparse.ArgumentParser()
     router_main.add_arguments(router_args)
     argv = ["--lan", files.LAN_IF, "--wan", files.WAN_IF, "--control", files.control_path()]
-    argv += ["--config", str(files.RUN / "router.json"), "--state-dir", str(files.RUN / "router")]
+    # The daemon runs from the running configuration (what routerctl and the web UI change);
+    # router.json adds the device's own facts (interfaces' roles, WAN mode) as the site file.
+    argv += ["--config", str(files.RUN / "running.json"), "--site", str(files.RUN / "router.json")]
+    argv += ["--state-dir", str(files.RUN / "router")]
     return router_main.run(router_args.parse_args(argv))
 
 

@@ -46,6 +46,9 @@ class RouterSettings:
     wan_address: str | None = None
     wan_gateway: str | None = None
     kernel_ports: tuple[int, int] = (61000, 65535)
+    # "dnsmasq": the daemon serves LAN DHCP/DNS itself; "external": something else does (the
+    # appliance's udhcpd), so a configuration's DHCP range is not the daemon's to serve.
+    lan_services: str = "dnsmasq"
 
     def nat_config(self) -> NatConfig:
         return NatConfig.from_dict(self.nat)
@@ -68,7 +71,11 @@ def parse(data: dict[str, Any]) -> RouterSettings:
     kernel_ports = tuple(data.get("kernel_ports", (61000, 65535)))
     if len(kernel_ports) != 2 or not 1024 < kernel_ports[0] <= kernel_ports[1] <= 65535:
         raise ConfigError("kernel_ports", "must be [low, high] above 1024")
+    lan_services = data.get("lan_services", "dnsmasq")
+    if lan_services not in ("dnsmasq", "external"):
+        raise ConfigError("lan_services", "must be dnsmasq or external")
     settings = RouterSettings(
+        lan_services=lan_services,
         nat=data.get("nat", {}),
         lan_address=lan.get("address"),
         dhcp_range=tuple(dhcp["range"]) if "range" in dhcp else None,
@@ -101,11 +108,14 @@ def from_router_config(config: RouterConfig, site: RouterSettings) -> RouterSett
     return RouterSettings(
         nat=nat.to_dict(),
         lan_address=f"{nat.lan_address}/{nat.lan_prefix}",
-        dhcp_range=(dhcp.first, dhcp.last) if dhcp.enabled else None,
+        dhcp_range=(dhcp.first, dhcp.last)
+        if dhcp.enabled and site.lan_services == "dnsmasq"
+        else None,
+        lan_services=site.lan_services,
         dhcp_lease=str(dhcp.lease_time),  # dnsmasq reads a bare number as seconds
         dhcp_static=dict(site.dhcp_static),
         dns_hosts=dict(site.dns_hosts),
-        dns_upstream=tuple(config.wan.dns_servers),
+        dns_upstream=tuple(config.wan.dns_servers) if site.lan_services == "dnsmasq" else (),
         wan_mode=wan_mode,
         wan_address=wan_address,
         wan_gateway=wan_gateway,

@@ -111,6 +111,14 @@ def test_saving_stores_first_then_reloads_the_daemon(live):
     assert result["connections_reset"] is True  # the daemon's engine flushed its table
 
 
+def test_applied_changes_are_also_saved_where_asked(live, tmp_path):
+    backend, daemon, api = live
+    backend.saved = ConfigStore(tmp_path / "saved.json")
+    assert api.call("PUT", "/passthrough", json={"helpers": {"l2tp": True}}).status_code == 200
+    assert daemon.reloaded[-1].nat.helper_enabled("l2tp") is True
+    assert backend.saved.load().nat.helper_enabled("l2tp") is True
+
+
 def test_vpn_events_sessions_and_log_come_from_the_daemon(live):
     _, _, api = live
     response = api.call("GET", "/vpn/events")

@@ -100,3 +100,21 @@ def test_a_web_ui_configuration_is_validated_by_the_shared_model(tmp_path):
     path.write_text(json.dumps({"hostname": "natbox", "nat": {"profile": "nonsense"}}))
     with pytest.raises(ConfigError):
         settings.load(str(path))
+
+
+def test_a_site_with_external_lan_services_keeps_the_daemon_from_serving_dhcp(tmp_path):
+    """The appliance serves LAN DHCP with udhcpd: the daemon must not start dnsmasq for it."""
+    from nat.config_store import ConfigStore
+    from nat.router_config import RouterConfig
+
+    config = RouterConfig.from_dict(
+        {"wan": {"mode": "dhcp", "gateway": None, "dns_servers": ["192.0.2.53"]}}
+    )
+    ConfigStore(tmp_path / "running.json").save(config)
+    site = {"lan_services": "external", "wan": {"mode": "dhcp"}}
+    (tmp_path / "site.json").write_text(json.dumps(site))
+    loaded = settings.load(str(tmp_path / "running.json"), str(tmp_path / "site.json"))
+    assert loaded.dhcp_range is None and loaded.dns_upstream == ()
+    assert loaded.wan_mode == "dhcp"
+    with pytest.raises(ConfigError):
+        settings.parse({"lan_services": "magic"})
