@@ -33,7 +33,11 @@ class Appliance:
         self.transcript = io.BytesIO()
         self.child = None
         self.console = None
-        self.boot()
+        try:
+            self.boot()
+        except BaseException:
+            self.close()  # a boot that fails must not leave the lab and QEMU behind
+            raise
 
     def boot(self) -> None:
         from natbox.appliance.console import Console
