@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 
@@ -98,3 +101,37 @@ def test_the_ui_needs_the_natbox_router():
     with pytest.raises(ValueError, match="natbox router"):
         lab.up()
     assert not os.path.exists(lab.names.state_dir)  # refused before anything was built
+
+
+DOWN_ALL_SCRIPT = """
+import json, os, signal, subprocess, sys
+for path in ("/run/netns", "/run/natbox", "/etc/netns"):
+    os.makedirs(path, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "natbox-test", path], check=True)
+from natbox.cli import main
+from natbox.lab import names as N, netns
+from natbox.lab.lab import Lab, LabOptions
+labs = [Lab(f"a{N.new_id()}", LabOptions(clients=1)).up() for _ in range(2)]
+orphans = [pid for lab in labs for pid in netns.pids(lab.names.router)]
+os.kill(labs[0].pids["router"], signal.SIGKILL)  # one of them crashed
+code = main(["lab", "down", "--all"])
+alive = [pid for pid in orphans if os.path.exists(f"/proc/{pid}")]
+print(json.dumps({"code": code, "namespaces": netns.names(), "state": os.listdir(N.STATE_ROOT),
+                  "orphans": len(orphans), "alive": alive}))
+"""
+
+
+def test_lab_down_all_removes_every_lab_even_after_a_crash():
+    # Run in a private mount namespace with its own /run/netns and /run/natbox, so `--all`
+    # sees only the labs made here, not those of the rest of this test session.
+    before = netns.names()
+    result = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", sys.executable, "-c",
+         DOWN_ALL_SCRIPT],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["code"] == 0 and report["orphans"] >= 4
+    assert report["namespaces"] == [] and report["state"] == [] and report["alive"] == []
+    assert netns.names() == before  # the labs outside were left alone
