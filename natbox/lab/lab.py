@@ -180,17 +180,43 @@ class Lab:
 
     def _impair(self, link: str, spec: str) -> None:
         """netem on the switch port towards ``link``; kernels without sch_netem (like this
-        machine's) get packet loss from nftables instead, and delay is refused."""
+        machine's) get delay from a userspace delay line and loss from nftables instead."""
         sw, port = self.names.switch, _port(link)
         netns.ip(sw, "link", "show", port)  # refuse unknown link names
         tc = netns.sh("tc", "-n", sw, "qdisc", "replace", "dev", port, "root", "netem",
                       *spec.split(), check=False)  # fmt: skip
         if tc.returncode == 0:
             return
-        words = spec.split()
-        if words[:1] != ["loss"] or len(words) != 2 or "unknown" not in tc.stderr:
+        if "unknown" not in tc.stderr:
             raise RuntimeError(f"netem {spec!r} on {link}: {tc.stderr.strip()}")
-        per_mille = round(float(words[1].rstrip("%")) * 10)
+        words = spec.split()
+        impairments = dict(zip(words[::2], words[1::2], strict=False))
+        if len(words) % 2 or set(impairments) - {"delay", "loss"}:
+            raise RuntimeError(f"netem {spec!r} on {link}: without sch_netem only "
+                               "'delay Nms' and 'loss N%' are emulated")  # fmt: skip
+        bridge_port = port
+        if "delay" in impairments:
+            bridge_port = self._delay_line(port, float(impairments["delay"].removesuffix("ms")))
+        if "loss" in impairments:
+            self._loss(bridge_port, impairments["loss"])
+
+    def _delay_line(self, port: str, delay_ms: float) -> str:
+        """Put a userspace delay line (natbox.lab.delay) between the port and its bridge."""
+        sw = self.names.switch
+        bridge = json.loads(netns.ip(sw, "-j", "link", "show", port).stdout)[0]["master"]
+        spare, spare_peer = f"d{port}"[:15], f"e{port}"[:15]
+        netns.ip(sw, "link", "set", port, "nomaster")
+        netns.ip(sw, "link", "add", spare, "type", "veth", "peer", "name", spare_peer)
+        netns.ip(sw, "link", "set", spare_peer, "master", bridge, "up")
+        for ifname in (port, spare):
+            netns.ip(sw, "link", "set", ifname, "up", "promisc", "on")
+        self.spawn(f"delay-{port}", sw, sys.executable, "-m", "natbox.lab.delay", port, spare,
+                   str(delay_ms))  # fmt: skip
+        return spare_peer  # the bridge's port towards the link now
+
+    def _loss(self, port: str, percent: str) -> None:
+        sw = self.names.switch
+        per_mille = round(float(percent.rstrip("%")) * 10)
         ruleset = (
             f"table bridge nbx_loss_{port} {{\n chain forward {{\n"
             "  type filter hook forward priority 0; policy accept;\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,6 +19,7 @@ from natbox.cli import main
 from natbox.lab import names as N
 from natbox.lab import netns
 from natbox.lab.lab import Lab, LabOptions, all_lab_ids
+from natbox.lab.testservices import TCP_ECHO
 
 pytestmark = pytest.mark.netns
 
@@ -135,3 +137,20 @@ def test_lab_down_all_removes_every_lab_even_after_a_crash():
     assert report["code"] == 0 and report["orphans"] >= 4
     assert report["namespaces"] == [] and report["state"] == [] and report["alive"] == []
     assert netns.names() == before  # the labs outside were left alone
+
+
+def test_netem_delay_without_sch_netem_uses_the_delay_line():
+    lab = Lab(f"y{N.new_id()}", LabOptions(clients=1, netem={"wan": "delay 60ms loss 0%"})).up()
+    try:
+        ping = lab.run(lab.names.client(1), "ping", "-c", "4", "-i", "0.2", N.SERVERS[0],
+                       check=False)  # fmt: skip
+        assert ping.returncode == 0, ping.stdout
+        rtt_min = float(re.search(r"= ([\d.]+)/", ping.stdout).group(1))
+        assert 60 <= rtt_min < 110  # one way delayed by 60 ms, the rest is the lab's own
+        fetched = lab.python(lab.names.client(1), "natbox.lab.probe", "tcp", N.SERVERS[0],
+                             str(TCP_ECHO), "--message", "hello")  # fmt: skip
+        assert fetched["ok"] and fetched["data"] == "hello"
+    finally:
+        lab.down()
+    with pytest.raises(RuntimeError, match="only 'delay Nms' and 'loss N%'"):
+        Lab(f"y{N.new_id()}", LabOptions(clients=1, netem={"wan": "duplicate 1%"})).up()
