@@ -59,8 +59,8 @@ def udhcpd_conf(config: RouterConfig, lease_file: str) -> str:
         f"option router {nat.lan_address}",
         f"option lease {dhcp.lease_time}",
     ]
-    if config.wan.dns_servers:  # no DNS server on the device: hand out the WAN's
-        lines.append("option dns " + " ".join(config.wan.dns_servers))
+    lines.append(f"option dns {nat.lan_address}")  # natbox.device.dns_forwarder
+    lines.append("option domain lan")
     return "\n".join(lines) + "\n"
 
 

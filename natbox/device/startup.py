@@ -7,9 +7,11 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import threading
 
 from nat.config import ConfigError
 from natbox.device import config_files as files
+from natbox.device.dns_forwarder import DnsForwarder
 from natbox.router import main as router_main
 
 
@@ -26,6 +28,19 @@ def load_saved():
         return files.factory()
 
 
+def start_dns(config) -> None:
+    """LAN DNS in a thread of this process (one Python start-up less under TCG)."""
+    lan = config.nat.lan_address
+    names = {n: lan for n in (config.hostname, f"{config.hostname}.lan", "router.lan")}
+    upstreams = [(server, 53) for server in config.wan.dns_servers]
+    try:
+        forwarder = DnsForwarder((lan, 53), upstreams, names)
+    except OSError as error:  # the router must come up even without its DNS
+        print(f"startup: LAN DNS not started: {error}", flush=True)
+        return
+    threading.Thread(target=forwarder.serve, name="dns", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--log", help="append output here")
@@ -40,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         conf.write_text(files.udhcpd_conf(config, str(files.RUN / "udhcpd.leases")))
         (files.RUN / "udhcpd.leases").touch()
         subprocess.Popen(["udhcpd", "-f", str(conf)], stdout=sys.stdout, stderr=sys.stderr)
+    start_dns(config)
     router_args = argparse.ArgumentParser()
     router_main.add_arguments(router_args)
     argv = ["--lan", files.LAN_IF, "--wan", files.WAN_IF, "--control", files.control_path()]

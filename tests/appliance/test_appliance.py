@@ -100,6 +100,15 @@ def test_lan_client_gets_a_lease(device, leased):
     assert "lease of 192.168.1." in leased and "obtained from 192.168.1.1" in leased
 
 
+def test_lan_client_resolves_the_routers_name_through_the_device(device, leased):
+    ns = device.lab.names.client(1)
+    resolved = subprocess.run(
+        netns.exec_args(ns, sys.executable, "-m", "natbox.lab.probe", "resolve", "natbox.lan"),
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert '"address": "192.168.1.1"' in resolved.stdout, resolved.stdout + resolved.stderr
+
+
 def test_ping_tcp_and_udp_to_the_wan(device, leased):
     ns = device.lab.names.client(1)
     ping = subprocess.run(netns.exec_args(ns, "ping", "-c", "2", "-W", "3", N.SERVERS[0]),

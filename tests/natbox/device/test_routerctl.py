@@ -100,4 +100,4 @@ def test_udhcpd_conf_from_the_shared_model():
         RouterConfig.from_dict({"wan": {"mode": "dhcp", "dns_servers": ["192.0.2.53"]}}), "/l"
     )
     assert "start 192.168.1.100\nend 192.168.1.199\n" in conf
-    assert "option subnet 255.255.255.0" in conf and "option dns 192.0.2.53" in conf
+    assert "option subnet 255.255.255.0" in conf and "option dns 192.168.1.1" in conf
