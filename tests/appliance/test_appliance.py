@@ -3,9 +3,11 @@ passthrough switched from routerctl, configuration across a reboot, malformed co
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -146,6 +148,51 @@ def test_udp_vpn_passthrough_before_and_after(device, leased, helper, port):
     try:
         scapy_probe(device, port)
         assert crossed_to_the_wan(device, port, at_least=before + 1, wait=10) == before + 1
+    finally:
+        console.check(f"routerctl passthrough disable {helper}", 60)
+
+
+PEERS = Path(__file__).resolve().parents[1] / "natbox" / "lab" / "vpn_peers.py"
+
+
+def exchange(device, tmp_path, server_role: str, client_role: str) -> tuple[dict, dict]:
+    """A scapy-built exchange (tests/natbox/lab/vpn_peers.py) from LAN client 1 to a server in
+    the internet namespace, through the appliance."""
+    lab = device.lab
+    out = tmp_path / f"{server_role}.json"
+    out.unlink(missing_ok=True)
+    server = lab.spawn(server_role, lab.names.internet, sys.executable, str(PEERS), server_role,
+                       "--bind", N.SERVERS[0], "--out", str(out), "--timeout", "6")  # fmt: skip
+    time.sleep(0.6)  # let it bind
+    client_run = lab.run(lab.names.client(1), sys.executable, str(PEERS), client_role,
+                         "--server", N.SERVERS[0], "--timeout", "4", timeout=60)  # fmt: skip
+    server.wait(timeout=30)
+    lab.stop(server_role)
+    served = json.loads(out.read_text()) if out.exists() else {}
+    return served, json.loads(client_run.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    ("helper", "server_role", "client_role"),
+    [("pptp", "pptp-server", "pptp-client"), ("ipsec", "esp-server", "esp-client")],
+)
+def test_gre_and_esp_through_the_appliance_before_and_after(
+    device, leased, tmp_path, helper, server_role, client_role
+):
+    """PPTP (TCP 1723 control + GRE) and raw ESP, built with scapy, off then on."""
+    console = device.console
+    console.check(f"routerctl passthrough disable {helper}", 60)
+    served, got = exchange(device, tmp_path, server_role, client_role)
+    assert got.get("connected") is False or got.get("reply") is None
+    console.check(f"routerctl passthrough enable {helper}", 60)
+    try:
+        served, got = exchange(device, tmp_path, server_role, client_role)
+        assert served["from"] == N.ROUTER_WAN  # translated to the appliance's WAN address
+        if helper == "pptp":
+            assert served["gre"] == 0x5001  # outbound GRE keeps the server's call ID
+            assert got["peer_call_id"] == got["gre_call_id"] == 0x4A11  # the client's, restored
+        else:
+            assert got == {"reply": "00002000", "from": N.SERVERS[0]}
     finally:
         console.check(f"routerctl passthrough disable {helper}", 60)
 
