@@ -6,6 +6,7 @@ strongswan.conf with its own vici socket (see shared/reference/real-peers.md).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 
@@ -79,74 +80,52 @@ def _peer(lab, tmp_path, role: str, ns: str, **conn) -> str:
     return uri
 
 
-def test_strongswan_ikev2_nat_t_tunnel_carries_traffic_through_the_datapath(lab, tmp_path):
+@contextlib.contextmanager
+def strongswan_pair(lab, tmp_path):
+    """A strongSwan responder in the internet namespace guarding BEHIND_SERVER and an
+    initiator in client 1; yields a function that tries to bring the tunnel up."""
     client, inet = lab.names.client(1), lab.names.internet
     server = N.SERVERS[0]
     lab.run(inet, "ip", "addr", "add", f"{BEHIND_SERVER}/32", "dev", "lo")
     try:
-        _peer(
-            lab,
-            tmp_path,
-            "charon-server",
-            inet,
-            addrs=f"local_addrs = {server}",
-            local_id="server",
-            remote_id="client1",
-            local_ts=f"{BEHIND_SERVER}/32",
-            remote_ts=f"{N.LAN_NET}.0/24",
-        )
-        uri = _peer(
-            lab,
-            tmp_path,
-            "charon-client",
-            client,
-            addrs=f"remote_addrs = {server}",
-            local_id="client1",
-            remote_id="server",
-            local_ts="dynamic",
-            remote_ts=f"{BEHIND_SERVER}/32",
-        )
-        # Before: IPsec passthrough is off by default, so IKE never gets through.
-        down = lab.run(
-            client,
-            "swanctl",
-            "--initiate",
-            "--child",
-            "net",
-            "--uri",
-            uri,
-            "--timeout",
-            "3",
-            check=False,
-        )
-        assert down.returncode != 0
-        assert lab.ctl("counters")["engine"].get("ipsec_disabled", 0) > 0
-        lab.ctl("vpn", helper="ipsec", enabled=True)
-        # After: switched on, the same client brings the tunnel up.
-        up = lab.run(
-            client,
-            "swanctl",
-            "--initiate",
-            "--child",
-            "net",
-            "--uri",
-            uri,
-            "--timeout",
-            "20",
-            check=False,
-        )
-        assert up.returncode == 0, up.stdout + up.stderr
-        sas = lab.run(client, "swanctl", "--list-sas", "--uri", uri).stdout
-        assert "ESTABLISHED" in sas and "INSTALLED" in sas
-        assert "TUNNEL-in-UDP" in sas
-        ping = lab.run(
-            client, "ping", "-c", "3", "-i", "0.2", "-W", "2", BEHIND_SERVER, check=False
-        )
-        assert ping.returncode == 0, ping.stdout
-        # The tunnel rode on a NAT mapping of the client's IKE/NAT-T port to the server.
-        mappings = json.dumps(lab.ctl("mappings")["mappings"])
-        assert "4500" in mappings and N.client_address(1) in mappings
+        _peer(lab, tmp_path, "charon-server", inet, addrs=f"local_addrs = {server}",
+              local_id="server", remote_id="client1", local_ts=f"{BEHIND_SERVER}/32",
+              remote_ts=f"{N.LAN_NET}.0/24")  # fmt: skip
+        uri = _peer(lab, tmp_path, "charon-client", client, addrs=f"remote_addrs = {server}",
+                    local_id="client1", remote_id="server", local_ts="dynamic",
+                    remote_ts=f"{BEHIND_SERVER}/32")  # fmt: skip
+
+        def initiate(seconds: int):
+            command = ["swanctl", "--initiate", "--child", "net", "--uri", uri]
+            return lab.run(client, *command, "--timeout", str(seconds), check=False,
+                           timeout=seconds + 30)  # fmt: skip
+
+        yield initiate, uri
     finally:
         lab.stop("charon-client")
         lab.stop("charon-server")
         lab.run(inet, "ip", "addr", "del", f"{BEHIND_SERVER}/32", "dev", "lo", check=False)
+
+
+def assert_tunnel_carries_traffic(lab, uri: str) -> None:
+    client = lab.names.client(1)
+    sas = lab.run(client, "swanctl", "--list-sas", "--uri", uri).stdout
+    assert "ESTABLISHED" in sas and "INSTALLED" in sas
+    assert "TUNNEL-in-UDP" in sas
+    ping = lab.run(client, "ping", "-c", "3", "-i", "0.2", "-W", "2", BEHIND_SERVER, check=False)
+    assert ping.returncode == 0, ping.stdout
+
+
+def test_strongswan_ikev2_nat_t_tunnel_carries_traffic_through_the_datapath(lab, tmp_path):
+    with strongswan_pair(lab, tmp_path) as (initiate, uri):
+        # Before: IPsec passthrough is off by default, so IKE never gets through.
+        assert initiate(3).returncode != 0
+        assert lab.ctl("counters")["engine"].get("ipsec_disabled", 0) > 0
+        lab.ctl("vpn", helper="ipsec", enabled=True)
+        # After: switched on, the same client brings the tunnel up.
+        up = initiate(20)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert_tunnel_carries_traffic(lab, uri)
+        # The tunnel rode on a NAT mapping of the client's IKE/NAT-T port to the server.
+        mappings = json.dumps(lab.ctl("mappings")["mappings"])
+        assert "4500" in mappings and N.client_address(1) in mappings
