@@ -181,9 +181,6 @@ class HelperContext:
     def external_address_for(self, internal_ip: bytes) -> bytes:
         return self._engine.table.external_address_for(internal_ip)
 
-    def is_external_address(self, address: bytes) -> bool:
-        return address in self._engine.table.ext_addresses
-
     def expect(
         self,
         parent: Flow | None,
