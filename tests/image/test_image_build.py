@@ -178,12 +178,16 @@ def test_reproducible(built: Build, tmp_path_factory) -> None:
 
 @pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="no qemu-system-x86")
 def test_boots_to_a_login_on_ttyS0(built: Build, tmp_path: Path) -> None:
+    from natbox.firmware import kernel_payload
     from natbox.imagebuild.boot import Console, qemu_command
 
     fw = unpack(built.firmware_path.read_bytes())
-    (tmp_path / "vmlinuz").write_bytes(fw.payloads["kernel"])
+    kinds = {p["name"]: p["type"] for p in fw.manifest.payloads}
+    assert kinds["kernel"] == kernel_payload.VMLINUX_ZSTD
+    kernel = kernel_payload.bootable(kinds["kernel"], fw.payloads["kernel"])
+    (tmp_path / "vmlinux").write_bytes(kernel)
     (tmp_path / "initramfs").write_bytes(fw.payloads["rootfs"])
-    console = Console(qemu_command(tmp_path / "vmlinuz", tmp_path / "initramfs"))
+    console = Console(qemu_command(tmp_path / "vmlinux", tmp_path / "initramfs"))
     try:
         console.expect(r"natbox login: ", 40)
         console.send("root\n")

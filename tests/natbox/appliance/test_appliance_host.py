@@ -60,8 +60,8 @@ def test_disk_layout_and_slots(tmp_path):
         disk.write_slot(path, "B", bytes(disk.BY_NAME["B"].size + 1))
 
 
-def _firmware(key) -> bytes:
-    parts = [fw.Payload("kernel", b"K" * 48, "linux-bzimage"), fw.Payload("rootfs", b"R" * 40)]
+def _firmware(key, kernel=b"K" * 48, kind="linux-bzimage") -> bytes:
+    parts = [fw.Payload("kernel", kernel, kind), fw.Payload("rootfs", b"R" * 40)]
     manifest = fw.Manifest("natbox_x86_64", bootstage.COMPATIBLE, "0.1.0", "1.0",
                            fw.build_id(parts, "0.1.0"), 1700000000,
                            tuple(p.describe() for p in parts))  # fmt: skip
@@ -113,3 +113,22 @@ def test_timeouts_are_scaled(shell, monkeypatch):
     monkeypatch.setenv("NATBOX_TIMEOUT_SCALE", "0.1")
     with pytest.raises(ConsoleError, match="within 0 s"):
         shell.run("sleep 2", timeout=2)
+
+
+@pytest.mark.skipif(shutil.which("mkfs.ext4") is None, reason="no e2fsprogs")
+def test_boot_stage_unpacks_the_compressed_kernel_and_refuses_unknown_kinds(tmp_path):
+    from natbox.firmware import kernel_payload
+
+    key = Ed25519PrivateKey.generate()
+    ring = tmp_path / "keyring"
+    ring.mkdir()
+    (ring / "dev.pub").write_bytes(public_pem(key.public_key()))
+    path = tmp_path / "disk.img"
+    elf = b"\x7fELF" + bytes(range(256)) * 64
+    bootstage.install_if_changed(
+        path, _firmware(key, kernel_payload.pack(elf), "linux-vmlinux-zstd")
+    )
+    assert bootstage.prepare(path, ring, tmp_path / "boot").kernel.read_bytes() == elf
+    bootstage.install_if_changed(path, _firmware(key, b"K" * 48, "linux-uimage"))
+    with pytest.raises(bootstage.BootError, match="not bootable"):
+        bootstage.prepare(path, ring, tmp_path / "boot2")
