@@ -12,11 +12,19 @@ to show.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="the LAN address in the appliance")
+    parser.add_argument(
+        "--host-file",
+        help="read the address to listen on from this file, after --wait-for-config (the "
+        "appliance starts the UI before its network is configured)",
+    )
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--config", help="configuration file (default: $NATBOX_CONFIG)")
     parser.add_argument(
@@ -31,6 +39,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--save-to", help="live: also save applied changes here (the appliance's saved config)"
     )
     parser.add_argument("--demo", action="store_true", help="feed sample traffic at start")
+    parser.add_argument(
+        "--wait-for-config",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="load the code first, then wait up to this long for --config to appear before "
+        "listening (at boot the daemon writes it while the UI is still importing Flask)",
+    )
+
+
+def wait_for_file(path: str, seconds: float, clock=time.monotonic, sleep=time.sleep) -> bool:
+    deadline = clock() + seconds
+    while not os.path.exists(path):
+        if clock() >= deadline:
+            return False
+        sleep(0.05)
+    return True
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,8 +82,17 @@ def run(args: argparse.Namespace) -> int:
         from webui.demo import feed_sample_traffic
 
         feed_sample_traffic(app.extensions["natbox"].backend)
-    server = create_server(app, host=args.host, port=args.port, threads=4)
-    print(f"listening on http://{args.host}:{server.effective_port}", flush=True)
+    waited = args.wait_for_config and args.config
+    if waited and not wait_for_file(args.config, args.wait_for_config):
+        print(f"webui.serve: {args.config} did not appear; serving defaults", file=sys.stderr)
+    host = args.host
+    if args.host_file:
+        try:
+            host = Path(args.host_file).read_text().strip() or host
+        except OSError as error:
+            print(f"webui.serve: {error}; listening on {host}", file=sys.stderr)
+    server = create_server(app, host=host, port=args.port, threads=4)
+    print(f"listening on http://{host}:{server.effective_port}", flush=True)
     try:
         server.run()
     except KeyboardInterrupt:

@@ -102,7 +102,7 @@ def test_image_has_what_the_board_needs(built: Build, rootfs: dict[str, cpio.Ent
         "etc/shadow",
         "etc/natbox/factory.json",
         "etc/init.d/S15data",
-        "etc/init.d/S60webui",
+        "etc/init.d/S02webui",
         "usr/lib/python3/dist-packages/natbox/device/routerctl.pyc",
         "usr/sbin/routerctl",
         "etc/natbox/board",
