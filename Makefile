@@ -15,7 +15,7 @@ run: setup
 	@.tox/py3/bin/natbox boot
 
 test: setup
-	$(TOX) -e lint,py3
+	$(TOX) -e lint,webui-device,py3
 
 test-unit: setup
 	$(TOX) -e py3 -- -m unit

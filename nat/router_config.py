@@ -32,7 +32,7 @@ _HASH_PREFIXES = ("scrypt:", "pbkdf2:")
 @dataclass(frozen=True, slots=True)
 class AdminAccount:
     username: str = "admin"
-    # A werkzeug.security hash; "" means the factory password is still in effect.
+    # A webui.passwords hash (Werkzeug's format); "" means the factory password is in effect.
     password_hash: str = ""
     must_change_password: bool = True
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from werkzeug.security import check_password_hash, generate_password_hash
-
 from nat.config import ConfigError
 from nat.passthrough import HELPER_CLASSES
 from nat.profiles import PROFILES
 from nat.router_config import FACTORY_PASSWORD, RouterConfig
+from webui.passwords import check_password, hash_password
 
 MIN_PASSWORD_LENGTH = 8
 PPTP_WARNING = (
@@ -99,7 +98,7 @@ def password_ok(config: RouterConfig, username: str, password: str) -> bool:
         return False
     if not admin.password_hash:
         return hmac.compare_digest(password.encode(), FACTORY_PASSWORD.encode())
-    return check_password_hash(admin.password_hash, password)
+    return check_password(admin.password_hash, password)
 
 
 def must_change_password(config: RouterConfig) -> bool:
@@ -122,7 +121,7 @@ def with_password(
         raise ConfigError("new_password", "choose a password that is not the old or default one")
     admin = config.admin.__class__(
         username=config.admin.username,
-        password_hash=generate_password_hash(new, method=method),
+        password_hash=hash_password(new, method=method),
         must_change_password=False,
     )
     return config.replace(admin=admin)

@@ -98,6 +98,61 @@ def test_login_and_services(device):
     assert code == 0 and "/dev/vda4" in out
 
 
+UI_PROBE = """
+import http.cookiejar, json, sys, urllib.request
+base = sys.argv[1]
+opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+with opener.open(base + "/", timeout=10) as page:
+    print(json.dumps({"page": page.status, "login_form": b'name="password"' in page.read()}))
+def call(method, path, body=None, token=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("X-CSRF-Token", token)
+    with opener.open(req, timeout=10) as reply:
+        return json.load(reply)
+login = call("POST", "/api/v1/session", {"username": "admin", "password": "admin"})
+print(json.dumps(login))
+try:
+    call("GET", "/api/v1/status")
+    print(json.dumps({"forced_change": None}))
+except urllib.error.HTTPError as refused:
+    print(json.dumps({"forced_change": refused.code, "error": json.load(refused)}))
+secret = "vm-test-Pa55"
+new = {"current_password": "admin", "new_password": secret, "confirm_password": secret}
+print(json.dumps(call("PUT", "/api/v1/system/password", new, login["csrf_token"])))
+print(json.dumps(call("GET", "/api/v1/status")))
+"""
+
+
+def test_web_ui_on_the_lan_drives_the_live_daemon(device, leased):
+    """The UI answers on the LAN address (and through the host forward `make run` prints),
+    the factory login works and demands a new password first, the change is applied, and the
+    status comes from the running datapath daemon: its WAN address is the one the device
+    leased."""
+    import urllib.request
+
+    with urllib.request.urlopen(device.session.ui_url, timeout=10) as page:
+        assert page.status == 200
+    ns = device.lab.names.client(1)
+    result = subprocess.run(netns.exec_args(ns, sys.executable, "-c", UI_PROBE,
+                                            "http://192.168.1.1"),
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    if result.returncode != 0:
+        log, _ = device.console.run("tail -40 /var/log/webui.log")
+        pytest.fail(f"{result.stderr}\n--- the device's /var/log/webui.log:\n{log}")
+    page, login, refused, changed, status = map(json.loads, result.stdout.splitlines())
+    assert page == {"page": 200, "login_form": True}
+    assert login["username"] == "admin" and login["must_change_password"] is True
+    assert refused["forced_change"] == 403 and "password" in json.dumps(refused["error"])
+    assert changed == {"changed": True}
+    wan, code = device.console.run("ip -4 -o addr show dev eth1 | awk '{print $4}'")
+    assert code == 0 and wan
+    assert status["wan"]["addresses"] == [wan.split("/")[0]]
+    assert status["lan"]["address"] == "192.168.1.1" and status["uptime_s"] > 0
+
+
 def test_lan_client_gets_a_lease(device, leased):
     assert "lease of 192.168.1." in leased and "obtained from 192.168.1.1" in leased
 

@@ -157,6 +157,26 @@ def test_target_python_imports_everything_it_ships(built: Build) -> None:
     assert r.stdout.startswith("ok ") and r.stdout.strip().endswith("nat/__init__.pyc")
 
 
+def test_webui_device_tests_pin_the_flask_stack_the_image_ships(built: Build) -> None:
+    """tox -e webui-device runs the web UI's tests on pinned versions; they must be the ones
+    in the firmware (Debian's version without its revision: 2.2.2-3+deb12u1 -> 2.2.2)."""
+    import configparser
+    import json
+    import re
+
+    tox = configparser.ConfigParser()
+    tox.read(TREE / "tox.ini")
+    pins = dict(
+        line.strip().split("==") for line in tox["testenv:webui-device"]["deps"].splitlines()
+        if "==" in line
+    )  # fmt: skip
+    shipped = json.loads((built.build_dir / "packages.json").read_text())["versions"]
+    for name, pinned in pins.items():
+        debian = shipped[f"python3-{name}"]
+        assert re.sub(r"-[^-]+$", "", debian) == pinned, (name, debian)
+    assert {"flask", "werkzeug", "jinja2", "waitress"} <= set(pins)
+
+
 def test_rebuild_without_changes_skips_every_step(built: Build) -> None:
     again = make_build(
         TREE, build_dir=built.build_dir, out_dir=built.out_dir, key_dir=built.key_dir, quiet=True

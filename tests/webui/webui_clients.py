@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import re
 
-from werkzeug.security import generate_password_hash
-
 from nat.config_store import ConfigStore
 from nat.router_config import RouterConfig
 from webui import create_app
+from webui.passwords import hash_password
 
 PASSWORD = "correct-horse-42"
 FAST_HASH = "pbkdf2:sha256:1000"  # the real default is scrypt; tests hash many times
-PASSWORD_HASH = generate_password_hash(PASSWORD, method=FAST_HASH)
+PASSWORD_HASH = hash_password(PASSWORD, method=FAST_HASH)
 
 
 class FakeClock:
@@ -81,3 +80,12 @@ class ApiClient:
     def call(self, method: str, path: str, **kwargs):
         headers = {"X-CSRF-Token": self.token, **kwargs.pop("headers", {})}
         return self.client.open("/api/v1" + path, method=method, headers=headers, **kwargs)
+
+
+def cookie_value(client, name: str) -> str | None:
+    """A cookie of a Flask test client: Werkzeug >= 2.3 has get_cookie, the device's 2.2 a
+    cookie jar (tox -e webui-device runs these tests on it)."""
+    if hasattr(client, "get_cookie"):
+        cookie = client.get_cookie(name)
+        return cookie.value if cookie else None
+    return next((c.value for c in client.cookie_jar if c.name == name), None)
