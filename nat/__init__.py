@@ -1,22 +1,61 @@
-"""natbox's NAT engine: sans-IO, events in, actions out. See nat.engine."""
+"""natbox's NAT engine: sans-IO, events in, actions out. See nat.engine.
 
-from nat.actions import Drop, Log, Transmit
-from nat.config import ConfigError, NatConfig, PortForward, Timeouts
-from nat.engine import Engine
-from nat.events import LAN, WAN, ConfigChanged, PacketReceived, TimeAdvanced
+The names below are loaded on first use (PEP 562), so ``import nat.router_config`` (the web
+UI, routerctl) does not load the engine: under TCG that is a tenth of a second of boot.
+"""
 
-__all__ = [
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+_EXPORTS = {
+    "Drop": "nat.actions",
+    "Log": "nat.actions",
+    "Transmit": "nat.actions",
+    "ConfigError": "nat.config",
+    "NatConfig": "nat.config",
+    "PortForward": "nat.config",
+    "Timeouts": "nat.config",
+    "Engine": "nat.engine",
+    "LAN": "nat.events",
+    "WAN": "nat.events",
+    "ConfigChanged": "nat.events",
+    "PacketReceived": "nat.events",
+    "TimeAdvanced": "nat.events",
+}
+
+__all__ = [  # noqa: RUF022 - the order of _EXPORTS
+    "Drop",
+    "Log",
+    "Transmit",
+    "ConfigError",
+    "NatConfig",
+    "PortForward",
+    "Timeouts",
+    "Engine",
     "LAN",
     "WAN",
     "ConfigChanged",
-    "ConfigError",
-    "Drop",
-    "Engine",
-    "Log",
-    "NatConfig",
     "PacketReceived",
-    "PortForward",
     "TimeAdvanced",
-    "Timeouts",
-    "Transmit",
 ]
+
+if TYPE_CHECKING:
+    from nat.actions import Drop, Log, Transmit
+    from nat.config import ConfigError, NatConfig, PortForward, Timeouts
+    from nat.engine import Engine
+    from nat.events import LAN, WAN, ConfigChanged, PacketReceived, TimeAdvanced
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nat' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # once: later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

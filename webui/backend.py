@@ -16,9 +16,59 @@ Methods return plain JSON-able data so the pages and the REST API render the sam
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from nat.router_config import RouterConfig
+
+if TYPE_CHECKING:
+    from nat.actions import Log
+
+MAX_LOG = 500
+_EVENT_KEYS = ("protocol", "lan_host", "server")
+# Written by the firmware build; absent outside the device.
+DEVICE_VERSION_FILE = Path("/etc/natbox/version")
+
+
+def vpn_event(at: str, uptime: float, log: Log) -> dict[str, Any]:
+    """A monitor Log action as one row of the event log (both backends' format)."""
+    fields = dict(log.fields)
+    row = {
+        "time": at,
+        "uptime_s": round(uptime, 3),
+        "event": log.event,
+        "kind": fields.pop("kind", ""),
+        "anomaly": log.event == "vpn_anomaly",
+    }
+    fields.pop("at", None)
+    for key in _EVENT_KEYS:
+        row[key] = str(fields.pop(key, "") or "")
+    if not row["lan_host"] and "remote" in fields:
+        row["server"] = str(fields.pop("remote"))
+    row["detail"] = " ".join(f"{k}={v}" for k, v in sorted(fields.items()))
+    return row
+
+
+def running_firmware(version_file: Path = DEVICE_VERSION_FILE) -> dict[str, Any]:
+    """The firmware version: the image's own on the device, the package's elsewhere."""
+    try:
+        version = version_file.read_text().strip()
+    except OSError:
+        import importlib.metadata  # about 0.1 s under TCG: only off the device
+
+        try:
+            version = importlib.metadata.version("natbox")
+        except importlib.metadata.PackageNotFoundError:
+            version = "dev"
+    # Slots arrive with the firmware image; outside it there is only the running code.
+    return {
+        "version": version,
+        "active_slot": "A",
+        "slots": [
+            {"name": "A", "version": version, "active": True},
+            {"name": "B", "version": None, "active": False},
+        ],
+    }
 
 
 @dataclass(frozen=True)
@@ -54,7 +104,7 @@ class RouterBackend(Protocol):
         ...
 
     def vpn_events(self) -> list[dict[str, Any]]:
-        """The VPN monitor's event log, oldest first (see inprocess.vpn_event)."""
+        """The VPN monitor's event log, oldest first (see vpn_event above)."""
         ...
 
     def vpn_sessions(self) -> dict[str, Any]:

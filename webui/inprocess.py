@@ -7,7 +7,6 @@ changes is what a datapath built on the same engine would do.
 
 from __future__ import annotations
 
-import importlib.metadata
 import struct
 import threading
 import time
@@ -22,46 +21,9 @@ from nat.ipv4 import TCP, UDP, text
 from nat.passthrough import VpnMonitor, default_helpers
 from nat.router_config import RouterConfig, restart_reasons
 from natbox.packets import SYN, segment
-from webui.backend import ApplyResult
+from webui.backend import MAX_LOG, ApplyResult, running_firmware, vpn_event
 
 MAX_EVENTS = 1000
-MAX_LOG = 500
-_EVENT_KEYS = ("protocol", "lan_host", "server")
-
-
-def vpn_event(at: str, uptime: float, log: Log) -> dict[str, Any]:
-    """A monitor Log action as one row of the event log."""
-    fields = dict(log.fields)
-    row = {
-        "time": at,
-        "uptime_s": round(uptime, 3),
-        "event": log.event,
-        "kind": fields.pop("kind", ""),
-        "anomaly": log.event == "vpn_anomaly",
-    }
-    fields.pop("at", None)
-    for key in _EVENT_KEYS:
-        row[key] = str(fields.pop(key, "") or "")
-    if not row["lan_host"] and "remote" in fields:
-        row["server"] = str(fields.pop("remote"))
-    row["detail"] = " ".join(f"{k}={v}" for k, v in sorted(fields.items()))
-    return row
-
-
-def running_firmware() -> dict[str, Any]:
-    try:
-        version = importlib.metadata.version("natbox")
-    except importlib.metadata.PackageNotFoundError:
-        version = "dev"
-    # Slots arrive with the firmware image; outside it there is only the running code.
-    return {
-        "version": version,
-        "active_slot": "A",
-        "slots": [
-            {"name": "A", "version": version, "active": True},
-            {"name": "B", "version": None, "active": False},
-        ],
-    }
 
 
 class InProcessBackend:

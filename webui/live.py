@@ -19,8 +19,7 @@ from nat import Log
 from nat.config_store import ConfigStore
 from nat.driver import control
 from nat.router_config import RouterConfig, restart_reasons
-from webui.backend import ApplyResult
-from webui.inprocess import MAX_LOG, running_firmware, vpn_event
+from webui.backend import MAX_LOG, ApplyResult, running_firmware, vpn_event
 
 Request = Callable[..., dict[str, Any]]
 
