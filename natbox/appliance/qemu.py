@@ -130,6 +130,9 @@ def accelerator(kernel: Path) -> str:
     except (OSError, ValueError):
         pass
     accel = "kvm" if probe_kvm(kernel) else "tcg"
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(f"{boot_id} {accel}\n")
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(f"{boot_id} {accel}\n")
+    except OSError:  # only a cache (no writable home, say): probe again next time
+        pass
     return accel

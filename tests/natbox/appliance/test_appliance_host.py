@@ -132,3 +132,34 @@ def test_boot_stage_unpacks_the_compressed_kernel_and_refuses_unknown_kinds(tmp_
     bootstage.install_if_changed(path, _firmware(key, b"K" * 48, "linux-uimage"))
     with pytest.raises(bootstage.BootError, match="not bootable"):
         bootstage.prepare(path, ring, tmp_path / "boot2")
+
+
+def test_without_root_the_session_uses_user_mode_networking_and_says_so(tmp_path, monkeypatch):
+    """What `natbox boot` does for a user who is not root: no lab, no taps; the UI forwarded
+    from 127.0.0.1 to the guest's LAN address. (The boot itself is the bench's path.)"""
+    from natbox.appliance import session as sess
+
+    booted = bootstage.Bootable(tmp_path / "vmlinux", tmp_path / "initramfs", None, "A")
+    monkeypatch.setattr(sess.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(sess, "firmware_and_keyring", lambda build, log: (tmp_path / "fw", None))
+    monkeypatch.setattr(sess.bootstage, "install_if_changed", lambda *a: False)
+    monkeypatch.setattr(sess.bootstage, "prepare", lambda *a: booted)
+    monkeypatch.setattr(sess.network, "ApplianceLab", None)  # must not be touched
+    monkeypatch.setenv("NATBOX_ACCEL", "tcg")
+    (tmp_path / "fw").write_bytes(b"")
+    session = sess.open_session(sess.Options(workdir=tmp_path, ui_port=18080), log=print)
+    argv = " ".join(session.argv)
+    assert session.lab is None and not argv.startswith("ip netns")
+    assert "hostfwd=tcp:127.0.0.1:18080-192.168.1.1:80" in argv and "id=wan" in argv
+    assert "tap," not in argv
+    assert session.ui_url == "http://127.0.0.1:18080/"
+    assert any(n.startswith("not root: QEMU user-mode networking") for n in session.notes)
+
+
+def test_accelerator_cache_that_cannot_be_written_is_not_fatal(tmp_path, monkeypatch):
+    monkeypatch.delenv("NATBOX_ACCEL", raising=False)
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    monkeypatch.setenv("NATBOX_CACHE", str(blocked / "cache"))  # a file where a dir must go
+    monkeypatch.setattr(qemu, "probe_kvm", lambda kernel: False)
+    assert qemu.accelerator(Path("k")) == "tcg"
