@@ -68,10 +68,11 @@ def create_app(
         throttle=LoginThrottle(clock),
     )
 
-    from webui import api, security
+    from webui import api, security, unavailable
     from webui.views import auth, connections, firmware, monitor, nat, passthrough, status, system
 
     security.install(app)
+    unavailable.install(app)
     for module in (auth, status, passthrough, nat, connections, monitor, system, firmware, api):
         app.register_blueprint(module.bp)
     return app

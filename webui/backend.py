@@ -25,6 +25,13 @@ if TYPE_CHECKING:
     from nat.actions import Log
 
 MAX_LOG = 500
+
+
+class RouterUnavailable(RuntimeError):
+    """The router behind a backend cannot answer right now (starting, restarting, stopped):
+    the UI answers 503 and tries again (webui.unavailable)."""
+
+
 _EVENT_KEYS = ("protocol", "lan_host", "server")
 # Written by the firmware build; absent outside the device.
 DEVICE_VERSION_FILE = Path("/etc/natbox/version")

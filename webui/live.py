@@ -19,13 +19,23 @@ from nat import Log
 from nat.config_store import ConfigStore
 from nat.driver import control
 from nat.router_config import RouterConfig, restart_reasons
-from webui.backend import MAX_LOG, ApplyResult, running_firmware, vpn_event
+from webui.backend import (
+    MAX_LOG,
+    ApplyResult,
+    RouterUnavailable,
+    running_firmware,
+    vpn_event,
+)
 
 Request = Callable[..., dict[str, Any]]
 
 
 class DaemonError(RuntimeError):
     """The daemon refused a request (or could not be reached)."""
+
+
+class DaemonUnreachable(DaemonError, RouterUnavailable):
+    """No daemon on the control socket: at boot the UI listens before the daemon does."""
 
 
 def read_leases(path: str | None, wall: float) -> list[dict[str, Any]]:
@@ -83,7 +93,7 @@ class LiveBackend:
         try:
             answer = self._request(self.control_path, cmd, **fields)
         except OSError as error:
-            raise DaemonError(
+            raise DaemonUnreachable(
                 f"datapath daemon unreachable at {self.control_path}: {error}"
             ) from None
         if not answer.get("ok"):

@@ -18,8 +18,8 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
 
 
 ERROR = _json(_ref("Error"), "Error")
-# Every authenticated operation can answer these.
-AUTH_ERRORS = {"401": ERROR, "403": ERROR}
+# Every authenticated operation can answer these (503: the router is not answering yet).
+AUTH_ERRORS = {"401": ERROR, "403": ERROR, "503": ERROR}
 WRITE_ERRORS = {**AUTH_ERRORS, "422": ERROR}
 STRINGS = {"type": "array", "items": {"type": "string"}}
 NULLABLE_STRING = {"type": ["string", "null"]}

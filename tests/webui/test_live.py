@@ -15,6 +15,7 @@ from nat.config_store import ConfigStore
 from nat.passthrough import VpnMonitor, default_helpers
 from nat.router_config import AdminAccount, RouterConfig
 from webui import create_app
+from webui.backend import RouterUnavailable
 from webui.live import DaemonError, LiveBackend, read_leases
 
 
@@ -161,3 +162,31 @@ def test_leases_file_missing_or_odd():
     assert read_leases(None, 0) == []
     assert read_leases("/nonexistent/leases", 0) == []
     assert json.dumps(read_leases("/dev/null", 0)) == "[]"
+
+
+def test_no_daemon_yet_is_503_with_retry_after_then_the_router_answers(live):
+    """At boot the UI listens before the daemon's socket exists: the API says 503 and when
+    to retry, a page shows the self-reloading "starting" page, and both work once it is up."""
+    backend, daemon, api = live
+
+    def not_there(path, cmd, **fields):
+        raise FileNotFoundError(2, "No such file or directory", path)
+
+    backend._request = not_there
+    response = api.call("GET", "/status")
+    check_response("GET", "/status", response)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "2"
+    assert "not answering" in response.json["error"]["message"]
+    page = api.client.get("/")
+    assert page.status_code == 503 and page.headers["Retry-After"] == "2"
+    assert 'id="restarting"' in page.text and "starting or not answering" in page.text
+    backend._request = daemon  # the daemon is up
+    assert api.call("GET", "/status").status_code == 200
+    assert api.client.get("/").status_code == 200
+
+
+def test_a_refusal_from_the_daemon_is_not_mistaken_for_a_starting_router(live):
+    backend, _, _ = live
+    with pytest.raises(DaemonError) as caught:
+        backend._ask("no_such_command")
+    assert not isinstance(caught.value, RouterUnavailable)
