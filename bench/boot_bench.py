@@ -56,8 +56,8 @@ def _floor_once(session) -> float:
     from natbox.appliance import qemu
 
     b = session.bootable
-    argv = qemu.command(b.kernel, b.initrd, [], cmdline=f"{qemu.CMDLINE} rdinit=/bin/echo "
-                        "-- NBX_USERSPACE")  # fmt: skip
+    cmdline = f"{b.cmdline or qemu.CMDLINE} rdinit=/bin/echo -- NBX_USERSPACE"
+    argv = qemu.command(b.kernel, b.initrd, [], cmdline=cmdline)
     t0 = time.monotonic()
     child = pexpect.spawn(argv[0], argv[1:])
     try:

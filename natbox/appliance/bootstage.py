@@ -25,6 +25,7 @@ class Bootable:
     initrd: Path
     manifest: Manifest
     slot: str
+    cmdline: str = ""  # the firmware's own (its signed manifest); "" means QEMU's default
 
 
 class BootError(RuntimeError):
@@ -60,4 +61,5 @@ def prepare(disk_path: Path, keyring_dir: Path, workdir: Path, slot: str = "A") 
     kernel, initrd = workdir / "vmlinux", workdir / "initramfs"
     kernel.write_bytes(image)
     initrd.write_bytes(fw.payloads["rootfs"])
-    return Bootable(kernel, initrd, fw.manifest, slot)
+    cmdline = fw.manifest.extra.get("kernel_cmdline", "")
+    return Bootable(kernel, initrd, fw.manifest, slot, cmdline if isinstance(cmdline, str) else "")

@@ -24,6 +24,7 @@ SMP = 2
 # getrandom), so the guest's random pool is ready at once instead of the first getrandom()
 # blocking for about a second on jitter entropy. KVM: the host's own CPU.
 CPU = {"tcg": "qemu64,+rdrand", "kvm": "host"}
+# For firmware whose manifest names no command line (the board's KERNEL_CMDLINE does).
 CMDLINE = "console=ttyS0 quiet panic=-1"
 # Fixed MACs: the guest names eth0/eth1 by PCI slot; these make captures easy to read.
 LAN_MAC = "52:54:00:4e:42:01"

@@ -115,6 +115,7 @@ def open_session(options: Options, log=print) -> Session:
             disk=disk,
             qmp=session.qmp_path,
             accel=accel,
+            cmdline=session.bootable.cmdline or qemu.CMDLINE,
             netns=netns_name,
         )
     except BaseException:

@@ -283,7 +283,7 @@ class Build:
             build_id=fwformat.build_id(parts, cfg.version),
             created=self.epoch,
             payloads=tuple(p.describe() for p in parts),
-            extra={"kernel_cmdline": "console=ttyS0 quiet"},
+            extra={"kernel_cmdline": cfg.kernel_cmdline},
         )
         kid, sig = sign(key, manifest.to_bytes())
         data = fwformat.pack(manifest, parts, kid, sig)

@@ -44,6 +44,7 @@ class BoardConfig:
     arch: str
     kernel_package: str
     kernel_modules: tuple[str, ...]
+    kernel_cmdline: str
     packages: tuple[str, ...]
     project_python_packages: tuple[str, ...]
     strip_global: tuple[str, ...]
@@ -87,6 +88,7 @@ def load(tree: Path, board: str = DEFAULT_BOARD) -> BoardConfig:
             arch=kv["DEBIAN_ARCH"],
             kernel_package=kv["KERNEL_PACKAGE"],
             kernel_modules=tuple(kv.get("KERNEL_MODULES", "").split()),
+            kernel_cmdline=" ".join(kv.get("KERNEL_CMDLINE", "console=ttyS0").split()),
             packages=tuple(kv["PACKAGES"].split()),
             project_python_packages=tuple(kv.get("PROJECT_PYTHON_PACKAGES", "").split()),
             strip_global=tuple(kv.get("STRIP_GLOBAL", "").split()),

@@ -207,7 +207,9 @@ def test_boots_to_a_login_on_ttyS0(built: Build, tmp_path: Path) -> None:
     kernel = kernel_payload.bootable(kinds["kernel"], fw.payloads["kernel"])
     (tmp_path / "vmlinux").write_bytes(kernel)
     (tmp_path / "initramfs").write_bytes(fw.payloads["rootfs"])
-    console = Console(qemu_command(tmp_path / "vmlinux", tmp_path / "initramfs"))
+    cmdline = fw.manifest.extra["kernel_cmdline"]
+    assert cmdline == built.cfg.kernel_cmdline and "console=ttyS0" in cmdline
+    console = Console(qemu_command(tmp_path / "vmlinux", tmp_path / "initramfs", cmdline))
     try:
         console.expect(r"natbox login: ", 40)
         console.send("root\n")

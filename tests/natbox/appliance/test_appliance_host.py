@@ -60,11 +60,11 @@ def test_disk_layout_and_slots(tmp_path):
         disk.write_slot(path, "B", bytes(disk.BY_NAME["B"].size + 1))
 
 
-def _firmware(key, kernel=b"K" * 48, kind="linux-bzimage") -> bytes:
+def _firmware(key, kernel=b"K" * 48, kind="linux-bzimage", extra=None) -> bytes:
     parts = [fw.Payload("kernel", kernel, kind), fw.Payload("rootfs", b"R" * 40)]
     manifest = fw.Manifest("natbox_x86_64", bootstage.COMPATIBLE, "0.1.0", "1.0",
                            fw.build_id(parts, "0.1.0"), 1700000000,
-                           tuple(p.describe() for p in parts))  # fmt: skip
+                           tuple(p.describe() for p in parts), extra or {})  # fmt: skip
     kid, sig = sign(key, manifest.to_bytes())
     return fw.pack(manifest, parts, kid, sig)
 
@@ -81,6 +81,7 @@ def test_boot_stage_boots_only_a_verified_slot(tmp_path):
     assert not bootstage.install_if_changed(path, image)  # already there
     booted = bootstage.prepare(path, ring, tmp_path / "boot")
     assert booted.kernel.read_bytes() == b"K" * 48 and booted.slot == "A"
+    assert booted.cmdline == ""  # none in the manifest: the session uses qemu.CMDLINE
     bad = bytearray(image)
     bad[-1] ^= 1
     disk.write_slot(path, "A", bytes(bad))
