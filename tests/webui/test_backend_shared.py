@@ -20,9 +20,13 @@ def test_on_the_device_the_version_is_the_images_own(tmp_path) -> None:
 
 
 def test_off_the_device_the_version_is_the_packages(tmp_path) -> None:
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-    assert running_firmware(tmp_path / "absent")["version"] == version("natbox")
+    try:
+        expected = version("natbox")
+    except PackageNotFoundError:  # a source tree without the package installed (webui-device)
+        expected = "dev"
+    assert running_firmware(tmp_path / "absent")["version"] == expected
 
 
 def test_event_row_pulls_out_the_known_fields_and_keeps_the_rest_as_detail() -> None:
