@@ -171,6 +171,19 @@ class HelperDispatch:
             return self.engine._drop(LAN if direction == OUTBOUND else WAN, result)
         return result
 
+    def icmp_error_owner(self, embedded: bytes) -> bytes | None:
+        """The LAN host that sent the packet an inbound ICMP error quotes, when an enabled
+        helper forwarded it rather than a table mapping (GRE, ESP, IKE on UDP 500)."""
+        proto = embedded[9]
+        ihl = (embedded[0] & 0x0F) << 2
+        helper = self._protocols.get(proto)
+        if helper is None and proto == ipv4.UDP and len(embedded) >= ihl + 4:
+            helper = self._owned_ports.get(embedded[ihl + 2] << 8 | embedded[ihl + 3])
+        if helper is None:
+            return None
+        self.engine.ctx.now = self.engine.now
+        return helper.icmp_error_owner(self.engine.ctx, embedded)
+
     def unsolicited(self, proto: int, remote: bytes, ext_port: int) -> None:
         """Tell the helper whose port refused traffic was aimed at (or came from)."""
         remote_port = int.from_bytes(remote[4:6], "big")

@@ -84,6 +84,13 @@ class Helper:
     ) -> None:
         """Inbound traffic towards one of this helper's ports was refused by the firewall."""
 
+    def icmp_error_owner(self, ctx: HelperContext, embedded: bytes) -> bytes | None:
+        """An ICMP error from the WAN quotes a packet this helper forwarded (an owned IP
+        protocol, or a UDP packet to an owned port): ``embedded`` is the quoted packet as it
+        left the NAT, so its source is the external address. Return the LAN host that sent
+        it, or None when this helper cannot tell (the error is then dropped)."""
+        return None
+
     def should_tear_down(self, flow: Flow) -> bool:
         """Whether switching the helper off ends this attached session (default: yes)."""
         return True

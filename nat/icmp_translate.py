@@ -126,16 +126,37 @@ class IcmpTranslator:
             remote = bytes(buf[e + 16 : e + 20])
             port_at = e_ihl + 4
         else:
-            return engine._drop(WAN, C.ICMP_ERROR_NO_MAPPING)
+            return self._error_in_for_helper(buf, ihl, data, e, e_ihl, proto)
         mapping = table.inn.get(PREFIX[proto] + ext_ip + port)
         if not self._has_live_session(mapping, remote, now):
-            return engine._drop(WAN, C.ICMP_ERROR_NO_MAPPING)
+            return self._error_in_for_helper(buf, ihl, data, e, e_ihl, proto)
         host = mapping.host
         rewrite.field(buf, e + 12, host.int_ip, e + 10)
         self._inner_port(
             buf, e, e_ihl, proto, port_at, mapping.out_key[5:7], checksum.negate(host.d_addr)
         )
         rewrite.address(buf, 16, host.int_ip)
+        rewrite.decrement_ttl(buf)
+        ipv4.transport_checksum(buf, ihl, 1)
+        return engine._emit(LAN, buf, data, engine._lan_mtu)
+
+    def _error_in_for_helper(
+        self, buf: bytearray, ihl: int, data: bytes, e: int, e_ihl: int, proto: int
+    ) -> list:
+        """An error about a packet a passthrough helper forwarded: PMTU discovery for raw
+        ESP and PPTP's GRE depends on these. The helper names the LAN host; only addresses
+        change, as those flows keep their SPIs, call IDs and port 500 across the NAT."""
+        engine = self.engine
+        int_ip = engine.helpers.icmp_error_owner(bytes(buf[e:]))
+        if int_ip is None:
+            return engine._drop(WAN, C.ICMP_ERROR_NO_MAPPING)
+        ext_ip = bytes(buf[e + 12 : e + 16])
+        rewrite.field(buf, e + 12, int_ip, e + 10)
+        if proto == ipv4.UDP:  # a quoted UDP checksum covers the source address
+            port = bytes(buf[e + e_ihl : e + e_ihl + 2])
+            delta = checksum.words_delta(ext_ip, int_ip)
+            self._inner_port(buf, e, e_ihl, proto, e_ihl, port, delta)
+        rewrite.address(buf, 16, int_ip)
         rewrite.decrement_ttl(buf)
         ipv4.transport_checksum(buf, ihl, 1)
         return engine._emit(LAN, buf, data, engine._lan_mtu)

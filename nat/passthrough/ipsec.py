@@ -255,6 +255,35 @@ class IpsecHelper(PassthroughHelper):
         if entry.vpn is not None:
             self.monitor.end(ctx, entry.vpn, reason)
 
+    # -- ICMP errors about IKE and ESP (path MTU discovery) ---------------------------------
+
+    def icmp_error_owner(self, ctx: HelperContext, embedded: bytes) -> bytes | None:
+        ihl = (embedded[0] & 0x0F) << 2
+        ext_ip, server = embedded[12:16], embedded[16:20]
+        if embedded[9] == ipv4.ESP and len(embedded) >= ihl + 4:
+            (spi,) = struct.unpack_from("!I", embedded, ihl)
+            # A scan, not an index: errors are rare and the table is bounded (MAX_ENTRIES).
+            for entry in self._esp_by_outbound.values():
+                if (
+                    (entry.server, entry.outbound_spi) == (server, spi)
+                    and entry.expires > ctx.now
+                    and ctx.external_address_for(entry.host) == ext_ip
+                ):
+                    return entry.host
+            return None
+        if embedded[9] != ipv4.UDP or embedded[ihl : ihl + 2] != IKE_PORT.to_bytes(2, "big"):
+            return None
+        if len(embedded) >= ihl + 8 + 8:  # the initiator SPI is quoted: exact
+            entry = self._ike_by_spi.get((server, embedded[ihl + 8 : ihl + 16]))
+            return entry.client if entry is not None and entry.external_ip == ext_ip else None
+        # Only the UDP header is quoted: unambiguous only with one client on this server.
+        clients = {
+            e.client
+            for e in self._ike_by_spi.values()
+            if (e.server, e.external_ip) == (server, ext_ip)
+        }
+        return clients.pop() if len(clients) == 1 else None
+
     # -- NAT-T on UDP 4500: an ordinary mapping, watched ------------------------------------
 
     def on_session_start(self, ctx: HelperContext, flow: Flow) -> None:

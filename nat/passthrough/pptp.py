@@ -279,6 +279,25 @@ class PptpHelper(PassthroughHelper):
         _U16.pack_into(packet, ihl + 6, call.client_call_id)  # GRE v1 has no checksum
         return ctx.forward_inbound(packet, ihl, call.client)
 
+    def icmp_error_owner(self, ctx: HelperContext, embedded: bytes) -> bytes | None:
+        """A quoted outbound GRE packet carries the server's call ID, as the client sent it."""
+        ihl = (embedded[0] & 0x0F) << 2
+        if embedded[9] != ipv4.GRE or len(embedded) < ihl + 8:
+            return None
+        (flags_version,) = _U16.unpack_from(embedded, ihl)
+        if flags_version & 0x7 != 1 or not flags_version & GRE_KEY:
+            return None
+        (server_call_id,) = _U16.unpack_from(embedded, ihl + 6)
+        ext_ip, server = embedded[12:16], embedded[16:20]
+        for (client, call_server, call_id), call in self._by_server_id.items():
+            if (
+                (call_server, call_id) == (server, server_call_id)
+                and call.connected
+                and ctx.external_address_for(client) == ext_ip
+            ):
+                return client
+        return None
+
     def _refresh(self, ctx: HelperContext, call: Call, size: int, replied: bool) -> None:
         call.replied = call.replied or replied
         timeout = GRE_REPLIED_TIMEOUT if call.replied else GRE_UNREPLIED_TIMEOUT

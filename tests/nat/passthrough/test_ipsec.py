@@ -3,9 +3,10 @@
 import struct
 
 from playbook import CLIENT, CLIENT2, PUBLIC, SERVER, SERVER2, Lab, udp_in, udp_out
-from scapy.layers.inet import IP, UDP
+from scapy.layers.inet import ICMP, IP, UDP, IPerror, UDPerror
 from scapy.layers.ipsec import AH, ESP
 from scapy.layers.isakmp import ISAKMP
+from scapy.utils import checksum
 
 from nat import NatConfig
 from nat.events import LAN, WAN
@@ -190,3 +191,63 @@ def test_malformed_ike_and_esp_never_open_anything():
     garbage = IP(src=SERVER, dst=PUBLIC) / UDP(sport=500, dport=500) / (b"\xff" * 200)
     assert lab.wan(garbage).drops == ["ipsec_ike_unmatched"]
     assert lab.counters["internal_error"] == 0
+
+
+# -- ICMP errors about IPsec flows: path MTU discovery through the NAT --------------------------
+
+HOP = "198.51.100.1"  # a router on the path with a smaller MTU
+
+
+def quoted_udp_checksum_ok(raw: bytes) -> bool:
+    """The UDP checksum of a wholly quoted datagram, with its (rewritten) source address."""
+    inner = raw[(raw[0] & 0x0F) * 4 + 8 :]
+    ihl = (inner[0] & 0x0F) * 4
+    segment = inner[ihl : ihl + int.from_bytes(inner[ihl + 4 : ihl + 6], "big")]
+    pseudo = inner[12:20] + bytes([0, 17]) + len(segment).to_bytes(2, "big")
+    return checksum(pseudo + segment) == 0
+
+
+def frag_needed(quoted: bytes, mtu=1400):
+    return IP(src=HOP, dst=PUBLIC) / ICMP(type=3, code=4, nexthopmtu=mtu) / quoted
+
+
+def test_frag_needed_about_raw_esp_reaches_the_host_that_sent_it():
+    lab, _ = ipsec_lab()
+    sent = {}
+    for client, spi in ((CLIENT, 0x1001), (CLIENT2, 0x2002)):
+        sent[client] = bytes(lab.lan(esp_out(client, spi)).only(WAN))
+    for client in (CLIENT, CLIENT2):
+        back = lab.wan(frag_needed(sent[client])).only(LAN)
+        assert back[IP].dst == client and back[ICMP].nexthopmtu == 1400
+        assert back[IPerror].src == client and back[IPerror].dst == SERVER
+        assert back[IPerror].proto == 50
+    unknown = bytes(lab.lan(esp_out(CLIENT, 0x3003)).only(WAN)).replace(
+        struct.pack("!I", 0x3003), struct.pack("!I", 0x4004)
+    )
+    assert lab.wan(frag_needed(unknown)).drops == ["icmp_error_no_mapping"]
+
+
+def test_error_about_ike_goes_to_the_client_whose_initiator_spi_it_quotes():
+    lab, _ = ipsec_lab()
+    pairs = ((CLIENT, SPI_A), (CLIENT2, SPI_B))
+    sent = {c: bytes(lab.lan(ike_out(c, spi)).only(WAN)) for c, spi in pairs}
+    back = lab.wan(frag_needed(sent[CLIENT2])).only(LAN)
+    assert back[IP].dst == CLIENT2 and back[IPerror].src == CLIENT2
+    assert back[UDPerror].sport == 500 and quoted_udp_checksum_ok(bytes(back))
+    # Only the IP and UDP headers quoted: two clients talk IKE to this server, so nobody can
+    # tell whose it was.
+    assert lab.wan(frag_needed(sent[CLIENT][:28])).drops == ["icmp_error_no_mapping"]
+
+
+def test_error_quoting_only_the_ike_header_is_delivered_when_one_client_is_possible():
+    lab, _ = ipsec_lab()
+    sent = bytes(lab.lan(ike_out(CLIENT, SPI_A)).only(WAN))
+    back = lab.wan(frag_needed(sent[:28])).only(LAN)
+    assert back[IP].dst == CLIENT and back[IPerror].src == CLIENT
+
+
+def test_with_ipsec_off_errors_about_its_flows_are_not_delivered():
+    lab, _ = ipsec_lab()
+    sent = bytes(lab.lan(esp_out(CLIENT, 0x1001)).only(WAN))
+    lab.configure(NatConfig(helpers=(("ipsec", False),)))
+    assert lab.wan(frag_needed(sent)).drops == ["icmp_error_no_mapping"]

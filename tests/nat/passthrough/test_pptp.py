@@ -1,7 +1,7 @@
 """PPTP passthrough: Call ID translation, GRE, enabled vs disabled, events, bad input."""
 
 from playbook import CLIENT, CLIENT2, PUBLIC, SERVER, Lab, tcp_in, tcp_out
-from scapy.layers.inet import IP, TCP
+from scapy.layers.inet import ICMP, IP, TCP, IPerror
 from scapy.layers.l2 import GRE_PPTP
 from scapy.layers.ppp import PPP
 from scapy.layers.pptp import (
@@ -250,3 +250,24 @@ def test_plain_gre_is_not_pptp():
 
     lab, _ = pptp_lab()
     assert lab.lan(IP(src=CLIENT, dst=SERVER) / GRE() / b"x").drops == ["pptp_gre_unsupported"]
+
+
+def test_frag_needed_about_gre_reaches_the_client_of_that_call():
+    """Path MTU discovery for the tunnel: a router on the path quotes an outbound GRE packet
+    (which carries the server's call ID); the error goes to the client of that call."""
+    lab, _ = pptp_lab()
+    one, two = Control(lab, CLIENT, 40000), Control(lab, CLIENT2, 40001)
+    place_call(one, 0x5001)
+    place_call(two, 0x5002)
+    calls = ((CLIENT, 0x5001), (CLIENT2, 0x5002))
+    sent = {c: bytes(lab.lan(gre_out(c, sid)).only(WAN)) for c, sid in calls}
+    for client in (CLIENT, CLIENT2):
+        error = IP(src="198.51.100.1", dst=PUBLIC) / ICMP(type=3, code=4, nexthopmtu=1400)
+        back = lab.wan(error / sent[client]).only(LAN)
+        assert back[IP].dst == client and back[IPerror].src == client
+    stray = bytes(gre_out(PUBLIC, 0x5999))  # as if sent by the NAT, for a call it never saw
+    error = IP(src="198.51.100.1", dst=PUBLIC) / ICMP(type=3, code=4, nexthopmtu=1400)
+    assert lab.wan(error / stray).drops == ["icmp_error_no_mapping"]
+    truncated = bytes(lab.lan(gre_out(CLIENT, 0x5001)).only(WAN))[:24]  # half a GRE header
+    assert lab.wan(error / truncated).drops == ["icmp_error_no_mapping"]
+    assert lab.counters.get("internal_error", 0) == 0
