@@ -100,6 +100,17 @@ def test_raw_esp_before_and_after(lab, exchange):
     assert client == {"reply": "00002000", "from": SERVER}
 
 
+def test_path_mtu_error_about_raw_esp_reaches_the_lan_client(lab, exchange):
+    """A router on the path (the internet's second address) answers the client's ESP with
+    "fragmentation needed": the error crosses the NAT back to the client, quoting the packet
+    as the client sent it (its own address, its SPI)."""
+    hop = N.SERVERS[1]
+    served, client = exchange("ipsec", True, "esp-pmtu-hop", "esp-pmtu-client", "--hop", hop)
+    assert served == {"got": "00001000", "from": N.ROUTER_WAN}
+    assert client == {"error": "frag-needed", "mtu": 1400, "from": hop, "inner_src": CLIENT,
+                      "inner_proto": 50, "inner_spi": "00001000"}  # fmt: skip
+
+
 def test_pptp_control_and_gre_before_and_after(lab, exchange):
     served, client = exchange("pptp", False, "pptp-server", "pptp-client")
     assert client["connected"] is False and served["got"] is None

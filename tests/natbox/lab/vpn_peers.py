@@ -141,6 +141,50 @@ def esp_client(args) -> dict:
     return {"reply": None} if got is None else {"reply": got[0][:4].hex(), "from": got[1]}
 
 
+def icmp_checksum(data: bytes) -> int:
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data[: len(data) // 2 * 2]))
+    total += data[-1] << 8 if len(data) % 2 else 0
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def esp_pmtu_hop(args) -> dict:
+    """A router on the path with a smaller MTU: it answers the first ESP packet with ICMP
+    "fragmentation needed" (next-hop MTU 1400) quoting it, from its own address (--hop)."""
+    sock = raw_socket(ESP, args.timeout, args.bind)
+    try:
+        data, source = sock.recvfrom(65535)
+    except TimeoutError:
+        return {"got": None}
+    body = struct.pack("!BBHHH", 3, 4, 0, 0, 1400) + data[: 576 - 28]
+    body = body[:2] + struct.pack("!H", icmp_checksum(body)) + body[4:]
+    icmp = raw_socket(socket.IPPROTO_ICMP, args.timeout, args.hop)
+    icmp.sendto(body, (source[0], 0))
+    return {"got": data[(data[0] & 0x0F) * 4 :][:4].hex(), "from": source[0]}
+
+
+def esp_pmtu_client(args) -> dict:
+    """Send ESP, then wait for the ICMP error about it, as the kernel's PMTU code would."""
+    icmp = raw_socket(socket.IPPROTO_ICMP, args.timeout)
+    sock = raw_socket(ESP, args.timeout)
+    sock.sendto(struct.pack("!II", 0x1000, 1) + b"\x44" * 32, (args.server, 0))
+    got = receive_raw(icmp, lambda m: m[:2] == b"\x03\x04" and len(m) >= 8 + 20 + 4, args.timeout)
+    if got is None:
+        return {"error": None}
+    message, hop = got
+    inner = message[8:]
+    inner_ihl = (inner[0] & 0x0F) * 4
+    return {
+        "error": "frag-needed",
+        "mtu": struct.unpack_from("!H", message, 6)[0],
+        "from": hop,
+        "inner_src": socket.inet_ntoa(inner[12:16]),
+        "inner_proto": inner[9],
+        "inner_spi": inner[inner_ihl : inner_ihl + 4].hex(),
+    }
+
+
 # -- PPTP: TCP 1723 control and enhanced GRE --------------------------------------------------
 
 
@@ -278,6 +322,8 @@ ROLES = {
     "esp-client": esp_client,
     "pptp-server": pptp_server,
     "pptp-client": pptp_client,
+    "esp-pmtu-hop": esp_pmtu_hop,
+    "esp-pmtu-client": esp_pmtu_client,
     "media-server": media_server,
     "media-client": media_client,
 }
@@ -294,6 +340,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--call-id", type=int, default=0x4A11)
     parser.add_argument("--proto", choices=("sip", "rtsp"), default="sip")
     parser.add_argument("--media-port", type=int, default=40000)
+    parser.add_argument("--hop", default="0.0.0.0", help="esp-pmtu-hop: send the error from")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
     result = ROLES[args.role](args)
