@@ -69,12 +69,18 @@ def _firmware(key, kernel=b"K" * 48, kind="linux-bzimage", extra=None) -> bytes:
     return fw.pack(manifest, parts, kid, sig)
 
 
-@pytest.mark.skipif(shutil.which("mkfs.ext4") is None, reason="no e2fsprogs")
-def test_boot_stage_boots_only_a_verified_slot(tmp_path):
+def _signer(tmp_path):
+    """A signing key and a device keyring that trusts it."""
     key = Ed25519PrivateKey.generate()
     ring = tmp_path / "keyring"
     ring.mkdir()
     (ring / "dev.pub").write_bytes(public_pem(key.public_key()))
+    return key, ring
+
+
+@pytest.mark.skipif(shutil.which("mkfs.ext4") is None, reason="no e2fsprogs")
+def test_boot_stage_boots_only_a_verified_slot(tmp_path):
+    key, ring = _signer(tmp_path)
     path = tmp_path / "disk.img"
     image = _firmware(key)
     assert bootstage.install_if_changed(path, image)
@@ -120,16 +126,15 @@ def test_timeouts_are_scaled(shell, monkeypatch):
 def test_boot_stage_unpacks_the_compressed_kernel_and_refuses_unknown_kinds(tmp_path):
     from natbox.firmware import kernel_payload
 
-    key = Ed25519PrivateKey.generate()
-    ring = tmp_path / "keyring"
-    ring.mkdir()
-    (ring / "dev.pub").write_bytes(public_pem(key.public_key()))
+    key, ring = _signer(tmp_path)
     path = tmp_path / "disk.img"
     elf = b"\x7fELF" + bytes(range(256)) * 64
-    bootstage.install_if_changed(
-        path, _firmware(key, kernel_payload.pack(elf), "linux-vmlinux-zstd")
-    )
-    assert bootstage.prepare(path, ring, tmp_path / "boot").kernel.read_bytes() == elf
+    extra = {"kernel_cmdline": "console=ttyS0 quiet cryptomgr.notests"}
+    image = _firmware(key, kernel_payload.pack(elf), kernel_payload.VMLINUX_ZSTD, extra)
+    bootstage.install_if_changed(path, image)
+    booted = bootstage.prepare(path, ring, tmp_path / "boot")
+    assert booted.kernel.read_bytes() == elf
+    assert booted.cmdline == "console=ttyS0 quiet cryptomgr.notests"  # the firmware's own
     bootstage.install_if_changed(path, _firmware(key, b"K" * 48, "linux-uimage"))
     with pytest.raises(bootstage.BootError, match="not bootable"):
         bootstage.prepare(path, ring, tmp_path / "boot2")
