@@ -96,7 +96,7 @@ class Build:
         self.step(
             "kernel",
             hash_strings(f.kernel_deb.name, cfg.kernel_modules, CODE_HASH),
-            [kdir / "vmlinuz", kdir / "vmlinux.zst", kdir / "modules.json"],
+            [kdir / "vmlinux.zst", kdir / "modules.json"],
             lambda: self._kernel(f.kernel_deb, kdir),
         )
 
@@ -200,7 +200,7 @@ class Build:
             json.dumps({"release": k.release, "modules": [str(m) for m in k.modules]})
         )
         self.log(
-            f"{k.release}: vmlinuz {k.vmlinuz.stat().st_size} bytes, as zstd ELF "
+            f"{k.release}: vmlinuz {k.bzimage_bytes} bytes, as zstd ELF "
             f"{k.vmlinux_zst.stat().st_size} bytes, {len(k.modules)} modules"
         )
 

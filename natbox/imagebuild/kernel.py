@@ -17,7 +17,7 @@ from natbox.imagebuild.util import fresh_dir
 @dataclass(frozen=True)
 class Kernel:
     release: str
-    vmlinuz: Path
+    bzimage_bytes: int  # Debian's vmlinuz, for the build log
     vmlinux_zst: Path  # the firmware's kernel payload (kernel_payload.VMLINUX_ZSTD)
     modules: tuple[Path, ...]  # in load order, relative to the kernel output dir
 
@@ -31,7 +31,6 @@ def prepare(deb: Path, wanted: tuple[str, ...], out: Path) -> Kernel:
             raise RuntimeError(f"expected one vmlinuz in {deb.name}, got {boot}")
         release = boot[0].name.removeprefix("vmlinuz-")
         bzimage = boot[0].read_bytes()
-        (out / "vmlinuz").write_bytes(bzimage)
         (out / "vmlinux.zst").write_bytes(kernel_payload.pack(vmlinux.extract(bzimage)))
         moddir = Path(tmp, "lib", "modules", release)
         index = {}
@@ -51,4 +50,4 @@ def prepare(deb: Path, wanted: tuple[str, ...], out: Path) -> Kernel:
             (out / rel).write_bytes(data)
             modules.append(rel)
     (out / "release").write_text(release + "\n")
-    return Kernel(release, out / "vmlinuz", out / "vmlinux.zst", tuple(modules))
+    return Kernel(release, len(bzimage), out / "vmlinux.zst", tuple(modules))

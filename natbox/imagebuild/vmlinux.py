@@ -11,12 +11,11 @@ counted from the protected-mode code that follows the setup sectors.
 
 from __future__ import annotations
 
-import gzip
-import lzma
 import struct
 
 import lz4.block
-import zstandard
+
+from natbox.imagebuild import cpio
 
 ELF_MAGIC = b"\x7fELF"
 LZ4_LEGACY_MAGIC = b"\x02\x21\x4c\x18"
@@ -48,10 +47,10 @@ def _lz4_legacy(data: bytes) -> bytes:
     uncompressed-size trailer (which no block can be this short)."""
     out, pos = [], len(LZ4_LEGACY_MAGIC)
     while pos + 4 < len(data):
-        (size,) = struct.unpack_from("<I", data, pos)
         if data[pos : pos + 4] == LZ4_LEGACY_MAGIC:  # a concatenated stream
             pos += 4
             continue
+        (size,) = struct.unpack_from("<I", data, pos)
         pos += 4
         out.append(lz4.block.decompress(data[pos : pos + size], uncompressed_size=LZ4_LEGACY_BLOCK))
         pos += size
@@ -59,15 +58,13 @@ def _lz4_legacy(data: bytes) -> bytes:
 
 
 def decompress(data: bytes) -> bytes:
+    """LZ4 legacy (Debian's choice) here; zstd, xz and gzip as the initramfs step reads them."""
     if data.startswith(LZ4_LEGACY_MAGIC):
         return _lz4_legacy(data)
-    if data.startswith(b"\xfd7zXZ\0"):
-        return lzma.decompress(data)
-    if data.startswith(b"\x28\xb5\x2f\xfd"):
-        return zstandard.ZstdDecompressor().decompressobj().decompress(data)
-    if data.startswith(b"\x1f\x8b"):
-        return gzip.decompress(data)
-    raise NotABzImage(f"unknown kernel compression (magic {data[:4].hex()})")
+    try:
+        return cpio.decompress(data)
+    except ValueError as error:  # an unknown magic
+        raise NotABzImage(f"unknown kernel compression (magic {data[:4].hex()})") from error
 
 
 def has_pvh_entry(elf: bytes) -> bool:
