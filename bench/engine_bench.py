@@ -15,7 +15,7 @@ import tracemalloc
 from nat import Engine, NatConfig
 from nat.events import LAN, WAN
 from nat.ipv4 import TCP, UDP
-from natbox.packets import segment
+from nat.packets import segment
 
 FLOWS = 1000
 ROUNDS = 200  # packets per flow in the established-path runs

@@ -1,6 +1,6 @@
 """natbox's NAT engine: sans-IO, events in, actions out. See nat.engine.
 
-The names below are loaded on first use (PEP 562), so ``import nat.router_config`` (the web
+The names below are loaded on first use (PEP 562), so ``import router.model`` (the web
 UI, routerctl) does not load the engine: under TCG that is a tenth of a second of boot.
 """
 

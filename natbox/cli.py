@@ -8,7 +8,7 @@ import sys
 from natbox.appliance import cli as boot_cli
 from natbox.firmware import cli as firmware_cli
 from natbox.lab import cli as lab_cli
-from natbox.router import main as router_main
+from router import cli as router_main
 from webui import serve as ui_serve
 
 

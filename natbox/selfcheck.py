@@ -13,7 +13,7 @@ from nat import Engine, NatConfig, PortForward, Transmit
 from nat.engine import verify_engine_invariants
 from nat.events import LAN, WAN
 from nat.ipv4 import TCP, UDP, text
-from natbox.packets import ACK, SYN, echo, segment
+from nat.packets import ACK, SYN, echo, segment
 
 CLIENT, CLIENT2, PUBLIC, SERVER = "192.168.1.10", "192.168.1.20", "203.0.113.1", "198.51.100.10"
 

@@ -58,7 +58,7 @@ def create_app(
         return app.config["CLOCK"]()  # looked up each time, so tests can move it
 
     if backend is None:
-        from nat.config_store import ConfigStore
+        from router.store import ConfigStore
         from webui.inprocess import InProcessBackend
 
         backend = InProcessBackend(ConfigStore(app.config["CONFIG_PATH"]), clock=clock)

@@ -3,7 +3,7 @@
 Two implementations:
 
 - :class:`webui.inprocess.InProcessBackend`: a real ``nat.Engine`` in the web server's own
-  process, with the configuration in a :class:`nat.config_store.ConfigStore`. Used by the
+  process, with the configuration in a :class:`router.store.ConfigStore`. Used by the
   tests, the fast browser test and ``python -m webui.serve`` without a daemon.
 - :class:`webui.live.LiveBackend`: the same methods, answered by the datapath daemon's local
   control socket (status, counters, mappings, events, vpn_sessions). Config changes are
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from nat.router_config import RouterConfig
+from router.model import RouterConfig
 
 if TYPE_CHECKING:
     from nat.actions import Log
@@ -84,7 +84,7 @@ class ApplyResult:
 
     # The mapping table was rebuilt (NAT behaviour, addresses or port policy changed).
     connections_reset: bool = False
-    # Settings saved but only effective after a reboot (see nat.router_config.RESTART_FIELDS).
+    # Settings saved but only effective after a reboot (see router.model.RESTART_FIELDS).
     restart_required: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:

@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nat import Drop, Engine, Log, Transmit
-from nat.config_store import ConfigStore
 from nat.ipv4 import TCP, UDP, text
+from nat.packets import SYN, segment
 from nat.passthrough import VpnMonitor, default_helpers
-from nat.router_config import RouterConfig, restart_reasons
-from natbox.packets import SYN, segment
+from router.model import RouterConfig
+from router.plan import restart_needed
+from router.store import ConfigStore
 from webui.backend import MAX_LOG, ApplyResult, running_firmware, vpn_event
 
 MAX_EVENTS = 1000
@@ -43,7 +44,7 @@ class InProcessBackend:
         self._boot()
 
     def _boot(self) -> None:
-        self.config = self.store.load()
+        self.config = self.booted_config = self.store.load()
         self.monitor = VpnMonitor()
         self.engine = Engine(self.config.nat, helpers=default_helpers(self.monitor))
         self.booted = self.clock()
@@ -84,9 +85,7 @@ class InProcessBackend:
                     for a in actions
                 )
                 self._consume(actions)
-            for reason in restart_reasons(old, config):
-                if reason not in self.restart_required:
-                    self.restart_required.append(reason)
+            self.restart_required = restart_needed(self.booted_config, config)
             self.note("config_saved", connections_reset=reset)
             return ApplyResult(reset, list(self.restart_required))
 

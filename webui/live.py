@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nat import Log
-from nat.config_store import ConfigStore
-from nat.driver import control
-from nat.router_config import RouterConfig, restart_reasons
+from router import control
+from router.model import RouterConfig
+from router.store import ConfigStore
 from webui.backend import (
     MAX_LOG,
     ApplyResult,
@@ -119,14 +119,14 @@ class LiveBackend:
 
     def apply_config(self, config: RouterConfig) -> ApplyResult:
         with self._lock:
-            old = self.store.load()
             self.store.save(config)  # first: if the disk refuses, nothing changes
-            reset = bool(self._ask("reload").get("flushed"))
+            answer = self._ask("reload")
+            reset = bool(answer.get("flushed"))
             if self.saved is not None:
                 self.saved.save(config)
-            for reason in restart_reasons(old, config):
-                if reason not in self.restart_required:
-                    self.restart_required.append(reason)
+            # The daemon knows which of its services took the change live and which wait for
+            # a restart (router.plan.restart_needed against the configuration it started with).
+            self.restart_required = list(answer.get("restart_needed", []))
             self.note("config_saved", connections_reset=reset)
             return ApplyResult(reset, list(self.restart_required))
 
@@ -157,7 +157,7 @@ class LiveBackend:
             "dhcp_leases": read_leases(self.leases_path, self.wall()),
             "counters": merged,
             "mappings": len(self._ask("mappings")["mappings"]),
-            "restart_required": list(self.restart_required),
+            "restart_required": list(daemon.get("restart_needed", self.restart_required)),
         }
 
     def mappings(self) -> list[dict[str, Any]]:

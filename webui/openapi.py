@@ -154,13 +154,14 @@ SCHEMAS: dict[str, Any] = {
     },
     "RouterConfig": {
         "type": "object",
-        "description": "nat.router_config.RouterConfig; nat is nat.config.NatConfig as a dict",
+        "description": "router.model.RouterConfig; nat is nat.config.NatConfig as a dict",
         "properties": {
             "hostname": {"type": "string"},
             "nat": {"type": "object"},
             "admin": {"type": "object"},
             "wan": {"type": "object"},
             "dhcp": {"type": "object"},
+            "dns": {"type": "object"},
         },
     },
     "Protocol": {
@@ -409,7 +410,7 @@ PATHS: dict[str, Any] = {
             "responses": {"200": _json(_ref("RouterConfig")), **AUTH_ERRORS},
         },
         "put": {
-            "summary": "Replace whole sections (hostname, nat, wan, dhcp; not admin)",
+            "summary": "Replace whole sections (hostname, nat, wan, dhcp, dns; not admin)",
             "requestBody": _body("RouterConfig"),
             "responses": {"200": _json(_ref("ApplyResult")), **WRITE_ERRORS},
         },

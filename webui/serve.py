@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.control or args.demo:
             print("webui.serve: --backend live needs --control, no --demo", file=sys.stderr)
             return 2
-        from nat.config_store import ConfigStore
+        from router.store import ConfigStore
         from webui import DEFAULT_CONFIG_PATH
         from webui.live import LiveBackend
 

@@ -1,8 +1,6 @@
-"""Changes the pages and the API make to the router configuration.
-
-Each function takes the current RouterConfig and user input and returns a new, validated
-RouterConfig (or raises ConfigError naming the field). The pages and the REST API both call
-these, so they validate identically.
+"""What the pages and the API add to the configuration edits (``router.edits``, which
+routerctl uses too): the passthrough page's rows, the admin password, and errors named the way
+a section's page and API name their fields (``dmz_host``, not ``nat.dmz_host``).
 """
 
 from __future__ import annotations
@@ -12,21 +10,23 @@ from typing import Any
 
 from nat.config import ConfigError
 from nat.passthrough import HELPER_CLASSES
-from nat.profiles import PROFILES
-from nat.router_config import FACTORY_PASSWORD, RouterConfig
+from router import edits
+from router.edits import HELPER_NAMES, restored, with_sections
+from router.model import FACTORY_PASSWORD, RouterConfig
 from webui.passwords import check_password, hash_password
+
+__all__ = ["HELPER_NAMES", "restored", "with_sections"]
 
 MIN_PASSWORD_LENGTH = 8
 PPTP_WARNING = (
     "PPTP's security is rated very low: its weak encryption is broken quickly by modern "
     "attacks. Use it only as a last resort for non-critical traffic, and switch it off after."
 )
-# Settings a NAT profile sets together; a new profile must not inherit the old one's values.
-_PROFILE_KEYS = {key for settings in PROFILES.values() for key in settings}
 
 
 def passthrough_rows(config: RouterConfig) -> list[dict[str, Any]]:
     """One row per protocol, with the facts the README table shows, and its switch."""
+    states = edits.helper_states(config)
     return [
         {
             "name": cls.name,
@@ -38,58 +38,43 @@ def passthrough_rows(config: RouterConfig) -> list[dict[str, Any]]:
             "when_disabled": cls.when_disabled,
             "default_enabled": cls.default_enabled,
             "default_reason": cls.default_reason,
-            "enabled": config.nat.helper_enabled(cls.name, cls.default_enabled),
+            "enabled": states[cls.name],
             "warning": PPTP_WARNING if cls.name == "pptp" else "",
         }
         for cls in HELPER_CLASSES
     ]
 
 
-def helper_names() -> list[str]:
-    return [cls.name for cls in HELPER_CLASSES]
-
-
 def with_passthrough(
     config: RouterConfig, enabled: dict[str, Any], sstp_servers: Any = None
 ) -> RouterConfig:
-    unknown = sorted(set(enabled) - set(helper_names()))
-    if unknown:
-        raise ConfigError(f"helpers.{unknown[0]}", "no such protocol")
-    data = config.to_dict()
-    data["nat"]["helpers"] = {**data["nat"]["helpers"], **enabled}
-    if sstp_servers is not None:
-        data["nat"]["sstp_servers"] = sstp_servers
-    return _unprefixed(data, "nat.")
+    with _section("nat."):
+        return edits.switch_helpers(config, enabled, sstp_servers)
 
 
 def with_nat(config: RouterConfig, profile: Any, port_forwards: Any, dmz_host: Any) -> RouterConfig:
-    data = config.to_dict()
-    nat = data["nat"]
-    if profile != nat["profile"]:
-        for key in _PROFILE_KEYS:
-            nat.pop(key, None)
-    nat.update(profile=profile, port_forwards=port_forwards, dmz_host=dmz_host)
-    return _unprefixed(data, "nat.")
+    with _section("nat."):
+        return edits.set_nat(config, profile, port_forwards, dmz_host)
 
 
-def with_sections(config: RouterConfig, changes: dict[str, Any]) -> RouterConfig:
-    """A whole-config update from the API; the admin account is not changed this way."""
-    if not isinstance(changes, dict):
-        raise ConfigError("config", "must be an object")
-    if "admin" in changes:
-        raise ConfigError("admin", "change the password through /api/v1/system/password")
-    data = {**config.to_dict(), **changes}
-    data["admin"] = config.to_dict()["admin"]
-    return RouterConfig.from_dict(data)
+def with_lan(config: RouterConfig, hostname: Any, dhcp: Any) -> RouterConfig:
+    return edits.set_lan(config, hostname, dhcp)
 
 
-def restored(config: RouterConfig, backup: Any) -> RouterConfig:
-    """A backup file as the new config; one without an admin account keeps the current one."""
-    if not isinstance(backup, dict):
-        raise ConfigError("backup", "not a natbox configuration backup")
-    data = dict(backup)
-    data.setdefault("admin", config.to_dict()["admin"])
-    return RouterConfig.from_dict(data)
+class _section:
+    """Errors from one section are reported without the section prefix, as the page and API
+    for that section name their fields."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if isinstance(error, ConfigError) and error.field.startswith(self.prefix):
+            raise ConfigError(error.field.removeprefix(self.prefix), error.message) from None
+        return False
 
 
 def password_ok(config: RouterConfig, username: str, password: str) -> bool:
@@ -125,13 +110,3 @@ def with_password(
         must_change_password=False,
     )
     return config.replace(admin=admin)
-
-
-def _unprefixed(data: dict[str, Any], prefix: str) -> RouterConfig:
-    """Validate; errors from one section are reported without the section prefix, as the
-    page and API for that section name their fields."""
-    try:
-        return RouterConfig.from_dict(data)
-    except ConfigError as error:
-        name = error.field.removeprefix(prefix)
-        raise ConfigError(name, error.message) from None

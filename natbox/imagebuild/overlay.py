@@ -38,7 +38,7 @@ def install_project(tree: Path, packages: tuple[str, ...], root: Path) -> list[s
     placed = []
     for pkg in packages:
         src = tree / pkg
-        if src.is_file() and src.suffix == ".py":  # one module of a package (natbox/packets.py)
+        if src.is_file() and src.suffix == ".py":  # one module of a package (nat/packets.py)
             dest = root / SITE / src.relative_to(tree)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dest)

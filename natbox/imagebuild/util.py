@@ -23,7 +23,7 @@ def hash_tree(root: Path, skip: Iterable[str] = ("__pycache__", ".pytest_cache")
     skip = set(skip)
     if not root.exists():
         return "absent"
-    if root.is_file():  # a single project module (natbox/packets.py)
+    if root.is_file():  # a single project module (nat/packets.py)
         return hashlib.sha256(root.read_bytes()).hexdigest()
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in skip)

@@ -11,12 +11,16 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 
-from nat.config_store import ConfigStore
-from nat.driver import control
-from nat.router_config import RouterConfig
 from natbox.lab import names as N
 from natbox.lab import netns
 from natbox.lab.forward import socket_in
+from router import control, edits, services
+from router.model import RouterConfig
+from router.plan import DeviceFacts, plan
+from router.store import ConfigStore
+
+# The lab router's interfaces; it shares the host's hostname, so it never sets one.
+DEVICE = DeviceFacts(lan_interface="lan0", wan_interface="wan0")
 
 CLIENT_DHCP_SCRIPT = """#!/bin/sh
 case "$1" in
@@ -61,12 +65,6 @@ class Lab:
     @property
     def control_path(self) -> str:
         return os.path.join(self.names.state_dir, "router.sock")
-
-    @property
-    def router_config_path(self) -> str:
-        """The site file: what the configuration model does not describe (static leases,
-        DNS hosts, the WAN prefix), in natbox.router.settings' format."""
-        return os.path.join(self.names.state_dir, "router.json")
 
     @property
     def config_path(self) -> str:
@@ -124,6 +122,16 @@ class Lab:
 
     def ctl(self, cmd: str, **fields) -> dict:
         return control.request(self.control_path, cmd, **fields)
+
+    def edit(self, edit, *args) -> dict:
+        """Change the router's configuration the way the web UI and routerctl do: an edit of
+        router.edits on the stored configuration, saved, then the daemon's ``reload``."""
+        store = ConfigStore(self.config_path)
+        store.save(edit(store.load(), *args))
+        return self.ctl("reload")
+
+    def switch_helper(self, name: str, enabled: bool) -> dict:
+        return self.edit(edits.switch_helpers, {name: enabled})
 
     # -- up -----------------------------------------------------------------------------------
 
@@ -280,27 +288,6 @@ class Lab:
                 f"--pid-file={self.names.state_dir}/wan-dnsmasq.pid",
             )
 
-    def router_settings(self) -> dict:
-        o = self.options
-        nat = {"profile": o.profile, **o.nat}
-        return {
-            "nat": nat,
-            "lan": {
-                "address": f"{N.ROUTER_LAN}/24",
-                "dhcp": {
-                    "range": [f"{N.LAN_NET}.100", f"{N.LAN_NET}.199"],
-                    "lease": "1h",
-                    "static": {
-                        N.client_mac(i): N.client_address(i) for i in range(1, o.clients + 1)
-                    },
-                },
-                "dns": {"hosts": dict(zip(N.SERVER_NAMES, N.SERVERS, strict=True))},
-            },
-            "wan": {"mode": "dhcp"}
-            if o.wan_dhcp
-            else {"mode": "static", "address": f"{N.ROUTER_WAN}/24", "gateway": N.WAN_GATEWAY},
-        }
-
     def router_config(self, nat: dict | None = None) -> RouterConfig:
         """The lab as the shared configuration model (what the UI shows and edits)."""
         o = self.options
@@ -310,6 +297,7 @@ class Lab:
                 "nat": {"wan_addresses": [N.ROUTER_WAN], **nat},
                 "wan": {
                     "mode": "dhcp" if o.wan_dhcp else "static",
+                    "prefix": 24,
                     "gateway": N.WAN_GATEWAY,
                     "dns_servers": [],  # the lab has no upstream resolver
                 },
@@ -317,14 +305,23 @@ class Lab:
                     "first": f"{N.LAN_NET}.100",
                     "last": f"{N.LAN_NET}.199",
                     "lease_time": 3600,
+                    "static_leases": [
+                        {"mac": N.client_mac(i), "address": N.client_address(i)}
+                        for i in range(1, o.clients + 1)
+                    ],
+                },
+                "dns": {
+                    "hosts": [
+                        {"name": name, "address": address}
+                        for name, address in zip(N.SERVER_NAMES, N.SERVERS, strict=True)
+                    ]
                 },
             }
         )
 
     def write_router_config(self, nat: dict | None = None) -> None:
-        """(Re)write the site file and the configuration; ``nat`` replaces the NAT settings
-        and keeps the rest of a stored configuration (e.g. the admin password set in the UI)."""
-        netns.write_file(self.router_config_path, json.dumps(self.router_settings(), indent=2))
+        """(Re)write the configuration; ``nat`` replaces the NAT settings and keeps the rest of
+        a stored configuration (e.g. the admin password set in the UI)."""
         store = ConfigStore(self.config_path)
         fresh = self.router_config(nat)
         if nat is not None and os.path.exists(self.config_path):
@@ -338,8 +335,8 @@ class Lab:
         args += ["--batch", str(o.batch), "--io", o.io]
         state = os.path.join(self.names.state_dir, "router-state")
         self.spawn("router", self.names.router, sys.executable, "-m", "natbox.cli", *args,
-                   "--config", self.config_path, "--site", self.router_config_path,
-                   "--control", self.control_path, "--state-dir", state)  # fmt: skip
+                   "--config", self.config_path, "--control", self.control_path,
+                   "--state-dir", state)  # fmt: skip
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             try:
@@ -380,11 +377,11 @@ class Lab:
         netns.ip(r, "addr", "replace", f"{N.ROUTER_WAN}/24", "dev", "wan0")
         netns.ip(r, "route", "replace", "default", "via", N.WAN_GATEWAY)
         self.use_kernel_nat()
-        settings = self.router_settings()
-        from natbox.router.services import dnsmasq_args
-        from natbox.router.settings import parse
-
-        self.spawn("dnsmasq", r, *dnsmasq_args("lan0", parse(settings), self.names.state_dir))
+        # The same LAN services as the natbox router's: its plan's dnsmasq configuration.
+        lan = plan(self.router_config(), DEVICE).lan_services
+        conf = os.path.join(self.names.state_dir, "dnsmasq.conf")
+        netns.write_file(conf, services.dnsmasq_conf(lan, self.names.state_dir))
+        self.spawn("dnsmasq", r, *services.dnsmasq_command(conf))
 
     def use_kernel_nat(self) -> None:
         r = self.names.router

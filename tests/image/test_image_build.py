@@ -103,7 +103,7 @@ def test_image_has_what_the_board_needs(built: Build, rootfs: dict[str, cpio.Ent
         "etc/natbox/factory.json",
         "etc/init.d/S15data",
         "etc/init.d/S02webui",
-        "usr/lib/python3/dist-packages/natbox/device/routerctl.pyc",
+        "usr/lib/python3/dist-packages/router/routerctl.pyc",
         "usr/sbin/routerctl",
         "etc/natbox/board",
         "etc/natbox/keyring/dev-ed25519.pub",

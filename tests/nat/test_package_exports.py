@@ -23,6 +23,6 @@ def test_every_public_name_is_the_defining_modules_own() -> None:
 
 
 def test_the_configuration_model_does_not_load_the_engine() -> None:
-    probe = "import sys, nat.router_config, nat.config_store; print('nat.engine' in sys.modules)"
+    probe = "import sys, router.model, router.store; print('nat.engine' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

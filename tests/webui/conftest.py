@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from webui_clients import PASSWORD_HASH, ApiClient, Browser, FakeClock, make_app
 
-from nat.router_config import AdminAccount, RouterConfig
+from router.model import AdminAccount, RouterConfig
 
 
 @pytest.fixture

@@ -125,8 +125,8 @@ def test_nat_settings(call, backend):
 
 def test_config_put_reports_restart(call):
     result = call("PUT", "/config", json={"wan": {"mode": "dhcp", "gateway": None}}).json
-    assert result["restart_required"] == ["wan"]
-    assert call("GET", "/status").json["restart_required"] == ["wan"]
+    assert result["restart_required"] == ["wan.mode"]
+    assert call("GET", "/status").json["restart_required"] == ["wan.mode"]
 
 
 def test_password_change_and_restore_backup(app, call, api):

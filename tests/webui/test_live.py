@@ -11,16 +11,16 @@ from openapi_check import check_response
 from webui_clients import FAST_HASH, PASSWORD_HASH, ApiClient, FakeClock
 
 from nat import Engine, NatConfig
-from nat.config_store import ConfigStore
 from nat.passthrough import VpnMonitor, default_helpers
-from nat.router_config import AdminAccount, RouterConfig
+from router.model import AdminAccount, RouterConfig
+from router.store import ConfigStore
 from webui import create_app
 from webui.backend import RouterUnavailable
 from webui.live import DaemonError, LiveBackend, read_leases
 
 
 class FakeDaemon:
-    """Answers like nat.driver.daemon.Router.handle_request, from a real engine."""
+    """Answers like router.daemon.Router.handle_request, from a real engine."""
 
     def __init__(self, store: ConfigStore, clock: FakeClock):
         self.store, self.clock = store, clock

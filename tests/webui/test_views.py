@@ -7,7 +7,7 @@ import re
 
 from webui_clients import PASSWORD, Browser
 
-from nat.router_config import RouterConfig
+from router.model import RouterConfig
 from webui.demo import feed_sample_traffic
 
 PAGES = ["/", "/passthrough", "/nat", "/connections", "/monitor", "/system", "/firmware"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from nat.config_store import ConfigStore
-from nat.router_config import RouterConfig
+from router.model import RouterConfig
+from router.store import ConfigStore
 from webui import create_app
 from webui.passwords import hash_password
 

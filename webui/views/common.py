@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import flash
 
-from nat.router_config import RouterConfig
+from router.model import RouterConfig
 from webui.backend import ApplyResult
 from webui.security import state
 
@@ -12,7 +12,9 @@ RESTART_LABELS = {
     "nat.lan_address": "LAN address",
     "nat.lan_prefix": "LAN prefix",
     "nat.wan_addresses": "WAN addresses",
-    "wan": "WAN settings",
+    "wan.mode": "WAN mode",
+    "wan.prefix": "WAN prefix",
+    "wan.gateway": "WAN gateway",
 }
 
 

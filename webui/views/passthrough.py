@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from nat.config import ConfigError
+from router.edits import HELPER_NAMES
 from webui.security import state
-from webui.settings import PPTP_WARNING, helper_names, passthrough_rows, with_passthrough
+from webui.settings import PPTP_WARNING, passthrough_rows, with_passthrough
 from webui.views.common import save_and_report
 
 bp = Blueprint("passthrough", __name__)
@@ -26,7 +27,7 @@ def index():
             sstp_servers="\n".join(config.nat.sstp_servers),
             errors={},
         )
-    enabled = {name: request.form.get(f"helper-{name}") == "on" for name in helper_names()}
+    enabled = {name: request.form.get(f"helper-{name}") == "on" for name in HELPER_NAMES}
     servers = request.form.get("sstp_servers", "")
     try:
         new = with_passthrough(config, enabled, split_names(servers))

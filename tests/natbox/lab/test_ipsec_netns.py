@@ -121,7 +121,7 @@ def test_strongswan_ikev2_nat_t_tunnel_carries_traffic_through_the_datapath(lab,
         # Before: IPsec passthrough is off by default, so IKE never gets through.
         assert initiate(3).returncode != 0
         assert lab.ctl("counters")["engine"].get("ipsec_disabled", 0) > 0
-        lab.ctl("vpn", helper="ipsec", enabled=True)
+        lab.switch_helper("ipsec", True)
         # After: switched on, the same client brings the tunnel up.
         up = initiate(20)
         assert up.returncode == 0, up.stdout + up.stderr

@@ -163,11 +163,29 @@ def test_control_socket_reports_mappings_counters_and_neighbours(lab):
     assert lab.ctl("nonsense")["ok"] is False
 
 
-def test_vpn_switch_through_the_control_socket_reconfigures_the_engine(lab):
-    assert lab.ctl("vpn", helper="pptp", enabled=True)["helpers"] == {"pptp": True}
-    events = lab.ctl("events")["events"]
-    assert events[-1]["event"] == "config_applied"
-    assert lab.ctl("vpn", helper="pptp", enabled=False)["ok"]
+def test_a_helper_switched_through_the_configuration_survives_a_reload(lab):
+    from router.store import ConfigStore
+
+    answer = lab.switch_helper("pptp", True)
+    assert answer["ok"] and answer["restart_needed"] == []
+    assert lab.ctl("events")["events"][-1]["event"] == "config_applied"
+    assert ConfigStore(lab.config_path).load().nat.helper_enabled("pptp")
+    # Another reload (the UI's Save & Apply of an unrelated page, a reboot from the UI) reads
+    # the same file: the switch stays, and PPTP's TCP 1723 is no longer counted as blocked.
+    assert lab.ctl("reload")["ok"]
+    c1 = lab.names.client(1)
+
+    def blocked() -> int:
+        return lab.ctl("counters")["engine"].get("pptp_disabled", 0)
+
+    before = blocked()
+    probe(lab, c1, "tcp", S1, "1723", "--timeout", "1")
+    assert blocked() == before
+    # Switched off the same way, TCP 1723 is blocked again, and stays so across a reload.
+    assert lab.switch_helper("pptp", False)["ok"] and lab.ctl("reload")["ok"]
+    assert not ConfigStore(lab.config_path).load().nat.helper_enabled("pptp")
+    probe(lab, c1, "tcp", S1, "1723", "--timeout", "1")
+    assert blocked() > before
 
 
 @pytest.fixture
@@ -194,6 +212,6 @@ def test_a_smaller_wan_mtu_is_enforced_for_plain_and_offloaded_packets(lab, smal
     assert ping.returncode != 0 and "mtu = 1400" in ping.stdout + ping.stderr
     assert lab.run(c1, "ping", "-c", "1", "-W", "1", "-M", "do", "-s", "1300", S1).returncode == 0
     # Towards S2 the client has learnt no path MTU: its super-frames get a smaller gso_size
-    # (tests/nat/driver checks the header) and its plain full-sized segments an ICMP 3/4.
+    # (tests/router/driver checks the header) and its plain full-sized segments an ICMP 3/4.
     result = probe(lab, c1, "tcp-bulk", S2, "7", str(8 << 20))
     assert result["intact"] and result["received"] == 8 << 20

@@ -28,7 +28,7 @@ def exchange(lab, tmp_path):
     switched = []
 
     def run(helper: str, enabled: bool, server_role: str, client_role: str, *extra: str):
-        lab.ctl("vpn", helper=helper, enabled=enabled)
+        lab.switch_helper(helper, enabled)
         switched.append(helper)
         out = tmp_path / f"{server_role}-{enabled}.json"
         server = lab.spawn(
@@ -67,7 +67,7 @@ def exchange(lab, tmp_path):
 
     yield run
     for helper in set(switched):
-        lab.ctl("vpn", helper=helper, enabled=helper == "sstp")
+        lab.switch_helper(helper, helper == "sstp")
 
 
 def engine_counter(lab, name: str) -> int:

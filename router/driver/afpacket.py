@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import struct
 
-from nat.driver import offload
+from router.driver import offload
 
 ETH_P_ALL = 0x0003
 SOL_PACKET = 263

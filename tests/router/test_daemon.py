@@ -1,8 +1,8 @@
 """The daemon's control commands that need no interfaces: answered from the engine alone."""
 
 from nat import Engine, NatConfig
-from nat.driver.daemon import Router
 from nat.passthrough import VpnMonitor, default_helpers
+from router.daemon import Router
 
 
 def router_without_ports(monitor: VpnMonitor) -> Router:

@@ -3,7 +3,8 @@
 import pytest
 
 from nat.config import ConfigError
-from nat.router_config import RouterConfig, restart_reasons
+from router.model import RouterConfig
+from router.plan import restart_needed
 
 
 def test_defaults_round_trip():
@@ -39,6 +40,17 @@ def test_api_view_hides_the_password_hash():
         ({"hostname": "bad name"}, "hostname"),
         ({"colour": "blue"}, "colour"),
         ({"wan": {"speed": 1}}, "wan.speed"),
+        ({"wan": {"prefix": 33}}, "wan.prefix"),
+        ({"dhcp": {"static_leases": [{"mac": "nope", "address": "192.168.1.5"}]}},
+         "dhcp.static_leases[0].mac"),
+        ({"dhcp": {"static_leases": [{"mac": "02:00:00:00:00:01", "address": "10.1.1.1"}]}},
+         "dhcp.static_leases[0].address"),
+        ({"dhcp": {"static_leases": [{"mac": "02:00:00:00:00:01", "address": "192.168.1.5"},
+                                     {"mac": "02:00:00:00:00:01", "address": "192.168.1.6"}]}},
+         "dhcp.static_leases[1]"),
+        ({"dns": {"hosts": [{"name": "-bad-", "address": "192.168.1.5"}]}}, "dns.hosts[0].name"),
+        ({"dns": {"hosts": [{"name": "nas.lan", "address": "x"}]}}, "dns.hosts[0].address"),
+        ({"dns": {"hosts": {"nas": "192.168.1.5"}}}, "dns.hosts"),
     ],
 )  # fmt: skip
 def test_errors_name_the_field(data, field):
@@ -50,6 +62,16 @@ def test_errors_name_the_field(data, field):
 def test_lan_and_wan_changes_need_a_restart_helpers_do_not():
     old = RouterConfig()
     lan = old.replace(nat=old.nat.replace(lan_address="192.168.1.2"))
-    assert restart_reasons(old, lan) == ["nat.lan_address"]
+    assert restart_needed(old, lan) == ["nat.lan_address"]
     helpers = old.replace(nat=old.nat.replace(helpers=(("pptp", True),)))
-    assert restart_reasons(old, helpers) == []
+    assert restart_needed(old, helpers) == []
+
+
+def test_static_leases_and_host_records_round_trip():
+    data = {
+        "dhcp": {"static_leases": [{"mac": "02:00:00:00:00:AA", "address": "192.168.1.50"}]},
+        "dns": {"hosts": [{"name": "nas.lan", "address": "192.168.1.50"}]},
+    }
+    config = RouterConfig.from_dict(data)
+    assert config.dhcp.static_leases[0].mac == "02:00:00:00:00:aa"
+    assert RouterConfig.from_dict(config.to_dict()) == config

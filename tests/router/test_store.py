@@ -6,8 +6,8 @@ import os
 import pytest
 
 from nat.config import ConfigError
-from nat.config_store import ConfigStore
-from nat.router_config import RouterConfig
+from router.model import RouterConfig
+from router.store import ConfigStore
 
 
 def test_missing_file_means_factory_defaults(tmp_path):

@@ -1,6 +1,6 @@
 """The router's whole configuration: the NAT engine's settings plus what the appliance around
 it needs (admin account, WAN uplink, DHCP server). One model for the web UI, the REST API and
-routerctl; ``nat.config_store`` keeps it on disk.
+routerctl; ``router.store`` keeps it on disk.
 
 ``RouterConfig.from_dict`` is the only way untrusted input becomes a configuration. Errors are
 :class:`nat.config.ConfigError` with a dotted field path (``nat.dmz_host``, ``dhcp.first``),
@@ -20,13 +20,16 @@ from typing import Any
 
 from nat.config import ConfigError, NatConfig
 
-# Changes the datapath cannot take live: interfaces have to be re-addressed.
-RESTART_FIELDS = ("nat.lan_address", "nat.lan_prefix", "nat.wan_addresses", "wan")
 # The factory password, printed on the (virtual) label; login forces a change.
 FACTORY_PASSWORD = "admin"
 _USERNAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 _HOSTNAME = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 _HASH_PREFIXES = ("scrypt:", "pbkdf2:")
+_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+_DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*"
+                       r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")  # fmt: skip
+MAX_STATIC_LEASES = 256
+MAX_HOST_RECORDS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +43,15 @@ class AdminAccount:
 @dataclass(frozen=True, slots=True)
 class WanSettings:
     mode: str = "static"  # "static" (the addresses in nat.wan_addresses) or "dhcp"
+    prefix: int = 24  # of a static WAN address
     gateway: str | None = "203.0.113.254"
     dns_servers: tuple[str, ...] = ("192.0.2.53",)
+
+
+@dataclass(frozen=True, slots=True)
+class StaticLease:
+    mac: str  # lower-case, colon-separated
+    address: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +60,20 @@ class DhcpServer:
     first: str = "192.168.1.100"
     last: str = "192.168.1.199"
     lease_time: int = 86400
+    static_leases: tuple[StaticLease, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HostRecord:
+    name: str
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class DnsSettings:
+    """The LAN's DNS server: local names besides the router's own (which it always has)."""
+
+    hosts: tuple[HostRecord, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +83,7 @@ class RouterConfig:
     admin: AdminAccount = field(default_factory=AdminAccount)
     wan: WanSettings = field(default_factory=WanSettings)
     dhcp: DhcpServer = field(default_factory=DhcpServer)
+    dns: DnsSettings = field(default_factory=DnsSettings)
 
     def replace(self, **changes: Any) -> RouterConfig:
         return dataclasses.replace(self, **changes)
@@ -80,6 +105,7 @@ class RouterConfig:
             admin=_admin(data.get("admin", {})),
             wan=_wan(data.get("wan", {})),
             dhcp=_dhcp(data.get("dhcp", {})),
+            dns=_dns(data.get("dns", {})),
         )
         _check_dhcp_in_lan(config)
         return config
@@ -91,30 +117,16 @@ class RouterConfig:
             del admin["password_hash"]
         wan = dataclasses.asdict(self.wan)
         wan["dns_servers"] = list(self.wan.dns_servers)
+        dhcp = dataclasses.asdict(self.dhcp)
+        dhcp["static_leases"] = [dataclasses.asdict(lease) for lease in self.dhcp.static_leases]
         return {
             "hostname": self.hostname,
             "nat": self.nat.to_dict(),
             "admin": admin,
             "wan": wan,
-            "dhcp": dataclasses.asdict(self.dhcp),
+            "dhcp": dhcp,
+            "dns": {"hosts": [dataclasses.asdict(record) for record in self.dns.hosts]},
         }
-
-
-def restart_reasons(old: RouterConfig, new: RouterConfig) -> list[str]:
-    """The RESTART_FIELDS that differ between two configurations."""
-    old_flat, new_flat = _flatten(old.to_dict()), _flatten(new.to_dict())
-    changed = {k for k in old_flat.keys() | new_flat.keys() if old_flat.get(k) != new_flat.get(k)}
-    return [f for f in RESTART_FIELDS if any(k == f or k.startswith(f + ".") for k in changed)]
-
-
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict) and key != "helpers":
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def _expect_dict(name: str, value: Any) -> None:
@@ -164,6 +176,9 @@ def _wan(value: Any) -> WanSettings:
     mode = value.get("mode", "static")
     if mode not in ("static", "dhcp"):
         raise ConfigError("wan.mode", "must be 'static' or 'dhcp'")
+    prefix = value.get("prefix", WanSettings().prefix)
+    if isinstance(prefix, bool) or not isinstance(prefix, int) or not 1 <= prefix <= 32:
+        raise ConfigError("wan.prefix", "must be a prefix length from 1 to 32")
     gateway = value.get("gateway", WanSettings().gateway)
     gateway = None if gateway in (None, "") else _ipv4("wan.gateway", gateway)
     dns = value.get("dns_servers", list(WanSettings().dns_servers))
@@ -171,6 +186,7 @@ def _wan(value: Any) -> WanSettings:
         raise ConfigError("wan.dns_servers", "expected a list of at most 3 addresses")
     return WanSettings(
         mode=mode,
+        prefix=prefix,
         gateway=gateway,
         dns_servers=tuple(_ipv4(f"wan.dns_servers[{i}]", d) for i, d in enumerate(dns)),
     )
@@ -190,7 +206,47 @@ def _dhcp(value: Any) -> DhcpServer:
         first=_ipv4("dhcp.first", value.get("first", DhcpServer().first)),
         last=_ipv4("dhcp.last", value.get("last", DhcpServer().last)),
         lease_time=lease,
+        static_leases=_static_leases(value.get("static_leases", [])),
     )
+
+
+def _list(name: str, value: Any, limit: int) -> list[Any]:
+    if not isinstance(value, list | tuple) or len(value) > limit:
+        raise ConfigError(name, f"expected a list of at most {limit} entries")
+    for i, item in enumerate(value):
+        _expect_dict(f"{name}[{i}]", item)
+    return list(value)
+
+
+def _static_leases(value: Any) -> tuple[StaticLease, ...]:
+    leases, macs, addresses = [], set(), set()
+    for i, item in enumerate(_list("dhcp.static_leases", value, MAX_STATIC_LEASES)):
+        name = f"dhcp.static_leases[{i}]"
+        _only(name, item, StaticLease)
+        mac = item.get("mac")
+        if not isinstance(mac, str) or not _MAC.match(mac.lower()):
+            raise ConfigError(f"{name}.mac", "expected a MAC address like 02:00:00:00:00:01")
+        lease = StaticLease(mac.lower(), _ipv4(f"{name}.address", item.get("address")))
+        if lease.mac in macs or lease.address in addresses:
+            raise ConfigError(name, "each MAC and each address may have one static lease")
+        macs.add(lease.mac)
+        addresses.add(lease.address)
+        leases.append(lease)
+    return tuple(leases)
+
+
+def _dns(value: Any) -> DnsSettings:
+    _expect_dict("dns", value)
+    _only("dns", value, DnsSettings)
+    records = []
+    for i, item in enumerate(_list("dns.hosts", value.get("hosts", []), MAX_HOST_RECORDS)):
+        name = f"dns.hosts[{i}]"
+        _only(name, item, HostRecord)
+        host = item.get("name")
+        if not isinstance(host, str) or not _DNS_NAME.match(host):
+            raise ConfigError(f"{name}.name", "not a DNS name")
+        records.append(HostRecord(host, _ipv4(f"{name}.address", item.get("address"))))
+    return DnsSettings(hosts=tuple(records))
 
 
 def _check_dhcp_in_lan(config: RouterConfig) -> None:
@@ -205,3 +261,9 @@ def _check_dhcp_in_lan(config: RouterConfig) -> None:
         raise ConfigError("dhcp.last", "the pool ends before it starts")
     if first <= ipaddress.IPv4Address(config.nat.lan_address) <= last:
         raise ConfigError("dhcp.first", "the pool contains the router's own LAN address")
+    for i, lease in enumerate(config.dhcp.static_leases):
+        address = ipaddress.IPv4Address(lease.address)
+        if address not in network or address == ipaddress.IPv4Address(config.nat.lan_address):
+            raise ConfigError(
+                f"dhcp.static_leases[{i}].address", f"not a host of the LAN {network}"
+            )

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from natbox.device import config_files as files
-from natbox.device import routerctl
+from router import paths as files
+from router import routerctl
 
-FACTORY = Path(__file__).resolve().parents[3] / "rootfs" / "etc" / "natbox" / "factory.json"
+FACTORY = Path(__file__).resolve().parents[2] / "rootfs" / "etc" / "natbox" / "factory.json"
 
 
 @pytest.fixture
@@ -20,12 +20,13 @@ def device(tmp_path, monkeypatch):
     monkeypatch.setattr(files, "FACTORY", FACTORY)
     (tmp_path / "run").mkdir()
     files.saved_store().save(files.factory())
-    files.write_running(files.factory())
+    files.running_store().save(files.factory())
     asked = []
 
     def fake_request(path, cmd, **fields):
         asked.append(cmd)
-        return {"ok": True, "forwarding": True, "counters": {}}
+        restart = ["nat.lan_address"] if running()["nat"]["lan_address"] != "192.168.1.1" else []
+        return {"ok": True, "forwarding": True, "counters": {}, "restart_needed": restart}
 
     monkeypatch.setattr(routerctl.control, "request", fake_request)
     return asked
@@ -35,15 +36,41 @@ def running() -> dict:
     return json.loads((files.RUN / "running.json").read_text())
 
 
-def test_passthrough_enable_applies_live_and_regenerates_the_daemon_settings(device, capsys):
+def test_passthrough_enable_writes_the_running_config_and_reloads(device, capsys):
     assert routerctl.main(["passthrough", "enable", "pptp"]) == 0
     assert running()["nat"]["helpers"]["pptp"] is True
-    settings = json.loads((files.RUN / "router.json").read_text())
-    assert settings["nat"]["helpers"]["pptp"] is True
-    assert settings["wan"] == {"mode": "dhcp"}
+    assert sorted(p.name for p in files.RUN.iterdir()) == ["running.json"]  # nothing derived
     assert device == ["reload"]
     routerctl.main(["passthrough"])
-    assert "pptp   on" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "pptp   on" in out and "sstp   on" in out and "sip    off" in out
+
+
+def test_hostname_and_dhcp_pool_are_edits_of_the_same_model(device, capsys):
+    assert routerctl.main(["hostname", "edge"]) == 0
+    assert routerctl.main(["dhcp", "192.168.1.20", "192.168.1.40", "600"]) == 0
+    assert running()["hostname"] == "edge"
+    assert running()["dhcp"] | {"static_leases": []} == {
+        "enabled": True, "first": "192.168.1.20", "last": "192.168.1.40",
+        "lease_time": 600, "static_leases": [],
+    }  # fmt: skip
+    routerctl.main(["dhcp"])
+    assert "on 192.168.1.20-192.168.1.40 lease 600 s" in capsys.readouterr().out
+    assert device == ["reload", "reload"]
+
+
+def test_a_change_the_daemon_cannot_take_live_says_restart_needed(device, capsys, monkeypatch):
+    from router import edits
+
+    def move_lan(config):
+        data = config.to_dict()
+        data["nat"]["lan_address"] = "192.168.1.2"
+        return type(config).from_dict(data)
+
+    assert routerctl.apply(move_lan) == ["nat.lan_address"]
+    routerctl.applied("LAN address", ["nat.lan_address"])
+    assert "restart needed for: nat.lan_address" in capsys.readouterr().out
+    assert tuple(edits.helper_states(files.factory())) == edits.HELPER_NAMES
 
 
 def test_changes_are_not_saved_until_save(device):
@@ -71,6 +98,8 @@ def test_forward_add_and_remove(device, capsys):
         (["forward", "add", "tcp", "80", "10.9.9.9"], "is not in 192.168.1.0/24"),
         (["forward", "add", "tcp", "eighty", "192.168.1.5"], "ports must be numbers"),
         (["forward", "remove", "udp", "53"], "no udp forward on port 53"),
+        (["dhcp", "10.0.0.10", "10.0.0.20"], "invalid dhcp.first: 10.0.0.10 is not in the LAN"),
+        (["hostname", "bad name"], "invalid hostname"),
         (["profile", "no-such"], "unknown NAT profile"),
         (["passthrough", "enable", "telnet"], "unknown passthrough"),
     ],
@@ -91,13 +120,3 @@ def test_daemon_not_answering_is_reported(device, monkeypatch, capsys):
     monkeypatch.setattr(routerctl.control, "request", down)
     assert routerctl.main(["counters"]) == 1
     assert "does not answer" in capsys.readouterr().err
-
-
-def test_udhcpd_conf_from_the_shared_model():
-    from nat.router_config import RouterConfig
-
-    conf = files.udhcpd_conf(
-        RouterConfig.from_dict({"wan": {"mode": "dhcp", "dns_servers": ["192.0.2.53"]}}), "/l"
-    )
-    assert "start 192.168.1.100\nend 192.168.1.199\n" in conf
-    assert "option subnet 255.255.255.0" in conf and "option dns 192.168.1.1" in conf

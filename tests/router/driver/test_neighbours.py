@@ -1,6 +1,6 @@
 """ARP resolution for the datapath's next hops."""
 
-from nat.driver.neighbours import MAX_TRIES, Neighbours
+from router.driver.neighbours import MAX_TRIES, Neighbours
 
 MAC = bytes.fromhex("020000000001")
 PEER = bytes([192, 168, 1, 10])

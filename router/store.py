@@ -3,7 +3,7 @@
 ``save`` writes a temporary file next to the target, fsyncs it, renames it over the old one
 and fsyncs the directory: after a power cut the file is either the old or the new config,
 never half of each. Nothing invalid is ever written: callers pass a validated
-:class:`~nat.router_config.RouterConfig`, and ``save_dict`` validates first.
+:class:`~router.model.RouterConfig`, and ``save_dict`` validates first.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nat.config import ConfigError
-from nat.router_config import RouterConfig
+from router.model import RouterConfig
 
 
 class ConfigStore:

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 from nat import ipv4
 from nat.actions import Log, Transmit
-from nat.driver import offload
-from nat.driver.afpacket import Port
-from nat.driver.neighbours import Neighbours
 from nat.events import LAN, WAN
+from router.driver import offload
+from router.driver.afpacket import Port
+from router.driver.neighbours import Neighbours
 
 ETH_IPV4 = b"\x08\x00"
 ETH_ARP = b"\x08\x06"
@@ -81,6 +81,11 @@ class Datapath:
                 for mac, (txhdr, packet) in side.neighbours.on_arp(frame, now):
                     side.port.send(txhdr, mac + side.mac + ETH_IPV4, packet)
         return handled
+
+    def act(self, actions: list, now: float) -> None:
+        """Carry out what the engine returned outside a packet (timers, a reconfiguration):
+        every packet it built is complete, so no offload header travels with it."""
+        self._actions(actions, offload.PLAIN, b"", WAN, now)
 
     def _actions(self, actions: list, hdr: bytes, data: bytes, side_name: str, now: float) -> None:
         for action in actions:

@@ -1,9 +1,10 @@
 """`routerctl`: the router's console CLI.
 
-Reads go to the datapath daemon's control socket; changes go through the one configuration
-model (`RouterConfig.from_dict`): a change that does not validate is refused with the field
-and the reason, and the running configuration stays as it was. A valid change is applied at
-once (the daemon reloads); `routerctl save` makes the running configuration the saved one.
+Reads go to the datapath daemon's control socket; changes are the configuration edits the web
+UI makes too (router.edits): a change that does not validate is refused with the field and the
+reason, and the running configuration stays as it was. A valid change is written to the running
+configuration and applied at once (the daemon reloads, and says what waits for a restart);
+`routerctl save` makes the running configuration the saved one.
 """
 
 from __future__ import annotations
@@ -15,13 +16,9 @@ import sys
 from typing import Any
 
 from nat.config import ConfigError
-from nat.driver import control
-from nat.profiles import PROFILES
-from nat.router_config import RouterConfig
-from natbox.device import config_files as files
-
-HELPERS = ("pptp", "l2tp", "ipsec", "sstp", "sip", "rtsp")
-HELPER_DEFAULTS = {"sstp": True}
+from router import control, edits
+from router import paths as files
+from router.model import RouterConfig
 
 
 class Refused(Exception):
@@ -33,18 +30,23 @@ def running() -> RouterConfig:
     return store.load() if store.path.exists() else files.saved_store().load()
 
 
-def apply(change) -> RouterConfig:
-    """``change(dict)`` edits a copy of the running configuration's data; validate, then
-    apply. Nothing is written when validation fails."""
-    data = running().to_dict()
-    change(data)
+def apply(edit, *args) -> list[str]:
+    """``edit(running configuration, *args)`` (one of router.edits) gives the new one; it is
+    written and applied only when it validates. Returns what waits for a restart."""
     try:
-        config = RouterConfig.from_dict(data)
+        config = edit(running(), *args)
     except ConfigError as error:
         raise Refused(f"invalid {error.field}: {error.message}") from None
-    files.write_running(config)
-    ask("reload")
-    return config
+    files.running_store().save(config)
+    return ask("reload").get("restart_needed", [])
+
+
+def applied(what: str, restart: list[str]) -> None:
+    if restart:
+        print(f"{what} (saved in the running configuration; restart needed for: "
+              f"{', '.join(restart)})")  # fmt: skip
+    else:
+        print(f"{what} (running; `routerctl save` keeps it)")
 
 
 def ask(cmd: str, **fields) -> dict:
@@ -93,37 +95,41 @@ def cmd_events(a) -> None:
 
 def cmd_passthrough(a) -> None:
     if a.action == "show":
-        helpers = running().nat.helpers
-        for name in HELPERS:
-            state = dict(helpers).get(name, HELPER_DEFAULTS.get(name, False))
+        for name, state in edits.helper_states(running()).items():
             print(f"{name:6} {'on' if state else 'off'}")
         return
-    if a.name not in HELPERS:
-        raise Refused(f"unknown passthrough {a.name!r}; one of {', '.join(HELPERS)}")
-
-    def change(data):
-        data["nat"]["helpers"] = {**data["nat"].get("helpers", {}), a.name: a.action == "enable"}
-
-    apply(change)
-    state = "on" if a.action == "enable" else "off"
-    print(f"{a.name} {state} (running; `routerctl save` keeps it)")
+    if a.name not in edits.HELPER_NAMES:
+        raise Refused(f"unknown passthrough {a.name!r}; one of {', '.join(edits.HELPER_NAMES)}")
+    restart = apply(edits.switch_helpers, {a.name: a.action == "enable"})
+    applied(f"{a.name} {'on' if a.action == 'enable' else 'off'}", restart)
 
 
 def cmd_profile(a) -> None:
     if a.name is None:
         print(running().nat.profile)
         return
+    restart = apply(edits.set_nat, a.name)
+    applied(f"NAT profile {a.name}, existing connections were reset", restart)
 
-    def change(data):
-        # The profile sets mapping, filtering and ports together: drop the old explicit ones.
-        nat = data["nat"]
-        for key in ("mapping", "filtering", "port_allocation", "port_parity", "hairpinning",
-                    "timeouts"):  # fmt: skip
-            nat.pop(key, None)
-        nat["profile"] = a.name
 
-    apply(change)
-    print(f"NAT profile {a.name} (existing connections were reset)")
+def cmd_hostname(a) -> None:
+    if a.name is None:
+        print(running().hostname)
+        return
+    applied(f"hostname {a.name}", apply(edits.set_lan, a.name))
+
+
+def cmd_dhcp(a) -> None:
+    config = running()
+    if a.first is None:
+        dhcp = config.dhcp
+        print(f"{'on' if dhcp.enabled else 'off'} {dhcp.first}-{dhcp.last} "
+              f"lease {dhcp.lease_time} s")  # fmt: skip
+        return
+    change: dict = {"first": a.first, "last": a.last}
+    if a.lease is not None:
+        change["lease_time"] = a.lease
+    applied(f"DHCP pool {a.first}-{a.last}", apply(edits.set_lan, None, change))
 
 
 def cmd_forward(a) -> None:
@@ -142,23 +148,11 @@ def cmd_forward(a) -> None:
             raise Refused(f"ports must be numbers: {a.port!r}, {a.to!r}") from None
         if len(ext) == 2:
             forward["ext_port_end"] = ext[1]
-
-        def change(data):
-            data["nat"]["port_forwards"] = [*data["nat"].get("port_forwards", []), forward]
-
-        apply(change)
-        print("forward added")
+        applied("forward added", apply(edits.add_forward, forward))
         return
-
-    def remove(data):
-        forwards = data["nat"].get("port_forwards", [])
-        keep = [f for f in forwards if (f["proto"], str(f["ext_port"])) != (a.proto, a.port)]
-        if len(keep) == len(forwards):
-            raise Refused(f"no {a.proto} forward on port {a.port}")
-        data["nat"]["port_forwards"] = keep
-
-    apply(remove)
-    print("forward removed")
+    if not a.port.isdigit():
+        raise Refused(f"the port must be a number: {a.port!r}")
+    applied("forward removed", apply(edits.remove_forward, a.proto, int(a.port)))
 
 
 def cmd_save(a) -> None:
@@ -181,8 +175,15 @@ def parser() -> argparse.ArgumentParser:
     pt = sub.add_parser("passthrough", help="show, enable or disable VPN passthrough / ALGs")
     pt.add_argument("action", nargs="?", choices=("show", "enable", "disable"), default="show")
     pt.add_argument("name", nargs="?")
-    pr = sub.add_parser("profile", help=f"show or set the NAT profile: {', '.join(PROFILES)}")
+    profiles = ", ".join(edits.PROFILE_NAMES)
+    pr = sub.add_parser("profile", help=f"show or set the NAT profile: {profiles}")
     pr.add_argument("name", nargs="?")
+    hn = sub.add_parser("hostname", help="show or set the router's name")
+    hn.add_argument("name", nargs="?")
+    dh = sub.add_parser("dhcp", help="show or set the LAN's DHCP pool: FIRST LAST [LEASE_S]")
+    dh.add_argument("first", nargs="?")
+    dh.add_argument("last", nargs="?")
+    dh.add_argument("lease", nargs="?", type=int)
     fw = sub.add_parser("forward", help="port forwards: list | add PROTO PORT[-END] HOST[:PORT] "
                         "| remove PROTO PORT")  # fmt: skip
     fw.add_argument("action", choices=("list", "add", "remove"))
@@ -199,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error("passthrough enable|disable needs a name")
     if args.command == "forward" and args.action != "list" and not (args.proto and args.port):
         p.error("forward add|remove needs PROTO and PORT")
+    if args.command == "dhcp" and args.first and not args.last:
+        p.error("dhcp needs FIRST and LAST")
     if args.command == "forward" and args.action == "add" and not args.to:
         p.error("forward add needs HOST[:PORT]")
     try:

@@ -1,4 +1,8 @@
-"""The router daemon: two ports, the engine, the shield and the control socket in one loop."""
+"""The router daemon: two ports, the engine, the shield and the control socket in one loop.
+
+It runs from the one configuration model (a ``RouterConfig`` file, read again on ``reload``)
+through the pure plan (router.plan): the engine, the driver and the services each take their
+part on every reload; what only a restart can change is reported as such."""
 
 from __future__ import annotations
 
@@ -9,13 +13,16 @@ import sys
 import time
 from collections.abc import Callable
 
-from nat import Engine, Log, NatConfig
-from nat.driver import linkinfo, shield
-from nat.driver.afpacket import Port, RingPort
-from nat.driver.control import ControlServer
-from nat.driver.datapath import Datapath, Side
-from nat.driver.neighbours import Neighbours
-from nat.events import LAN, WAN
+from nat import LAN, WAN, Engine, Log, NatConfig
+from nat.config import ConfigError
+from router.control import ControlServer
+from router.driver import linkinfo, shield
+from router.driver.afpacket import Port, RingPort
+from router.driver.datapath import Datapath, Side
+from router.driver.neighbours import Neighbours
+from router.model import RouterConfig
+from router.plan import DeviceFacts, ServicePlan, plan, restart_needed
+from router.services import Services
 
 TICK = 0.25  # engine timers, ARP retries
 LINK_POLL = 1.0  # a DHCP client may change the WAN address under us
@@ -51,28 +58,34 @@ def set_offloads(ifname: str, on: bool) -> None:
 class Router:
     def __init__(
         self,
-        lan: str,
-        wan: str,
-        load_config: Callable[[], NatConfig],
+        facts: DeviceFacts,
+        load_config: Callable[[], RouterConfig],
         control_path: str,
-        kernel_ports: tuple[int, int] = (61000, 65535),
+        services: Services,
         vnet: bool = True,
         batch: int = 64,
         ring: bool = True,
     ):
+        lan, wan = facts.lan_interface, facts.wan_interface
         self.lan_name, self.wan_name = lan, wan
+        self.facts = facts
         self.load_config = load_config
-        self.kernel_ports = kernel_ports
+        self.kernel_ports = facts.kernel_ports
+        self.services = services
         self.vnet = vnet
         self.ring = ring
         self.started = time.monotonic()
         self.stopping = False
+        # The configuration whose addressing the interfaces have: only a restart changes it.
+        self.started_config = load_config()
+        self.plan: ServicePlan = plan(self.started_config, facts)
+        self.restart_pending: list[str] = []
         shield.disable_kernel_forwarding()
-        shield.reserve_ephemeral_ports(*kernel_ports)
+        shield.reserve_ephemeral_ports(*self.kernel_ports)
         if not vnet:  # the "offloads off" mode: every frame is a plain MTU-sized packet
             set_offloads(lan, False)
             set_offloads(wan, False)
-        self.base = load_config()
+        services.start(self.plan)
         self.lan_info, self.wan_info = linkinfo.read(lan), linkinfo.read(wan)
         self.engine = Engine(self._effective())
         lan_side = self._side(lan, self.lan_info, vnet, ring)
@@ -96,14 +109,15 @@ class Router:
         )
 
     def _effective(self) -> NatConfig:
-        return effective_config(self.base, self.lan_info, self.wan_info, self.kernel_ports)
+        return effective_config(self.plan.nat, self.lan_info, self.wan_info, self.kernel_ports)
 
     def _apply_addressing(self) -> None:
         lan, wan = self.datapath.sides[LAN], self.datapath.sides[WAN]
+        driver = self.plan.driver
         lan.set_addressing(self.lan_info.network(), self.lan_info.address, None)
-        lan.mtu = self.base.lan_mtu if self.base.lan_mtu < self.lan_info.mtu else self.lan_info.mtu
+        lan.mtu = min(driver.lan_mtu, self.lan_info.mtu)
         wan.set_addressing(self.wan_info.network(), self.wan_info.address, self.wan_info.gateway)
-        wan.mtu = self.base.wan_mtu if self.base.wan_mtu < self.wan_info.mtu else self.wan_info.mtu
+        wan.mtu = min(driver.wan_mtu, self.wan_info.mtu)
         self.datapath.enabled = self.wan_info.address is not None
 
     def _install_shield(self) -> None:
@@ -164,7 +178,7 @@ class Router:
             self.close()
 
     def _tick(self, now: float) -> None:
-        self.datapath._actions(self.engine.advance(now), b"\0" * 10, b"", WAN, now)
+        self.datapath.act(self.engine.advance(now), now)
         for side in self.datapath.sides.values():
             side.neighbours.tick(now)
 
@@ -178,7 +192,7 @@ class Router:
         """Apply the config; True when the engine flushed its mapping table."""
         self._apply_addressing()
         actions = self.engine.configure(self._effective(), now)
-        self.datapath._actions(actions, b"\0" * 10, b"", WAN, now)
+        self.datapath.act(actions, now)
         self._install_shield()
         print(f"natbox router: reconfigured ({reason})", file=sys.stderr, flush=True)
         return any(
@@ -216,18 +230,28 @@ class Router:
         if cmd == "events":
             return {"ok": True, "events": list(self.datapath.events)}
         if cmd == "reload":
-            self.base = self.load_config()
-            flushed = self._reconfigure(now, "reload")
-            return {"ok": True, "profile": self.base.profile, "flushed": flushed}
+            return self.reload(now)
         if cmd == "vpn_sessions":
             return {"ok": True, "sessions": self.vpn_monitor().snapshot(now)}
-        if cmd == "vpn":
-            helpers = dict(self.base.helpers)
-            helpers[str(request["helper"])] = bool(request["enabled"])
-            self.base = self.base.replace(helpers=tuple(sorted(helpers.items())))
-            self._reconfigure(now, "vpn")
-            return {"ok": True, "helpers": helpers}
         return {"ok": False, "error": f"unknown command {cmd!r}"}
+
+    def reload(self, now: float) -> dict:
+        """Read the configuration again and give every service its part of the new plan."""
+        try:
+            config = self.load_config()
+        except (ConfigError, OSError) as error:
+            return {"ok": False, "error": f"configuration refused, the running one stays: {error}"}
+        self.plan = plan(config, self.facts)
+        self.restart_pending = restart_needed(self.started_config, config)
+        flushed = self._reconfigure(now, "reload")
+        applied = self.services.apply(self.plan)
+        return {
+            "ok": True,
+            "profile": self.plan.nat.profile,
+            "flushed": flushed,
+            "applied": applied,
+            "restart_needed": self.restart_pending,
+        }
 
     def vpn_monitor(self):
         """The VPN monitor every passthrough helper of the engine reports to (one, shared)."""
@@ -250,4 +274,5 @@ class Router:
             "forwarding": self.datapath.enabled,
             "mappings": len(self.engine.table.out) if hasattr(self.engine.table, "out") else None,
             "uptime": round(now - self.started, 1),
+            "restart_needed": self.restart_pending,
         }

@@ -7,11 +7,11 @@ import ipaddress
 from scapy.all import ARP, ICMP, IP, TCP, UDP, Ether, raw
 
 from nat import Engine, NatConfig
-from nat.driver import offload
-from nat.driver.daemon import effective_config
-from nat.driver.datapath import Datapath, Side
-from nat.driver.linkinfo import LinkInfo
-from nat.driver.neighbours import Neighbours
+from router.daemon import effective_config
+from router.driver import offload
+from router.driver.datapath import Datapath, Side
+from router.driver.linkinfo import LinkInfo
+from router.driver.neighbours import Neighbours
 
 LAN_MAC, WAN_MAC = bytes.fromhex("020000000001"), bytes.fromhex("020000000002")
 HOST_MAC, GW_MAC = bytes.fromhex("0200000000aa"), bytes.fromhex("0200000000bb")

@@ -1,1 +1,0 @@
-"""Tools that run on the device itself (routerctl, the boot-time config bridge)."""

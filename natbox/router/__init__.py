@@ -1,1 +1,0 @@
-"""`natbox router`: the datapath plus LAN services (dnsmasq) and the WAN address."""

@@ -1,0 +1,107 @@
+"""Edits of the router configuration: the one module the web pages, the REST API and routerctl
+all use, so they offer the same changes and validate them identically.
+
+Each edit takes the current ``RouterConfig`` and the user's input and returns a new, validated
+``RouterConfig``, or raises ``ConfigError`` naming the field with its full dotted path
+(``nat.port_forwards[2].host``, ``dhcp.first``); the caller keeps its old configuration.
+The helpers' names come from ``nat.passthrough``, a profile's settings from ``nat.profiles``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nat.config import ConfigError
+from nat.passthrough import HELPER_CLASSES
+from nat.profiles import PROFILES
+from router.model import RouterConfig
+
+HELPER_NAMES = tuple(cls.name for cls in HELPER_CLASSES)
+PROFILE_NAMES = tuple(PROFILES)
+# Settings a NAT profile sets together; a new profile must not inherit the old one's values.
+PROFILE_KEYS = frozenset(key for settings in PROFILES.values() for key in settings)
+
+
+def helper_states(config: RouterConfig) -> dict[str, bool]:
+    """Every passthrough helper / ALG and whether it is on (its default when unset)."""
+    nat = config.nat
+    return {cls.name: nat.helper_enabled(cls.name, cls.default_enabled) for cls in HELPER_CLASSES}
+
+
+def switch_helpers(
+    config: RouterConfig, enabled: dict[str, Any], sstp_servers: Any = None
+) -> RouterConfig:
+    unknown = sorted(set(enabled) - set(HELPER_NAMES))
+    if unknown:
+        choices = ", ".join(HELPER_NAMES)
+        raise ConfigError(f"nat.helpers.{unknown[0]}", f"no such protocol; one of {choices}")
+    data = config.to_dict()
+    data["nat"]["helpers"] = {**data["nat"]["helpers"], **enabled}
+    if sstp_servers is not None:
+        data["nat"]["sstp_servers"] = sstp_servers
+    return RouterConfig.from_dict(data)
+
+
+def set_nat(
+    config: RouterConfig, profile: Any, port_forwards: Any = None, dmz_host: Any = ...
+) -> RouterConfig:
+    """The NAT page's settings; ``port_forwards`` None and ``dmz_host`` ... keep them."""
+    data = config.to_dict()
+    nat = data["nat"]
+    if profile != nat["profile"]:
+        for key in PROFILE_KEYS:
+            nat.pop(key, None)
+    nat["profile"] = profile
+    if port_forwards is not None:
+        nat["port_forwards"] = port_forwards
+    if dmz_host is not ...:
+        nat["dmz_host"] = dmz_host
+    return RouterConfig.from_dict(data)
+
+
+def add_forward(config: RouterConfig, forward: dict[str, Any]) -> RouterConfig:
+    data = config.to_dict()
+    data["nat"]["port_forwards"] = [*data["nat"]["port_forwards"], forward]
+    return RouterConfig.from_dict(data)
+
+
+def remove_forward(config: RouterConfig, proto: str, ext_port: int) -> RouterConfig:
+    data = config.to_dict()
+    forwards = data["nat"]["port_forwards"]
+    keep = [f for f in forwards if (f["proto"], f["ext_port"]) != (proto, ext_port)]
+    if len(keep) == len(forwards):
+        raise ConfigError("nat.port_forwards", f"no {proto} forward on port {ext_port}")
+    data["nat"]["port_forwards"] = keep
+    return RouterConfig.from_dict(data)
+
+
+def set_lan(config: RouterConfig, hostname: Any = None, dhcp: Any = None) -> RouterConfig:
+    """The router's name and its DHCP server (``dhcp``: the fields to change)."""
+    data = config.to_dict()
+    if hostname is not None:
+        data["hostname"] = hostname
+    if dhcp is not None:
+        if not isinstance(dhcp, dict):
+            raise ConfigError("dhcp", "must be an object")
+        data["dhcp"] = {**data["dhcp"], **dhcp}
+    return RouterConfig.from_dict(data)
+
+
+def with_sections(config: RouterConfig, changes: Any) -> RouterConfig:
+    """A whole-config update (the API); the admin account is not changed this way."""
+    if not isinstance(changes, dict):
+        raise ConfigError("config", "must be an object")
+    if "admin" in changes:
+        raise ConfigError("admin", "change the password through /api/v1/system/password")
+    data = {**config.to_dict(), **changes}
+    data["admin"] = config.to_dict()["admin"]
+    return RouterConfig.from_dict(data)
+
+
+def restored(config: RouterConfig, backup: Any) -> RouterConfig:
+    """A backup file as the new config; one without an admin account keeps the current one."""
+    if not isinstance(backup, dict):
+        raise ConfigError("backup", "not a natbox configuration backup")
+    data = dict(backup)
+    data.setdefault("admin", config.to_dict()["admin"])
+    return RouterConfig.from_dict(data)

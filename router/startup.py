@@ -1,0 +1,47 @@
+"""Boot-time start of the router (run by /etc/init.d/S50natbox): the saved configuration
+(factory defaults on first boot) becomes the running one, and the datapath daemon runs from it
+in this same process (one Python start-up less under TCG), with dnsmasq serving the LAN."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from nat.config import ConfigError
+from router import cli as router_cli
+from router import paths
+
+
+def load_saved():
+    store = paths.saved_store()
+    if not store.path.exists():
+        config = paths.factory()
+        store.save(config)  # the web UI reads the same file
+        return config
+    try:
+        return store.load()
+    except ConfigError as error:  # never leave the device without a router
+        print(f"startup: saved configuration refused ({error}); factory defaults", flush=True)
+        return paths.factory()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--log", help="append output here")
+    args = parser.parse_args(argv)
+    if args.log:
+        log = open(args.log, "a", buffering=1)  # noqa: SIM115
+        sys.stdout = sys.stderr = log
+    paths.running_store().save(load_saved())
+    device = paths.APPLIANCE
+    router_args = argparse.ArgumentParser()
+    router_cli.add_arguments(router_args)
+    argv = ["--lan", device.lan_interface, "--wan", device.wan_interface, "--set-hostname"]
+    argv += ["--kernel-ports", "-".join(map(str, device.kernel_ports))]
+    argv += ["--config", str(paths.running_store().path), "--control", paths.control_path()]
+    argv += ["--state-dir", paths.state_dir()]
+    return router_cli.run(router_args.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
