@@ -69,10 +69,21 @@ def create_app(
     )
 
     from webui import api, security, unavailable
-    from webui.views import auth, connections, firmware, monitor, nat, passthrough, status, system
+    from webui.views import (
+        auth,
+        connections,
+        firmware,
+        lan,
+        monitor,
+        nat,
+        passthrough,
+        status,
+        system,
+    )
 
     security.install(app)
     unavailable.install(app)
-    for module in (auth, status, passthrough, nat, connections, monitor, system, firmware, api):
+    pages = (auth, status, passthrough, nat, lan, connections, monitor, system, firmware, api)
+    for module in pages:
         app.register_blueprint(module.bp)
     return app

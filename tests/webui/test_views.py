@@ -10,7 +10,7 @@ from webui_clients import PASSWORD, Browser
 from router.model import RouterConfig
 from webui.demo import feed_sample_traffic
 
-PAGES = ["/", "/passthrough", "/nat", "/connections", "/monitor", "/system", "/firmware"]
+PAGES = ["/", "/passthrough", "/nat", "/lan", "/connections", "/monitor", "/system", "/firmware"]
 
 
 def pptp_probe(backend):
@@ -124,6 +124,31 @@ def test_nat_profile_change_says_connections_reset(browser, backend):
     assert backend.get_config().nat.profile == "symmetric"
     assert "existing connections were reset" in browser.get("/nat").text
     assert backend.mappings() == []
+
+
+def test_lan_page_changes_the_hostname_and_dhcp_pool_and_says_applied(browser, backend):
+    data = {"hostname": "edge", "dhcp_enabled": "on", "first": "192.168.1.20",
+            "last": "192.168.1.40", "lease_time": "600"}  # fmt: skip
+    assert browser.post("/lan", data).status_code == 302
+    config = backend.get_config()
+    assert config.hostname == "edge"
+    assert (config.dhcp.first, config.dhcp.last, config.dhcp.lease_time) == (
+        "192.168.1.20", "192.168.1.40", 600)  # fmt: skip
+    page = browser.get("/lan").text
+    assert "LAN &amp; DHCP settings saved and applied." in page and "Restart needed" not in page
+    assert 'value="192.168.1.20"' in page
+
+
+def test_lan_page_errors_next_to_the_field_and_nothing_saved(browser, backend):
+    before = backend.get_config()
+    data = {"hostname": "edge", "dhcp_enabled": "on", "first": "10.0.0.5",
+            "last": "192.168.1.40", "lease_time": "600"}  # fmt: skip
+    response = browser.post("/lan", data)
+    assert response.status_code == 422
+    assert 'data-field="dhcp.first"' in response.text and 'value="10.0.0.5"' in response.text
+    response = browser.post("/lan", {**data, "first": "192.168.1.20", "hostname": "no spaces"})
+    assert 'data-field="hostname"' in response.text
+    assert backend.get_config() == before
 
 
 def test_dmz(browser, backend):

@@ -1,0 +1,53 @@
+"""LAN & DHCP: the router's name and the DHCP server on its LAN (dnsmasq on the device)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+
+from nat.config import ConfigError
+from webui.security import state
+from webui.settings import with_lan
+from webui.views.common import save_and_report
+
+bp = Blueprint("lan", __name__)
+
+
+def _lease_time(text: str):
+    text = text.strip()
+    return int(text) if text.isdigit() else text
+
+
+@bp.route("/lan", methods=["GET", "POST"])
+def index():
+    config = state().backend.get_config()
+    if request.method == "GET":
+        form = {
+            "hostname": config.hostname,
+            "enabled": config.dhcp.enabled,
+            "first": config.dhcp.first,
+            "last": config.dhcp.last,
+            "lease_time": str(config.dhcp.lease_time),
+        }
+        return _render(config, form, {})
+    form = {
+        "hostname": request.form.get("hostname", "").strip(),
+        "enabled": request.form.get("dhcp_enabled") == "on",
+        "first": request.form.get("first", "").strip(),
+        "last": request.form.get("last", "").strip(),
+        "lease_time": request.form.get("lease_time", ""),
+    }
+    dhcp = {k: form[k] for k in ("enabled", "first", "last")}
+    dhcp["lease_time"] = _lease_time(form["lease_time"])
+    try:
+        new = with_lan(config, form["hostname"], dhcp)
+    except ConfigError as error:
+        return _render(config, form, {error.field: error.message}, 422)
+    save_and_report(new, "LAN & DHCP settings")
+    return redirect(url_for("lan.index"))
+
+
+def _render(config, form, errors, status=200):
+    network = config.nat.lan_network()
+    return render_template(
+        "lan.html", form=form, errors=errors, lan=f"{config.nat.lan_address}/{network.prefixlen}"
+    ), status
