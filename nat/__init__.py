@@ -13,10 +13,10 @@ _EXPORTS = {
     "Drop": "nat.actions",
     "Log": "nat.actions",
     "Transmit": "nat.actions",
-    "ConfigError": "nat.config",
+    "ConfigError": "nat.config_types",
     "NatConfig": "nat.config",
-    "PortForward": "nat.config",
-    "Timeouts": "nat.config",
+    "PortForward": "nat.config_types",
+    "Timeouts": "nat.config_types",
     "Engine": "nat.engine",
     "NatEngine": "nat.api",
     "LAN": "nat.direction",
@@ -44,7 +44,8 @@ __all__ = [  # noqa: RUF022 - the order of _EXPORTS
 if TYPE_CHECKING:
     from nat.actions import Drop, Log, Transmit
     from nat.api import NatEngine
-    from nat.config import ConfigError, NatConfig, PortForward, Timeouts
+    from nat.config import NatConfig
+    from nat.config_types import ConfigError, PortForward, Timeouts
     from nat.direction import LAN, WAN, Direction, Side
     from nat.engine import Engine
 
