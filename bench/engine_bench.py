@@ -13,7 +13,7 @@ import time
 import tracemalloc
 
 from nat import Engine, NatConfig
-from nat.events import LAN, WAN
+from nat.direction import LAN, WAN
 from nat.ipv4 import TCP, UDP
 from nat.packets import segment
 

@@ -1,4 +1,4 @@
-"""natbox's NAT engine: sans-IO, events in, actions out. See nat.engine.
+"""natbox's NAT engine: sans-IO, packets and time in, actions out. See nat.engine and nat.api.
 
 The names below are loaded on first use (PEP 562), so ``import router.model`` (the web
 UI, routerctl) does not load the engine: under TCG that is a tenth of a second of boot.
@@ -13,16 +13,16 @@ _EXPORTS = {
     "Drop": "nat.actions",
     "Log": "nat.actions",
     "Transmit": "nat.actions",
-    "ConfigError": "nat.config",
+    "ConfigError": "nat.config_types",
     "NatConfig": "nat.config",
-    "PortForward": "nat.config",
-    "Timeouts": "nat.config",
+    "PortForward": "nat.config_types",
+    "Timeouts": "nat.config_types",
     "Engine": "nat.engine",
-    "LAN": "nat.events",
-    "WAN": "nat.events",
-    "ConfigChanged": "nat.events",
-    "PacketReceived": "nat.events",
-    "TimeAdvanced": "nat.events",
+    "NatEngine": "nat.api",
+    "LAN": "nat.direction",
+    "WAN": "nat.direction",
+    "Side": "nat.direction",
+    "Direction": "nat.direction",
 }
 
 __all__ = [  # noqa: RUF022 - the order of _EXPORTS
@@ -34,18 +34,20 @@ __all__ = [  # noqa: RUF022 - the order of _EXPORTS
     "PortForward",
     "Timeouts",
     "Engine",
+    "NatEngine",
     "LAN",
     "WAN",
-    "ConfigChanged",
-    "PacketReceived",
-    "TimeAdvanced",
+    "Side",
+    "Direction",
 ]
 
 if TYPE_CHECKING:
     from nat.actions import Drop, Log, Transmit
-    from nat.config import ConfigError, NatConfig, PortForward, Timeouts
+    from nat.api import NatEngine
+    from nat.config import NatConfig
+    from nat.config_types import ConfigError, PortForward, Timeouts
+    from nat.direction import LAN, WAN, Direction, Side
     from nat.engine import Engine
-    from nat.events import LAN, WAN, ConfigChanged, PacketReceived, TimeAdvanced
 
 
 def __getattr__(name: str):

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from nat.direction import Side
 
 
 class Transmit(NamedTuple):
     """Send this IPv4 packet out of ``side``."""
 
-    side: str
+    side: Side
     data: bytes | bytearray
 
 
 class Drop(NamedTuple):
     """The packet received on ``side`` was dropped; ``reason`` is a counter name."""
 
-    side: str
+    side: Side
     reason: str
 
 

@@ -1,4 +1,8 @@
-"""Plain data (JSON, form fields) <-> :class:`NatConfig`, refusing bad input field by field."""
+"""Plain data (JSON, form fields) <-> :class:`~nat.config.NatConfig`, refusing bad input
+field by field.
+
+It is handed the configuration class rather than importing :mod:`nat.config` (which
+imports this module for ``NatConfig.from_dict``/``to_dict``): no import circle."""
 
 from __future__ import annotations
 
@@ -6,12 +10,11 @@ import dataclasses
 import ipaddress
 import re
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
-from nat.config import (
+from nat.config_types import (
     Behaviour,
     ConfigError,
-    NatConfig,
     PortAllocation,
     PortForward,
     Timeouts,
@@ -28,10 +31,14 @@ RFC_MINIMUM_TIMEOUTS = {
 }
 
 
-def parse_config(data: dict[str, Any]) -> NatConfig:
+Config = TypeVar("Config")
+
+
+def parse_config(config_class: type[Config], data: dict[str, Any]) -> Config:
+    """Build a ``config_class`` (a NatConfig) from ``data``, or raise ConfigError."""
     if not isinstance(data, dict):
         raise ConfigError("config", "must be an object")
-    known = {f.name for f in dataclasses.fields(NatConfig)}
+    known = {f.name for f in dataclasses.fields(config_class)}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(unknown[0], "unknown setting")
@@ -45,12 +52,13 @@ def parse_config(data: dict[str, Any]) -> NatConfig:
         settings[name] = _FIELD_PARSERS[name](name, value)
     if "timeouts" in data and profile != "linux-masquerade":
         _check_rfc_minimums(settings["timeouts"])
-    config = NatConfig(**settings)
+    config = config_class(**settings)
     _check_consistency(config)
     return config
 
 
-def config_to_dict(config: NatConfig) -> dict[str, Any]:
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A NatConfig as plain data (what ``parse_config`` reads back)."""
     out: dict[str, Any] = {}
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
@@ -234,7 +242,7 @@ _FIELD_PARSERS = {
 }
 
 
-def _check_consistency(config: NatConfig) -> None:
+def _check_consistency(config: Any) -> None:
     network = config.lan_network()
     for i, forward in enumerate(config.port_forwards):
         if ipaddress.IPv4Address(forward.host) not in network:

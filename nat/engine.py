@@ -1,13 +1,15 @@
-"""The sans-IO NAT engine: events in, actions out.
+"""The sans-IO NAT engine: packets and time in, actions out.
 
-It never opens a socket, reads a clock or imports scapy. The I/O driver feeds it
-:class:`~nat.events.PacketReceived`, :class:`~nat.events.TimeAdvanced` and
-:class:`~nat.events.ConfigChanged` and carries out the :class:`~nat.actions.Transmit`,
-:class:`~nat.actions.Drop` and :class:`~nat.actions.Log` it returns.
+It never opens a socket, reads a clock or imports scapy. The I/O driver calls
+:meth:`Engine.receive`, :meth:`Engine.advance` and :meth:`Engine.configure` (the interface
+is :class:`nat.api.NatEngine`) and carries out the :class:`~nat.actions.Transmit`,
+:class:`~nat.actions.Drop` and :class:`~nat.actions.Log` they return.
 
 A packet's way through: validate the IPv4 header, then the established fast path (one
 dictionary lookup and an in-place rewrite); everything else takes the slow path: routing
-checks, TTL, fragments, hairpinning, the firewall, new mappings, ICMP, helpers.
+checks, TTL, fragments, hairpinning, the firewall, new mappings, ICMP, helpers. The engine
+does not check MTUs: the driver knows the egress link (and GSO) and calls
+:func:`nat.mtu.fit_to_mtu` itself.
 """
 
 from __future__ import annotations
@@ -20,15 +22,17 @@ from nat import counters as C
 from nat import ipv4, rewrite
 from nat.actions import Drop, Log, Transmit
 from nat.config import Behaviour, NatConfig, UnsolicitedSyn
-from nat.counters import Counters
-from nat.events import LAN, WAN, ConfigChanged, PacketReceived, TimeAdvanced
+from nat.direction import LAN, WAN, Direction, Side
 from nat.fragments import FragmentTracker
 from nat.helper_dispatch import HelperDispatch
-from nat.helpers import INBOUND, OUTBOUND, Helper, HelperContext
+from nat.helpers import Helper, HelperContext
 from nat.icmp_translate import IcmpTranslator
+from nat.ipv4 import FLAGS_FRAG, FRAG_OFFSET_HIGH, MF_BIT
 from nat.mapping import DMZ, STATIC, Mapping, Session
+from nat.output import Output
+from nat.ports import IN_USE
 from nat.table import PREFIX, NatTable
-from nat.tcp_state import ESTABLISHED, IN, OUT, next_state, opening_state
+from nat.tcp_state import ESTABLISHED, next_state, opening_state
 
 MAX_PENDING_SYNS = 1024
 # Settings whose change invalidates every mapping: the table is rebuilt from scratch.
@@ -52,36 +56,32 @@ class Engine:
             from nat.passthrough import default_helpers
 
             helpers = default_helpers()
-        self.counters = Counters()
-        self.pending: list[Log] = []
-        self.now = 0.0
-        self.ctx = HelperContext(self)
+        self.output = Output()
+        self.counters = self.output.counters
+        self._logs = self.output.pending  # the same list, checked once per packet
         self.config = config or NatConfig()
-        self.table = NatTable(self.config)
-        self.helpers = HelperDispatch(self, list(helpers))
-        self.icmp = IcmpTranslator(self)
+        # Helpers get this port, never the engine; ``ctx.now`` is the one clock of an event.
+        self.ctx = HelperContext(self.output, self.config)
+        self.helpers = HelperDispatch(self.ctx, list(helpers))
+        self.table = NatTable(self.config, self.helpers.session_ended)
+        self.icmp = IcmpTranslator(self.output, self.helpers, self.table)
+        self._use_table(self.table)
         self.fragments = FragmentTracker(self.config.timeouts.fragment)
         self._pending_syns: OrderedDict[bytes, tuple[float, bytes, bytes]] = OrderedDict()
-        self._last_failure_log: dict[bytes, float] = {}
         self._apply_settings(self.config)
         self.table.install_forwards(self.config, 0.0)
         self.helpers.configure(self.config, 0.0)
 
-    # -- the event interface ------------------------------------------------------------------
+    # -- the driver's interface (nat.api.NatEngine) -------------------------------------------
 
-    def handle(self, event: PacketReceived | TimeAdvanced | ConfigChanged) -> list:
-        kind = type(event)
-        if kind is PacketReceived:
-            return self.receive(event.side, event.data, event.now)
-        if kind is TimeAdvanced:
-            return self.advance(event.now)
-        if kind is ConfigChanged:
-            return self.configure(event.config, event.now)
-        raise TypeError(f"not an engine event: {event!r}")
+    @property
+    def now(self) -> float:
+        """The time of the event being handled (or of the last one)."""
+        return self.ctx.now
 
-    def receive(self, side: str, data: bytes, now: float) -> list:
+    def receive(self, side: Side, data: bytes, now: float) -> list:
         """A packet arrived; returns what to transmit, drop and log."""
-        self.now = now
+        self.ctx.now = now
         try:
             actions = self._from_lan(data, now) if side == LAN else self._from_wan(data, now)
         except Exception as error:  # the datapath must survive any packet: count, drop, log
@@ -90,14 +90,13 @@ class Engine:
                 Drop(side, "internal_error"),
                 Log("engine_error", {"error": repr(error), "side": side}),
             ]
-        if self.pending:
-            actions = actions + self.pending
-            self.pending = []
+        if self._logs:
+            actions = actions + self.output.take_logs()
         return actions
 
     def advance(self, now: float) -> list:
         """Time passed: expire mappings, waiting fragments, held SYNs and helper state."""
-        self.now = self.ctx.now = now
+        self.ctx.now = now
         actions: list = []
         self.table.sweep(now)
         discarded = self.fragments.expire(now)
@@ -105,36 +104,33 @@ class Engine:
             self.counters[C.FRAGMENT_EXPIRED] += discarded
         actions.extend(self._release_pending_syns(now))
         self.helpers.on_time(now)
-        for host in [h for h, t in self._last_failure_log.items() if t + 60 <= now]:
-            del self._last_failure_log[host]
-        actions.extend(self.pending)
-        self.pending = []
+        self.output.forget_failures(now)
+        actions.extend(self.output.take_logs())
         return actions
 
     def configure(self, config: NatConfig, now: float) -> list:
         """Apply a new configuration. Unrelated flows survive; a change of NAT behaviour,
         addresses or port policy flushes the table (the old mappings no longer mean anything).
         """
-        self.now = self.ctx.now = now
+        self.ctx.now = now
         old = self.config
         flush = any(getattr(old, name) != getattr(config, name) for name in _TABLE_SETTINGS)
         if flush:
             removed = self.table.flush(now)
             self.helpers.reset_all()  # while the old table is still the one they release to
-            self.table = NatTable(config)
-            self.helpers.rebind_table()
+            self._use_table(NatTable(config, self.helpers.session_ended))
             self._pending_syns.clear()
-            self.emit_log("table_flushed", {"mappings": removed, "reason": "nat settings changed"})
-        self.config = config
+            self.output.log(
+                "table_flushed", {"mappings": removed, "reason": "nat settings changed"}
+            )
+        self.config = self.ctx.config = config
         self.table.set_timeouts(config)
         self.fragments.lifetime = config.timeouts.fragment
         self._apply_settings(config)
         self.table.install_forwards(config, now)
         self.helpers.configure(config, now)
-        self.emit_log("config_applied", {"profile": config.profile, "flushed": flush})
-        actions = self.pending
-        self.pending = []
-        return actions
+        self.output.log("config_applied", {"profile": config.profile, "flushed": flush})
+        return self.output.take_logs()
 
     # -- views for the UI and the driver ------------------------------------------------------
 
@@ -144,10 +140,25 @@ class Engine:
     def next_deadline(self) -> float | None:
         return self.table.wheel.next_due()
 
-    def emit_log(self, event: str, fields: dict[str, Any]) -> None:
-        self.pending.append(Log(event, fields))
+    @property
+    def mapping_count(self) -> int:
+        """How many mappings the table holds (port forwards and expectations included)."""
+        return self.table.count
+
+    def vpn_sessions(self, now: float) -> dict[str, Any]:
+        """The VPN monitor's view (active sessions, history, anomalies): the one monitor the
+        passthrough helpers share, or an empty view when no helper has one."""
+        for helper in self.helpers.helpers.values():
+            monitor = getattr(helper, "monitor", None)
+            if monitor is not None:
+                return monitor.snapshot(now)
+        return {}
 
     # -- configuration ------------------------------------------------------------------------
+
+    def _use_table(self, table: NatTable) -> None:
+        """Everyone who works on the table gets this one (at start and after a flush)."""
+        self.table = self.ctx.table = self.icmp.table = table
 
     def _apply_settings(self, config: NatConfig) -> None:
         network = config.lan_network()
@@ -156,11 +167,10 @@ class Engine:
         self._lan_broadcast = int(network.broadcast_address)
         self._lan_ip = ipv4.addr(config.lan_address)
         self._ext_set = frozenset(self.table.ext_addresses)
-        self._wan_mtu = config.wan_mtu
-        self._lan_mtu = config.lan_mtu
+        self.output.router_lan_ip = self._lan_ip
         self._eim = config.mapping is Behaviour.ENDPOINT_INDEPENDENT
         self._dmz = ipv4.addr(config.dmz_host) if config.dmz_host else None
-        self._inbound_refresh = config.inbound_refresh
+        self._inbound_refresh = self.icmp.inbound_refresh = config.inbound_refresh
 
     # -- validation -----------------------------------------------------------------------------
 
@@ -183,19 +193,16 @@ class Engine:
         # Trailing bytes (Ethernet padding) are not part of the packet.
         return bytearray(data) if total == n else bytearray(data[:total])
 
-    def _drop(self, side: str, reason: str) -> list:
-        self.counters[reason] += 1
-        return [Drop(side, reason)]
-
     # -- LAN -> WAN -----------------------------------------------------------------------------
 
     def _from_lan(self, data: bytes, now: float) -> list:
         buf = self._validate(data)
         if type(buf) is str:
-            return self._drop(LAN, buf)
+            return self.output.drop(LAN, buf)
         ihl = (buf[0] & 0x0F) << 2
         proto = buf[9]
-        # Fast path: an established TCP or UDP session, TTL fine, not a fragment.
+        # Fast path: an established TCP or UDP session, TTL fine, not a fragment (no MF_BIT,
+        # no fragment offset: literals here, as a constant's lookup costs on every packet).
         if (
             (proto == 6 or proto == 17)
             and buf[8] > 1
@@ -224,26 +231,22 @@ class Engine:
                         if session.state == ESTABLISHED and not buf[ihl + 13] & 0x07:
                             session.expires = now + self.table.tcp_established
                             rewrite.source_out(buf, ihl, 6, mapping)
-                            if len(buf) <= self._wan_mtu:
-                                return [Transmit(WAN, buf)]
-                            return self._too_big(WAN, buf, data, self._wan_mtu)
+                            return [Transmit(WAN, buf)]
                     else:
                         session.expires = now + self.table.udp_timeout
                         rewrite.source_out(buf, ihl, 17, mapping)
-                        if len(buf) <= self._wan_mtu:
-                            return [Transmit(WAN, buf)]
-                        return self._too_big(WAN, buf, data, self._wan_mtu)
+                        return [Transmit(WAN, buf)]
         return self._lan_slow(buf, ihl, proto, data, now)
 
     def _lan_slow(self, buf: bytearray, ihl: int, proto: int, data: bytes, now: float) -> list:
         dst = int.from_bytes(buf[16:20], "big")
         src = int.from_bytes(buf[12:16], "big")
         if src & self._lan_mask != self._lan_net or src == self._lan_broadcast:
-            return self._drop(LAN, C.SPOOFED_SOURCE)
+            return self.output.drop(LAN, C.SPOOFED_SOURCE)
         if dst >> 28 >= 14 or dst >> 24 in (0, 127) or dst == 0xFFFFFFFF:
-            return self._drop(LAN, C.NOT_ROUTABLE)  # multicast, reserved, this-net, loopback
+            return self.output.drop(LAN, C.NOT_ROUTABLE)  # multicast, reserved, this-net, loopback
         if dst & self._lan_mask == self._lan_net:
-            return self._drop(LAN, C.LAN_LOCAL)  # the router itself or a LAN neighbour
+            return self.output.drop(LAN, C.LAN_LOCAL)  # the router itself or a LAN neighbour
         if buf[8] <= 1:
             return self._ttl_exceeded(LAN, buf, data, self._lan_ip)
         if self._is_later_fragment(buf):
@@ -251,19 +254,19 @@ class Engine:
         if bytes(buf[16:20]) in self._ext_set:
             actions = self._hairpin(buf, ihl, proto, data, now)
         elif proto == 6 or proto == 17:
-            actions = self._transport(OUTBOUND, buf, ihl, proto, data, now)
+            actions = self._transport(Direction.OUTBOUND, buf, ihl, proto, data, now)
         elif proto == 1:
             actions = self.icmp.from_lan(buf, ihl, data, now)
         else:
-            actions = self.helpers.ip_packet(OUTBOUND, buf, ihl, proto)
+            actions = self.helpers.ip_packet(Direction.OUTBOUND, buf, ihl, proto)
         return self._after_first_fragment(LAN, buf, data, actions, now)
 
     def _transport(
-        self, direction: str, buf: bytearray, ihl: int, proto: int, data: bytes, now: float
+        self, direction: Direction, buf: bytearray, ihl: int, proto: int, data: bytes, now: float
     ) -> list:
         """TCP and UDP off the fast path, either way: owned ports, the session, the rewrite,
         the session's helper."""
-        outbound = direction == OUTBOUND
+        outbound = direction is Direction.OUTBOUND
         if proto == 17 and len(buf) >= ihl + 8:
             owned = self.helpers.owned(direction, buf, ihl)
             if owned is not None:
@@ -282,17 +285,15 @@ class Engine:
         if session.extra is not None:
             reason = self.helpers.on_packet(mapping, session, buf, ihl, proto, direction)
             if reason:
-                return self._drop(LAN if outbound else WAN, reason)
-        if outbound:
-            return self._emit(WAN, buf, data, self._wan_mtu)
-        return self._emit(LAN, buf, data, self._lan_mtu)
+                return self.output.drop(direction.ingress, reason)
+        return [Transmit(WAN if outbound else LAN, buf)]
 
     def _outbound_session(
         self, buf: bytearray, ihl: int, proto: int, data: bytes, now: float
     ) -> tuple[Mapping, Session] | list:
         """Find or open the session of an outbound TCP/UDP packet and update its state."""
         if len(buf) < ihl + (20 if proto == 6 else 8):
-            return self._drop(LAN, C.MALFORMED_TRANSPORT)
+            return self.output.drop(LAN, C.MALFORMED_TRANSPORT)
         int_ip = bytes(buf[12:16])
         int_port = bytes(buf[ihl : ihl + 2])
         remote = bytes(buf[16:20] + buf[ihl + 2 : ihl + 4])
@@ -305,28 +306,28 @@ class Engine:
         flags = buf[ihl + 13] if proto == 6 else 0
         if session is None:
             server_port = buf[ihl + 2] << 8 | buf[ihl + 3]
-            blocked = self.helpers.blocked_port(proto, server_port, OUTBOUND, buf, ihl)
+            blocked = self.helpers.blocked_port(proto, server_port, Direction.OUTBOUND, buf, ihl)
             if blocked:
-                return self._drop(LAN, blocked)
+                return self.output.drop(LAN, blocked)
             state = 0
             if proto == 6:
-                state = opening_state(OUT, flags)
+                state = opening_state(Direction.OUTBOUND, flags)
                 if state is None:
-                    return self._drop(LAN, C.TCP_INVALID)
+                    return self.output.drop(LAN, C.TCP_INVALID)
             if mapping is None:
                 created = table.create(
                     proto, int_ip, int_port, table.out_key(proto, int_ip, int_port, remote), 0, now
                 )
                 if type(created) is str:
-                    return self._mapping_failed(buf, data, proto, created, now)
+                    return self.output.mapping_failed(buf, data, proto, created, now, table.count)
                 mapping = created
             session = mapping.add_session(remote, now + table.timeout(proto, state), state)
             table.schedule(mapping, session.expires)
             self._pending_syns.pop(mapping.in_key + remote, None)  # simultaneous open
-            self.helpers.attach(mapping, session, proto, server_port, OUTBOUND)
+            self.helpers.attach(mapping, session, proto, server_port, Direction.OUTBOUND)
             return mapping, session
         if proto == 6:
-            state = next_state(session.state, OUT, flags)
+            state = next_state(session.state, Direction.OUTBOUND, flags)
             if state != session.state:
                 session.state = state
                 session.expires = now + table.timeout(6, state)
@@ -335,39 +336,12 @@ class Engine:
         session.expires = now + table.timeout(proto, session.state)
         return mapping, session
 
-    def _mapping_failed(
-        self, buf: bytearray, data: bytes, proto: int, reason: str, now: float
-    ) -> list:
-        """No port or quota left: drop, log (once a second per host), tell the host 3/13."""
-        host = bytes(buf[12:16])
-        if self._last_failure_log.get(host, -1.0) + 1.0 <= now:
-            self._last_failure_log[host] = now
-            self.emit_log(
-                "mapping_failed",
-                {
-                    "reason": reason,
-                    "host": ipv4.text(host),
-                    "proto": proto,
-                    "mappings": self.table.count,
-                },
-            )
-        actions = self._drop(LAN, reason)
-        actions.append(
-            Transmit(
-                LAN,
-                ipv4.build_icmp_error(
-                    self._lan_ip, host, ipv4.ICMP_UNREACH, ipv4.UNREACH_ADMIN_PROHIBITED, data
-                ),
-            )
-        )
-        return actions
-
     # -- WAN -> LAN -----------------------------------------------------------------------------
 
     def _from_wan(self, data: bytes, now: float) -> list:
         buf = self._validate(data)
         if type(buf) is str:
-            return self._drop(WAN, buf)
+            return self.output.drop(WAN, buf)
         ihl = (buf[0] & 0x0F) << 2
         proto = buf[9]
         if (
@@ -390,40 +364,36 @@ class Engine:
                             if self._inbound_refresh:
                                 session.expires = now + self.table.tcp_established
                             rewrite.destination_in(buf, ihl, 6, mapping)
-                            if len(buf) <= self._lan_mtu:
-                                return [Transmit(LAN, buf)]
-                            return self._too_big(LAN, buf, data, self._lan_mtu)
+                            return [Transmit(LAN, buf)]
                     else:
                         if self._inbound_refresh:
                             session.expires = now + self.table.udp_timeout
                         rewrite.destination_in(buf, ihl, 17, mapping)
-                        if len(buf) <= self._lan_mtu:
-                            return [Transmit(LAN, buf)]
-                        return self._too_big(LAN, buf, data, self._lan_mtu)
+                        return [Transmit(LAN, buf)]
         return self._wan_slow(buf, ihl, proto, data, now)
 
     def _wan_slow(self, buf: bytearray, ihl: int, proto: int, data: bytes, now: float) -> list:
         dst = bytes(buf[16:20])
         if dst not in self._ext_set:
-            return self._drop(WAN, C.NOT_FOR_US)
+            return self.output.drop(WAN, C.NOT_FOR_US)
         if buf[8] <= 1:
             return self._ttl_exceeded(WAN, buf, data, dst)
         if self._is_later_fragment(buf):
             return self._later_fragment(WAN, buf, data, now)
         if proto == 6 or proto == 17:
-            actions = self._transport(INBOUND, buf, ihl, proto, data, now)
+            actions = self._transport(Direction.INBOUND, buf, ihl, proto, data, now)
         elif proto == 1:
             actions = self.icmp.from_wan(buf, ihl, data, now)
         else:
-            actions = self.helpers.ip_packet(INBOUND, buf, ihl, proto)
+            actions = self.helpers.ip_packet(Direction.INBOUND, buf, ihl, proto)
         return self._after_first_fragment(WAN, buf, data, actions, now)
 
     def _inbound_session(
-        self, buf: bytearray, ihl: int, proto: int, data: bytes, now: float, side: str
+        self, buf: bytearray, ihl: int, proto: int, data: bytes, now: float, side: Side
     ) -> tuple[Mapping, Session] | list:
         """Find or admit the session of an inbound TCP/UDP packet: the stateful firewall."""
         if len(buf) < ihl + (20 if proto == 6 else 8):
-            return self._drop(side, C.MALFORMED_TRANSPORT)
+            return self.output.drop(side, C.MALFORMED_TRANSPORT)
         table = self.table
         in_key = PREFIX[proto] + buf[16:20] + buf[ihl + 2 : ihl + 4]
         remote = bytes(buf[12:16] + buf[ihl : ihl + 2])
@@ -435,14 +405,16 @@ class Engine:
         flags = buf[ihl + 13] if proto == 6 else 0
         if session is None:
             for port in (buf[ihl + 2] << 8 | buf[ihl + 3], buf[ihl] << 8 | buf[ihl + 1]):
-                blocked = self.helpers.blocked_port(proto, port, INBOUND, buf, ihl)
+                blocked = self.helpers.blocked_port(proto, port, Direction.INBOUND, buf, ihl)
                 if blocked:
-                    return self._drop(side, blocked)
+                    return self.output.drop(side, blocked)
             state = 0
             if proto == 6:
-                state = opening_state(IN, flags)
+                state = opening_state(Direction.INBOUND, flags)
                 if state is None:
-                    return self._drop(side, C.FILTERED if mapping is not None else C.NO_MAPPING)
+                    return self.output.drop(
+                        side, C.FILTERED if mapping is not None else C.NO_MAPPING
+                    )
             if mapping is None and self._dmz is not None and side == WAN:
                 created = table.create_dmz(
                     proto, bytes(buf[16:20]), bytes(buf[ihl + 2 : ihl + 4]), self._dmz, remote, now
@@ -454,16 +426,18 @@ class Engine:
                     self.helpers.unsolicited(proto, remote, buf[ihl + 2] << 8 | buf[ihl + 3])
                 if proto == 6 and side == WAN:
                     self._hold_unsolicited_syn(in_key, remote, data)
-                return self._drop(side, C.FILTERED if mapping is not None else C.NO_MAPPING)
+                return self.output.drop(side, C.FILTERED if mapping is not None else C.NO_MAPPING)
             session = mapping.add_session(remote, now + table.timeout(proto, state), state)
             table.schedule(mapping, session.expires)
             if helper is not None:
-                self.helpers.attach_helper(mapping, session, helper, INBOUND)
+                self.helpers.attach_helper(mapping, session, helper, Direction.INBOUND)
             else:
-                self.helpers.attach(mapping, session, proto, mapping.internal_port, INBOUND)
+                self.helpers.attach(
+                    mapping, session, proto, mapping.internal_port, Direction.INBOUND
+                )
             return mapping, session
         if proto == 6:
-            state = next_state(session.state, IN, flags)
+            state = next_state(session.state, Direction.INBOUND, flags)
             if state != session.state:
                 session.state = state
                 session.expires = now + table.timeout(6, state)
@@ -526,9 +500,9 @@ class Engine:
 
     def _hairpin(self, buf: bytearray, ihl: int, proto: int, data: bytes, now: float) -> list:
         if not self.config.hairpinning:
-            return self._drop(LAN, C.HAIRPIN_DISABLED)
+            return self.output.drop(LAN, C.HAIRPIN_DISABLED)
         if proto not in (6, 17):
-            return self._drop(LAN, C.HAIRPIN_DISABLED if proto != 1 else C.ICMP_UNSUPPORTED)
+            return self.output.drop(LAN, C.HAIRPIN_DISABLED if proto != 1 else C.ICMP_UNSUPPORTED)
         found = self._outbound_session(buf, ihl, proto, data, now)
         if type(found) is list:
             return found
@@ -543,12 +517,12 @@ class Engine:
         target, _ = found
         rewrite.destination_in(buf, ihl, proto, target)
         self.counters["hairpinned"] += 1
-        return self._emit(LAN, buf, data, self._lan_mtu)
+        return [Transmit(LAN, buf)]
 
-    # -- TTL, MTU and fragments -----------------------------------------------------------------
+    # -- TTL and fragments ----------------------------------------------------------------------
 
-    def _ttl_exceeded(self, side: str, buf: bytearray, data: bytes, router_ip: bytes) -> list:
-        actions = self._drop(side, C.TTL_EXCEEDED)
+    def _ttl_exceeded(self, side: Side, buf: bytearray, data: bytes, router_ip: bytes) -> list:
+        actions = self.output.drop(side, C.TTL_EXCEEDED)
         if not self._is_icmp_error(buf) and not self._is_later_fragment(buf):
             actions.append(
                 Transmit(
@@ -567,41 +541,13 @@ class Engine:
 
     @staticmethod
     def _is_later_fragment(buf: bytearray) -> bool:
-        return bool(buf[6] & 0x1F or buf[7])
-
-    def _emit(self, side: str, buf: bytearray, original: bytes, mtu: int) -> list:
-        if len(buf) <= mtu:
-            return [Transmit(side, buf)]
-        return self._too_big(side, buf, original, mtu)
-
-    def _too_big(self, side: str, buf: bytearray, original: bytes, mtu: int) -> list:
-        """RFC 4787 REQ-13: DF set -> ICMP 'fragmentation needed', else fragment."""
-        if buf[6] & 0x40:
-            ingress = WAN if side == LAN else LAN
-            actions = self._drop(ingress, C.FRAG_NEEDED)
-            source = self._lan_ip if ingress == LAN else bytes(original[16:20])
-            actions.append(
-                Transmit(
-                    ingress,
-                    ipv4.build_icmp_error(
-                        source,
-                        bytes(original[12:16]),
-                        ipv4.ICMP_UNREACH,
-                        ipv4.UNREACH_NEEDFRAG,
-                        original,
-                        rest=mtu,
-                    ),
-                )
-            )
-            return actions
-        self.counters["fragmented"] += 1
-        return [Transmit(side, piece) for piece in ipv4.fragment(buf, mtu)]
+        return bool(buf[FLAGS_FRAG] & FRAG_OFFSET_HIGH or buf[FLAGS_FRAG + 1])
 
     def _after_first_fragment(
-        self, side: str, buf: bytearray, data: bytes, actions: list, now: float
+        self, side: Side, buf: bytearray, data: bytes, actions: list, now: float
     ) -> list:
         """Remember how a first fragment was translated; release fragments that waited."""
-        if not buf[6] & 0x20 or not actions or type(actions[0]) is not Transmit:
+        if not buf[FLAGS_FRAG] & MF_BIT or not actions or type(actions[0]) is not Transmit:
             return actions
         out = actions[0]
         key = FragmentTracker.key(side, data)
@@ -610,42 +556,20 @@ class Engine:
             actions = actions + self._later_fragment(waiting_side, bytearray(waiting), waiting, now)
         return actions
 
-    def _later_fragment(self, side: str, buf: bytearray, data: bytes, now: float) -> list:
+    def _later_fragment(self, side: Side, buf: bytearray, data: bytes, now: float) -> list:
         key = FragmentTracker.key(side, data)
         translation = self.fragments.lookup(key, now)
         if translation is None:
             if self.fragments.wait(key, side, bytes(data), now):
                 self.counters["fragment_waiting"] += 1
                 return []
-            return self._drop(side, C.FRAGMENT_BUFFER_FULL)
+            return self.output.drop(side, C.FRAGMENT_BUFFER_FULL)
         if buf[12:16] != translation.src:
             rewrite.address(buf, 12, translation.src)
         if buf[16:20] != translation.dst:
             rewrite.address(buf, 16, translation.dst)
         rewrite.decrement_ttl(buf)
-        mtu = self._wan_mtu if translation.side == WAN else self._lan_mtu
-        return self._emit(translation.side, buf, data, mtu)
-
-    # -- for helpers that own an IP protocol ----------------------------------------------------
-
-    def forward_rewritten(
-        self,
-        buf: bytearray,
-        ihl: int,
-        new_source: bytes | None,
-        new_destination: bytes | None,
-        new_port: int | None = None,
-    ) -> list:
-        """Translate a packet a helper owns: the source (to the WAN) or the destination (to
-        the LAN), with the port for TCP/UDP when given."""
-        if new_source is not None:
-            rewrite.endpoint(buf, ihl, True, new_source, new_port)
-        if new_destination is not None:
-            rewrite.endpoint(buf, ihl, False, new_destination, new_port)
-        rewrite.decrement_ttl(buf)
-        side = WAN if new_source is not None else LAN
-        mtu = self._wan_mtu if side == WAN else self._lan_mtu
-        return self._emit(side, buf, bytes(buf), mtu)
+        return [Transmit(translation.side, buf)]
 
 
 def verify_engine_invariants(engine: Engine) -> list[str]:
@@ -656,7 +580,7 @@ def verify_engine_invariants(engine: Engine) -> list[str]:
         if mapping.in_key != key:
             problems.append(f"inbound key mismatch for {mapping.in_key!r}")
         space = table.space(mapping.host.ext_ip, mapping.proto)
-        if space.state[mapping.external_port] != 1:
+        if space.state[mapping.external_port] != IN_USE:
             problems.append(f"port {mapping.external_port} in use but not marked taken")
     if table.count != len(table.inn):
         problems.append(f"count {table.count} != {len(table.inn)} mappings")

@@ -1,5 +1,8 @@
 """Glue between the engine and its helpers: who is enabled, what a disabled one blocks,
-attaching helpers to sessions, and running them on packets."""
+attaching helpers to sessions, and running them on packets.
+
+It works through the helpers' :class:`~nat.helpers.HelperContext` (the table, the output,
+``now``), never through the engine."""
 
 from __future__ import annotations
 
@@ -8,21 +11,20 @@ from typing import TYPE_CHECKING
 
 from nat import counters as C
 from nat import ipv4, seq_adjust
-from nat.events import LAN, WAN
-from nat.helpers import INBOUND, OUTBOUND, Flow, Helper, HelperPacket
-from nat.mapping import Mapping, Session
+from nat.direction import Direction
+from nat.helpers import Flow, Helper, HelperContext, HelperPacket
+from nat.mapping import REMOVED, STATIC, Mapping, Session
 
 if TYPE_CHECKING:
     from nat.config import NatConfig
-    from nat.engine import Engine
 
 
 class HelperDispatch:
-    def __init__(self, engine: Engine, helpers: list[Helper]):
+    def __init__(self, ctx: HelperContext, helpers: list[Helper]):
         names = [h.name for h in helpers]
         if len(set(names)) != len(names) or not all(names):
             raise ValueError(f"helpers need distinct, non-empty names: {names}")
-        self.engine = engine
+        self.ctx = ctx
         self.helpers = {h.name: h for h in helpers}
         self.enabled: set[str] = set()
         self._ports: dict[tuple[int, int], Helper] = {}
@@ -31,10 +33,6 @@ class HelperDispatch:
         self._blocked_ports: dict[tuple[int, int], tuple[str, Helper]] = {}
         self._blocked_protocols: dict[int, tuple[str, Helper]] = {}
         self._owned_ports: dict[int, Helper] = {}
-        self.rebind_table()
-
-    def rebind_table(self) -> None:
-        self.engine.table.session_ended = self._session_ended
 
     def configure(self, config: NatConfig, now: float) -> None:
         enabled = {
@@ -45,6 +43,7 @@ class HelperDispatch:
         switched_off = self.enabled - enabled
         switched_on = enabled - self.enabled
         self.enabled = enabled
+        self.ctx.enabled = frozenset(enabled)
         self._ports, self._protocols, self._owned_ports = {}, {}, {}
         self._blocked_ports, self._blocked_protocols = {}, {}
         for name, helper in self.helpers.items():
@@ -77,41 +76,42 @@ class HelperDispatch:
         }
         if not ports:
             return
-        for mapping in list(self.engine.table.inn.values()):
+        for mapping in list(self.ctx.table.inn.values()):
             for session in mapping.sessions():
                 if session.extra is not None or session.remote is None:
                     continue
                 remote_port = int.from_bytes(session.remote[4:6], "big")
                 if (mapping.proto, remote_port) in ports:
-                    self.attach_helper(mapping, session, helper, OUTBOUND)
+                    self.attach_helper(mapping, session, helper, Direction.OUTBOUND)
                 elif (mapping.proto, mapping.internal_port) in ports:
-                    self.attach_helper(mapping, session, helper, INBOUND)
+                    self.attach_helper(mapping, session, helper, Direction.INBOUND)
 
     def _tear_down(self, helper: Helper, now: float) -> None:
         """A disabled helper's sessions end now: new ones are blocked from here on."""
-        table = self.engine.table
+        table = self.ctx.table
         ended = 0
         for mapping in list(table.inn.values()):
             ended += table.end_sessions(
                 mapping, lambda s, m=mapping: self._owned_by(helper, m, s), now
             )
-            if mapping.kind != -1 and not table.alive(mapping, now) and mapping.kind != 1:
+            kind = mapping.kind
+            if kind != REMOVED and kind != STATIC and not table.alive(mapping, now):
                 table.remove(mapping, now)
-        helper.on_disable(self.engine.ctx)
-        self.engine.emit_log("helper_disabled", {"helper": helper.name, "sessions_ended": ended})
+        helper.on_disable(self.ctx)
+        self.ctx.output.log("helper_disabled", {"helper": helper.name, "sessions_ended": ended})
 
     @staticmethod
     def _owned_by(helper: Helper, mapping: Mapping, session: Session) -> bool:
         extra = session.extra
         if extra is None or extra.helper is not helper:
             return False
-        opened = extra.helper_state.get("opened", OUTBOUND)
+        opened = extra.helper_state.get("opened", Direction.OUTBOUND)
         return helper.should_tear_down(Flow(mapping, session, opened))
 
     # -- questions from the engine ------------------------------------------------------------
 
     def blocked_port(
-        self, proto: int, port: int, direction: str, buf: bytearray, ihl: int
+        self, proto: int, port: int, direction: Direction, buf: bytearray, ihl: int
     ) -> str | None:
         """The drop reason when a disabled helper blocks this port; the helper is told."""
         if not self._blocked_ports:
@@ -120,55 +120,50 @@ class HelperDispatch:
         if block is None:
             return None
         reason, helper = block
-        self.engine.ctx.now = self.engine.now
-        helper.on_blocked(self.engine.ctx, direction, buf, ihl, reason)
+        helper.on_blocked(self.ctx, direction, buf, ihl, reason)
         return reason
 
     def attach(
-        self, mapping: Mapping, session: Session, proto: int, server_port: int, direction: str
+        self, mapping: Mapping, session: Session, proto: int, server_port: int, direction: Direction
     ) -> None:
         helper = self._ports.get((proto, server_port)) if self._ports else None
         if helper is not None:
             self.attach_helper(mapping, session, helper, direction)
 
     def attach_helper(
-        self, mapping: Mapping, session: Session, helper: Helper, direction: str
+        self, mapping: Mapping, session: Session, helper: Helper, direction: Direction
     ) -> None:
-        extra = self.engine.table.attach(session, helper)
+        extra = self.ctx.table.attach(session, helper)
         extra.helper_state["opened"] = direction
-        self.engine.ctx.now = self.engine.now
-        helper.on_session_start(self.engine.ctx, Flow(mapping, session, direction))
+        helper.on_session_start(self.ctx, Flow(mapping, session, direction))
 
-    def ip_packet(self, direction: str, buf: bytearray, ihl: int, proto: int) -> list:
-        side = LAN if direction == OUTBOUND else WAN
+    def ip_packet(self, direction: Direction, buf: bytearray, ihl: int, proto: int) -> list:
+        side = direction.ingress
         block = self._blocked_protocols.get(proto)
         if block is not None:
             reason, blocker = block
-            self.engine.ctx.now = self.engine.now
-            blocker.on_blocked(self.engine.ctx, direction, buf, ihl, reason)
-            return self.engine._drop(side, reason)
+            blocker.on_blocked(self.ctx, direction, buf, ihl, reason)
+            return self.ctx.output.drop(side, reason)
         helper = self._protocols.get(proto)
         if helper is None:
-            return self.engine._drop(side, C.PROTOCOL_UNSUPPORTED)
-        self.engine.ctx.now = self.engine.now
-        result = helper.on_ip_packet(self.engine.ctx, direction, buf, ihl)
+            return self.ctx.output.drop(side, C.PROTOCOL_UNSUPPORTED)
+        result = helper.on_ip_packet(self.ctx, direction, buf, ihl)
         if isinstance(result, str):
-            return self.engine._drop(side, result)
+            return self.ctx.output.drop(side, result)
         return result
 
-    def owned(self, direction: str, buf: bytearray, ihl: int) -> list | None:
+    def owned(self, direction: Direction, buf: bytearray, ihl: int) -> list | None:
         """Give a UDP packet to the helper that owns its server port, if any and if it
         claims the packet; None lets the engine handle it as ordinary traffic."""
         if not self._owned_ports:
             return None
-        at = ihl + 2 if direction == OUTBOUND else ihl
+        at = ihl + 2 if direction is Direction.OUTBOUND else ihl  # the server's port
         helper = self._owned_ports.get(buf[at] << 8 | buf[at + 1])
         if helper is None:
             return None
-        self.engine.ctx.now = self.engine.now
-        result = helper.on_owned_packet(self.engine.ctx, direction, buf, ihl)
+        result = helper.on_owned_packet(self.ctx, direction, buf, ihl)
         if isinstance(result, str):
-            return self.engine._drop(LAN if direction == OUTBOUND else WAN, result)
+            return self.ctx.output.drop(direction.ingress, result)
         return result
 
     def icmp_error_owner(self, embedded: bytes) -> bytes | None:
@@ -181,8 +176,7 @@ class HelperDispatch:
             helper = self._owned_ports.get(embedded[ihl + 2] << 8 | embedded[ihl + 3])
         if helper is None:
             return None
-        self.engine.ctx.now = self.engine.now
-        return helper.icmp_error_owner(self.engine.ctx, embedded)
+        return helper.icmp_error_owner(self.ctx, embedded)
 
     def unsolicited(self, proto: int, remote: bytes, ext_port: int) -> None:
         """Tell the helper whose port refused traffic was aimed at (or came from)."""
@@ -192,26 +186,25 @@ class HelperDispatch:
                 self._owned_ports.get(port) if proto == ipv4.UDP else None
             )
             if helper is not None:
-                self.engine.ctx.now = self.engine.now
-                helper.on_unsolicited(self.engine.ctx, proto, (remote[:4], remote_port), ext_port)
+                helper.on_unsolicited(self.ctx, proto, (remote[:4], remote_port), ext_port)
                 return
 
     def reset_all(self) -> None:
         """The table was rebuilt: every helper forgets what referred to the old one."""
         for name in sorted(self.enabled):
-            self.helpers[name].on_disable(self.engine.ctx)
+            self.helpers[name].on_disable(self.ctx)
 
     def on_time(self, now: float) -> None:
-        self.engine.ctx.now = now
         for name in sorted(self.enabled):
-            self.helpers[name].on_time(self.engine.ctx, now)
+            self.helpers[name].on_time(self.ctx, now)
 
-    def _session_ended(self, mapping: Mapping, session: Session) -> None:
+    def session_ended(self, mapping: Mapping, session: Session) -> None:
+        """The table's callback for every helper-attached session that ends."""
         extra = session.extra
         if extra is None:
             return
-        flow = Flow(mapping, session, extra.helper_state.get("opened", OUTBOUND))
-        extra.helper.on_session_end(self.engine.ctx, flow)
+        flow = Flow(mapping, session, extra.helper_state.get("opened", Direction.OUTBOUND))
+        extra.helper.on_session_end(self.ctx, flow)
 
     # -- running a helper on a packet -----------------------------------------------------------
 
@@ -222,12 +215,12 @@ class HelperDispatch:
         buf: bytearray,
         ihl: int,
         proto: int,
-        direction: str,
+        direction: Direction,
     ) -> str | None:
         extra = session.extra
-        if extra is None or buf[6] & 0x20:  # a first fragment: the payload is incomplete
-            return None
-        outbound = direction == OUTBOUND
+        if extra is None or buf[ipv4.FLAGS_FRAG] & ipv4.MF_BIT:
+            return None  # a first fragment: the payload is incomplete
+        outbound = direction is Direction.OUTBOUND
         if proto == ipv4.TCP:
             payload_at = ihl + ((buf[ihl + 12] >> 4) << 2)
             if payload_at > len(buf):
@@ -240,9 +233,8 @@ class HelperDispatch:
         else:
             payload_at, changed = ihl + 8, False
         packet = HelperPacket(buf, ihl, direction, payload_at)
-        self.engine.ctx.now = self.engine.now
-        flow = Flow(mapping, session, extra.helper_state.get("opened", OUTBOUND))
-        reason = extra.helper.on_packet(self.engine.ctx, flow, packet)
+        flow = Flow(mapping, session, extra.helper_state.get("opened", Direction.OUTBOUND))
+        reason = extra.helper.on_packet(self.ctx, flow, packet)
         if packet.detached:
             session.extra = None
         if reason:

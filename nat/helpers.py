@@ -1,7 +1,13 @@
 """The extension point for passthrough helpers and ALGs.
 
-A helper is one class with a small protocol. The engine calls it; it never calls into
-the engine's tables directly, only through the :class:`HelperContext` it is handed:
+A helper is one class with a small protocol. The engine calls it with a
+:class:`HelperContext`, a port that never reaches the engine itself: through it a helper
+reads the current time (``ctx.now``), the configuration (``ctx.config``), whether a helper is
+switched on (``ctx.is_enabled``) and the external address a LAN host uses; and it asks for
+things: forward or rewrite a packet it owns (``ctx.forward_outbound``/``forward_inbound``),
+expect a related flow (``ctx.expect``/``unexpect``), let a remote in (``ctx.permit``),
+reserve and release external ports, and log (``ctx.log``). To drop a packet it returns the
+drop reason. Directions are :class:`~nat.direction.Direction` values.
 
 * It attaches to flows by protocol and server port (``tcp_ports``, ``udp_ports``): every
   new session towards such a port (or from it, for port forwards) carries the helper, and
@@ -34,13 +40,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from nat.direction import Direction
+
 if TYPE_CHECKING:
     from nat.actions import Transmit
-    from nat.engine import Engine
+    from nat.config import NatConfig
     from nat.mapping import Mapping, Session
-
-OUTBOUND = "out"  # LAN -> WAN
-INBOUND = "in"  # WAN -> LAN
+    from nat.output import Output
+    from nat.table import NatTable
 
 
 class Helper:
@@ -63,19 +70,19 @@ class Helper:
         """The session expired, was reset and timed out, or the helper was disabled."""
 
     def on_ip_packet(
-        self, ctx: HelperContext, direction: str, packet: bytearray, ihl: int
+        self, ctx: HelperContext, direction: Direction, packet: bytearray, ihl: int
     ) -> list[Transmit] | str:
         """A packet of an owned IP protocol: return transmits, or a drop reason."""
         return "protocol_unsupported"
 
     def on_owned_packet(
-        self, ctx: HelperContext, direction: str, packet: bytearray, ihl: int
+        self, ctx: HelperContext, direction: Direction, packet: bytearray, ihl: int
     ) -> list[Transmit] | str | None:
         """A UDP packet to/from an owned port: transmits, a drop reason, or None (not mine)."""
         return None
 
     def on_blocked(
-        self, ctx: HelperContext, direction: str, packet: bytearray, ihl: int, reason: str
+        self, ctx: HelperContext, direction: Direction, packet: bytearray, ihl: int, reason: str
     ) -> None:
         """The engine dropped this packet because this helper is disabled."""
 
@@ -108,7 +115,7 @@ class Flow:
 
     mapping: Mapping
     session: Session
-    direction: str  # which side opened the session
+    direction: Direction  # the way the packet that opened the session went
 
     @property
     def proto(self) -> int:
@@ -141,7 +148,7 @@ class HelperPacket:
 
     buf: bytearray
     ihl: int
-    direction: str
+    direction: Direction
     payload_offset: int
     replacement: bytes | None = None
     detached: bool = False
@@ -162,31 +169,39 @@ class HelperPacket:
 
 
 class HelperContext:
-    """What a helper may ask of the engine. One per engine; ``now`` is the current event's."""
+    """The port a helper gets instead of the engine (like mitmproxy's Context: data, not the
+    server). One per engine. The engine sets ``now`` once per event and ``config``, ``table``
+    and ``enabled`` when they change; a helper only reads them and asks through the methods.
+    """
 
-    def __init__(self, engine: Engine):
-        self._engine = engine
+    __slots__ = ("config", "enabled", "now", "output", "table")
+
+    def __init__(self, output: Output, config: NatConfig, table: NatTable | None = None):
+        self.output = output
+        self.config = config
+        self.table = table  # the engine's current table; replaced when a flush rebuilds it
+        self.enabled: frozenset[str] = frozenset()  # names of the helpers switched on
         self.now = 0.0
 
-    @property
-    def config(self):
-        return self._engine.config
-
-    def log(self, event: str, **fields: Any) -> None:
-        self._engine.emit_log(event, fields)
+    # -- what a helper may read -----------------------------------------------------------------
 
     def is_enabled(self, helper_name: str) -> bool:
-        return helper_name in self._engine.helpers.enabled
+        return helper_name in self.enabled
+
+    def external_address_for(self, internal_ip: bytes) -> bytes:
+        return self.table.external_address_for(internal_ip)
+
+    # -- what a helper may ask for --------------------------------------------------------------
+
+    def log(self, event: str, **fields: Any) -> None:
+        self.output.log(event, fields)
 
     def reserve_port(self, proto: int, external_ip: bytes, port: int) -> bool:
         """Take an external port out of the pool for the helper's own use (False if taken)."""
-        return self._engine.table.reserve_port(proto, external_ip, port, self.now)
+        return self.table.reserve_port(proto, external_ip, port, self.now)
 
     def release_port(self, proto: int, external_ip: bytes, port: int) -> None:
-        self._engine.table.release_port(proto, external_ip, port, self.now)
-
-    def external_address_for(self, internal_ip: bytes) -> bytes:
-        return self._engine.table.external_address_for(internal_ip)
+        self.table.release_port(proto, external_ip, port, self.now)
 
     def expect(
         self,
@@ -203,8 +218,8 @@ class HelperContext:
         ``timeout`` seconds from now (or until ``parent`` ends). Returns the external port,
         or None when no port is free. ``external_port`` asks for a specific one.
         """
-        return self._engine.table.expect(
-            parent,
+        return self.table.expect(
+            parent.session if parent is not None else None,
             proto,
             internal,
             remote_ip,
@@ -218,7 +233,7 @@ class HelperContext:
     def permit(self, flow: Flow, remote_ip: bytes, remote_port: int | None, timeout: float) -> None:
         """Let ``remote`` reach this flow's own mapping for ``timeout`` seconds, whatever
         the filtering behaviour (an L2TP server answering from another port)."""
-        self._engine.table.permit(
+        self.table.permit(
             flow.mapping,
             remote_ip,
             remote_port,
@@ -227,14 +242,14 @@ class HelperContext:
         )
 
     def unexpect(self, proto: int, external_port: int, external_ip: bytes) -> None:
-        self._engine.table.remove_expected(proto, external_ip, external_port, self.now)
+        self.table.remove_expected(proto, external_ip, external_port, self.now)
 
     def forward_outbound(
         self, packet: bytearray, ihl: int, new_source: bytes, new_source_port: int | None = None
     ) -> list[Transmit]:
         """Rewrite the source of an owned packet (address, and the UDP/TCP port if given),
         fix the checksums, and send it to the WAN."""
-        return self._engine.forward_rewritten(packet, ihl, new_source, None, new_source_port)
+        return self.output.forward_rewritten(packet, ihl, new_source, None, new_source_port)
 
     def forward_inbound(
         self,
@@ -244,6 +259,6 @@ class HelperContext:
         new_destination_port: int | None = None,
     ) -> list[Transmit]:
         """Rewrite the destination of an owned packet and send it to the LAN."""
-        return self._engine.forward_rewritten(
+        return self.output.forward_rewritten(
             packet, ihl, None, new_destination, new_destination_port
         )

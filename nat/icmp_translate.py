@@ -5,6 +5,8 @@ the reply must come from the address that was asked. Errors: the embedded packet
 one that caused the error, as the remote side saw it; its IP and transport headers are
 translated back (or forward), the outer address too, and the ICMP checksum recomputed.
 Errors never create or refresh a session (RFC 4787 REQ-12, RFC 5382 REQ-10, RFC 7857).
+
+The translator gets the table, the output and the helpers, not the engine.
 """
 
 from __future__ import annotations
@@ -13,33 +15,38 @@ from typing import TYPE_CHECKING
 
 from nat import checksum, ipv4, rewrite
 from nat import counters as C
-from nat.events import LAN, WAN
+from nat.actions import Transmit
+from nat.direction import LAN, WAN
 from nat.mapping import Mapping
 from nat.table import PREFIX
 
 if TYPE_CHECKING:
-    from nat.engine import Engine
+    from nat.helper_dispatch import HelperDispatch
+    from nat.output import Output
+    from nat.table import NatTable
 
 
 class IcmpTranslator:
-    def __init__(self, engine: Engine):
-        self.engine = engine
+    def __init__(self, output: Output, helpers: HelperDispatch, table: NatTable):
+        self.output = output
+        self.helpers = helpers
+        self.table = table  # the engine hands over the new one when a flush rebuilds it
+        self.inbound_refresh = True  # NatConfig.inbound_refresh, set by the engine
 
     # -- LAN -> WAN -----------------------------------------------------------------------------
 
     def from_lan(self, buf: bytearray, ihl: int, data: bytes, now: float) -> list:
-        engine = self.engine
         if len(buf) < ihl + 8 or not checksum.is_valid(buf[ihl:]):
-            return engine._drop(LAN, C.MALFORMED_ICMP)
+            return self.output.drop(LAN, C.MALFORMED_ICMP)
         icmp_type = buf[ihl]
         if icmp_type == ipv4.ICMP_ECHO_REQUEST:
             return self._echo_out(buf, ihl, data, now)
         if icmp_type in ipv4.ICMP_ERROR_TYPES:
             return self._error_out(buf, ihl, data, now)
-        return engine._drop(LAN, C.ICMP_UNSUPPORTED)
+        return self.output.drop(LAN, C.ICMP_UNSUPPORTED)
 
     def _echo_out(self, buf: bytearray, ihl: int, data: bytes, now: float) -> list:
-        engine, table = self.engine, self.engine.table
+        table = self.table
         int_ip = bytes(buf[12:16])
         ident = bytes(buf[ihl + 4 : ihl + 6])
         remote = bytes(buf[16:20])
@@ -48,7 +55,7 @@ class IcmpTranslator:
         if mapping is None:
             created = table.create(1, int_ip, ident, key, 0, now)
             if type(created) is str:
-                return engine._mapping_failed(buf, data, 1, created, now)
+                return self.output.mapping_failed(buf, data, 1, created, now, table.count)
             mapping = created
         session = mapping.session_for(remote)
         if session is None or session.expires <= now:
@@ -58,23 +65,22 @@ class IcmpTranslator:
             table.schedule(mapping, session.expires)
         session.expires = now + table.icmp_timeout
         rewrite.source_out(buf, ihl, 1, mapping)
-        return engine._emit(WAN, buf, data, engine._wan_mtu)
+        return [Transmit(WAN, buf)]
 
     def _error_out(self, buf: bytearray, ihl: int, data: bytes, now: float) -> list:
         """A LAN host reports a problem with a packet it received from the WAN."""
-        engine = self.engine
         inner = self._inner(buf, ihl)
         if inner is None:
-            return engine._drop(LAN, C.MALFORMED_ICMP)
+            return self.output.drop(LAN, C.MALFORMED_ICMP)
         e, e_ihl, proto = inner
         if proto not in (6, 17):
-            return engine._drop(LAN, C.ICMP_ERROR_NO_MAPPING)
+            return self.output.drop(LAN, C.ICMP_ERROR_NO_MAPPING)
         remote = bytes(buf[e + 12 : e + 16] + buf[e + e_ihl : e + e_ihl + 2])
         int_ip = bytes(buf[e + 16 : e + 20])
         int_port = bytes(buf[e + e_ihl + 2 : e + e_ihl + 4])
-        mapping = engine.table.find_outbound(proto, int_ip, int_port, remote)
+        mapping = self.table.find_outbound(proto, int_ip, int_port, remote)
         if not self._has_live_session(mapping, remote, now):
-            return engine._drop(LAN, C.ICMP_ERROR_NO_MAPPING)
+            return self.output.drop(LAN, C.ICMP_ERROR_NO_MAPPING)
         host = mapping.host
         # Inner packet: its destination was the internal endpoint; make it the external one.
         rewrite.field(buf, e + 16, host.ext_ip, e + 10)
@@ -82,39 +88,38 @@ class IcmpTranslator:
         rewrite.address(buf, 12, host.ext_ip)
         rewrite.decrement_ttl(buf)
         ipv4.transport_checksum(buf, ihl, 1)
-        return engine._emit(WAN, buf, data, engine._wan_mtu)
+        return [Transmit(WAN, buf)]
 
     # -- WAN -> LAN -----------------------------------------------------------------------------
 
     def from_wan(self, buf: bytearray, ihl: int, data: bytes, now: float) -> list:
-        engine = self.engine
         if len(buf) < ihl + 8 or not checksum.is_valid(buf[ihl:]):
-            return engine._drop(WAN, C.MALFORMED_ICMP)
+            return self.output.drop(WAN, C.MALFORMED_ICMP)
         icmp_type = buf[ihl]
         if icmp_type == ipv4.ICMP_ECHO_REPLY:
             return self._echo_in(buf, ihl, data, now)
         if icmp_type in ipv4.ICMP_ERROR_TYPES:
             return self._error_in(buf, ihl, data, now)
         # Echo requests to the router are the kernel's to answer; nothing else is mapped.
-        return engine._drop(WAN, C.NO_MAPPING if icmp_type == 8 else C.ICMP_UNSUPPORTED)
+        return self.output.drop(WAN, C.NO_MAPPING if icmp_type == 8 else C.ICMP_UNSUPPORTED)
 
     def _echo_in(self, buf: bytearray, ihl: int, data: bytes, now: float) -> list:
-        engine, table = self.engine, self.engine.table
+        table = self.table
         mapping = table.inn.get(PREFIX[1] + buf[16:20] + buf[ihl + 4 : ihl + 6])
         remote = bytes(buf[12:16])
         if not self._has_live_session(mapping, remote, now):
-            return engine._drop(WAN, C.NO_MAPPING)
-        if engine._inbound_refresh:
+            return self.output.drop(WAN, C.NO_MAPPING)
+        if self.inbound_refresh:
             mapping.session_for(remote).expires = now + table.icmp_timeout
         rewrite.destination_in(buf, ihl, 1, mapping)
-        return engine._emit(LAN, buf, data, engine._lan_mtu)
+        return [Transmit(LAN, buf)]
 
     def _error_in(self, buf: bytearray, ihl: int, data: bytes, now: float) -> list:
         """The WAN reports a problem with a packet we sent: hand it to the internal host."""
-        engine, table = self.engine, self.engine.table
+        table = self.table
         inner = self._inner(buf, ihl)
         if inner is None:
-            return engine._drop(WAN, C.MALFORMED_ICMP)
+            return self.output.drop(WAN, C.MALFORMED_ICMP)
         e, e_ihl, proto = inner
         ext_ip = bytes(buf[e + 12 : e + 16])
         if proto in (6, 17):
@@ -138,7 +143,7 @@ class IcmpTranslator:
         rewrite.address(buf, 16, host.int_ip)
         rewrite.decrement_ttl(buf)
         ipv4.transport_checksum(buf, ihl, 1)
-        return engine._emit(LAN, buf, data, engine._lan_mtu)
+        return [Transmit(LAN, buf)]
 
     def _error_in_for_helper(
         self, buf: bytearray, ihl: int, data: bytes, e: int, e_ihl: int, proto: int
@@ -146,10 +151,9 @@ class IcmpTranslator:
         """An error about a packet a passthrough helper forwarded: PMTU discovery for raw
         ESP and PPTP's GRE depends on these. The helper names the LAN host; only addresses
         change, as those flows keep their SPIs, call IDs and port 500 across the NAT."""
-        engine = self.engine
-        int_ip = engine.helpers.icmp_error_owner(bytes(buf[e:]))
+        int_ip = self.helpers.icmp_error_owner(bytes(buf[e:]))
         if int_ip is None:
-            return engine._drop(WAN, C.ICMP_ERROR_NO_MAPPING)
+            return self.output.drop(WAN, C.ICMP_ERROR_NO_MAPPING)
         ext_ip = bytes(buf[e + 12 : e + 16])
         rewrite.field(buf, e + 12, int_ip, e + 10)
         if proto == ipv4.UDP:  # a quoted UDP checksum covers the source address
@@ -159,7 +163,7 @@ class IcmpTranslator:
         rewrite.address(buf, 16, int_ip)
         rewrite.decrement_ttl(buf)
         ipv4.transport_checksum(buf, ihl, 1)
-        return engine._emit(LAN, buf, data, engine._lan_mtu)
+        return [Transmit(LAN, buf)]
 
     # -- shared ---------------------------------------------------------------------------------
 

@@ -30,6 +30,10 @@ DST = 16
 FLAG_DF = 0x4000
 FLAG_MF = 0x2000
 FRAG_OFFSET_MASK = 0x1FFF
+# The same, seen in the single byte at FLAGS_FRAG (the fast path reads bytes, not words).
+DF_BIT = FLAG_DF >> 8
+MF_BIT = FLAG_MF >> 8
+FRAG_OFFSET_HIGH = FRAG_OFFSET_MASK >> 8
 
 # TCP flags.
 FIN = 0x01

@@ -15,6 +15,7 @@ DYNAMIC = 0
 STATIC = 1  # a port forward: never expires
 EXPECTED = 2  # opened by a helper for a related flow
 DMZ = 3
+REMOVED = -1  # taken out of the table: whoever still holds it sees that
 
 
 class Host:

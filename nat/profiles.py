@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nat.config import Behaviour, ConfigError, PortAllocation, Timeouts
+from nat.config_types import Behaviour, ConfigError, PortAllocation, Timeouts
 
 EI = Behaviour.ENDPOINT_INDEPENDENT
 AD = Behaviour.ADDRESS_DEPENDENT

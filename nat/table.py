@@ -18,19 +18,35 @@ from typing import Any
 
 from nat import counters, ipv4
 from nat.config import Behaviour, NatConfig
-from nat.helpers import Flow, Helper
-from nat.mapping import DMZ, DYNAMIC, EXPECTED, STATIC, Host, Mapping, Session, SessionExtra
+from nat.mapping import (
+    DMZ,
+    DYNAMIC,
+    EXPECTED,
+    REMOVED,
+    STATIC,
+    Host,
+    Mapping,
+    Session,
+    SessionExtra,
+)
 from nat.ports import FREE, PortAllocator, PortSpace
 from nat.tcp_state import CLOSED_RST, ESTABLISHED, NAMES
 from nat.timers import ExpiryWheel
 
 PREFIX = tuple(bytes([p]) for p in range(256))
-REMOVED = -1
 PROTO_NAMES = {ipv4.TCP: "tcp", ipv4.UDP: "udp", ipv4.ICMP: "icmp"}
 
 
+# Called for every helper-attached session that ends, before its children go.
+SessionEnded = Callable[[Mapping, Session], None]
+
+
+def _nobody_listens(mapping: Mapping, session: Session) -> None:
+    pass
+
+
 class NatTable:
-    def __init__(self, config: NatConfig):
+    def __init__(self, config: NatConfig, session_ended: SessionEnded = _nobody_listens):
         self.config = config
         self.mapping_mode = config.mapping
         self.filtering = config.filtering
@@ -50,8 +66,7 @@ class NatTable:
         self.wheel: ExpiryWheel[Mapping] = ExpiryWheel()
         self.forwards: dict[tuple, list[Mapping]] = {}
         self.count = 0
-        # Set by the engine: called for every helper-attached session that ends.
-        self.session_ended: Callable[[Mapping, Session], None] = lambda m, s: None
+        self._session_ended = session_ended
         self.set_timeouts(config)
 
     def set_timeouts(self, config: NatConfig) -> None:
@@ -214,7 +229,7 @@ class NatTable:
     def _end_session(self, mapping: Mapping, session: Session, now: float) -> None:
         extra = session.extra
         if extra is not None:
-            self.session_ended(mapping, session)
+            self._session_ended(mapping, session)
             for child in extra.children:
                 self.remove(child, now)
             extra.children.clear()
@@ -323,16 +338,18 @@ class NatTable:
 
     def expect(
         self,
-        parent: Flow | None,
+        parent: Session | None,
         proto: int,
         internal: tuple[bytes, int],
         remote_ip: bytes,
         remote_port: int | None,
         until: float,
-        helper: Helper | None,
+        helper: Any,
         ext_port: int | None,
         now: float,
     ) -> int | None:
+        """An expected mapping for ``internal`` that ``remote`` may reach until ``until``; it
+        goes with the ``parent`` session when that ends. Returns the external port."""
         int_ip, int_port_number = internal
         int_port = int_port_number.to_bytes(2, "big")
         static_key = PREFIX[proto] + int_ip + int_port
@@ -347,8 +364,8 @@ class NatTable:
                 return None
             mapping = created
         self.permit(mapping, remote_ip, remote_port, until, helper)
-        if parent is not None and parent.session.extra is not None:
-            parent.session.extra.children.append(mapping)
+        if parent is not None and parent.extra is not None:
+            parent.extra.children.append(mapping)
         return mapping.external_port
 
     def permit(
@@ -357,7 +374,7 @@ class NatTable:
         remote_ip: bytes,
         remote_port: int | None,
         until: float,
-        helper: Helper | None,
+        helper: Any,
     ) -> None:
         if mapping.permits is None:
             mapping.permits = {}
@@ -381,7 +398,7 @@ class NatTable:
         elif mapping is not None:
             mapping.permits = None
 
-    def attach(self, session: Session, helper: Helper) -> SessionExtra:
+    def attach(self, session: Session, helper: Any) -> SessionExtra:
         session.extra = SessionExtra(helper)
         return session.extra
 

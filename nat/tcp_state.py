@@ -7,6 +7,7 @@ the state lives in TRANSITIONS; anything not listed leaves the state unchanged.
 
 from __future__ import annotations
 
+from nat.direction import Direction
 from nat.ipv4 import ACK, FIN, RST, SYN
 
 # States (small ints: they sit in every TCP session).
@@ -30,32 +31,30 @@ NAMES = {
     CLOSED_RST: "reset",
 }
 
-OUT = 0
-IN = 1
-
 # (state, direction, segment kind) -> next state
 _SYN, _FIN, _RST, _ACK = "syn", "fin", "rst", "ack"
-TRANSITIONS: dict[tuple[int, int, str], int] = {
-    (SYN_OUT, OUT, _SYN): SYN_OUT,  # retransmission
-    (SYN_OUT, IN, _SYN): SYN_BOTH,  # SYN-ACK, or the peer's SYN in a simultaneous open
-    (SYN_IN, IN, _SYN): SYN_IN,
-    (SYN_IN, OUT, _SYN): SYN_BOTH,
-    (SYN_BOTH, OUT, _ACK): ESTABLISHED,
-    (SYN_BOTH, IN, _ACK): ESTABLISHED,
-    (ESTABLISHED, OUT, _FIN): FIN_OUT,
-    (ESTABLISHED, IN, _FIN): FIN_IN,
-    (SYN_BOTH, OUT, _FIN): FIN_OUT,
-    (SYN_BOTH, IN, _FIN): FIN_IN,
-    (FIN_OUT, IN, _FIN): FIN_BOTH,
-    (FIN_IN, OUT, _FIN): FIN_BOTH,
+TRANSITIONS: dict[tuple[int, Direction, str], int] = {
+    (SYN_OUT, Direction.OUTBOUND, _SYN): SYN_OUT,  # retransmission
+    # SYN-ACK, or the peer's SYN in a simultaneous open:
+    (SYN_OUT, Direction.INBOUND, _SYN): SYN_BOTH,
+    (SYN_IN, Direction.INBOUND, _SYN): SYN_IN,
+    (SYN_IN, Direction.OUTBOUND, _SYN): SYN_BOTH,
+    (SYN_BOTH, Direction.OUTBOUND, _ACK): ESTABLISHED,
+    (SYN_BOTH, Direction.INBOUND, _ACK): ESTABLISHED,
+    (ESTABLISHED, Direction.OUTBOUND, _FIN): FIN_OUT,
+    (ESTABLISHED, Direction.INBOUND, _FIN): FIN_IN,
+    (SYN_BOTH, Direction.OUTBOUND, _FIN): FIN_OUT,
+    (SYN_BOTH, Direction.INBOUND, _FIN): FIN_IN,
+    (FIN_OUT, Direction.INBOUND, _FIN): FIN_BOTH,
+    (FIN_IN, Direction.OUTBOUND, _FIN): FIN_BOTH,
 }
 # A RST ends the connection from any state (RFC 7857 keeps the session 4 minutes after it).
 for _state in NAMES:
-    for _direction in (OUT, IN):
+    for _direction in Direction:
         TRANSITIONS[(_state, _direction, _RST)] = CLOSED_RST
 # Once the reset is seen, a new SYN from the LAN may reopen the same 5-tuple.
-TRANSITIONS[(CLOSED_RST, OUT, _SYN)] = SYN_OUT
-TRANSITIONS[(CLOSED_RST, OUT, _RST)] = CLOSED_RST
+TRANSITIONS[(CLOSED_RST, Direction.OUTBOUND, _SYN)] = SYN_OUT
+TRANSITIONS[(CLOSED_RST, Direction.OUTBOUND, _RST)] = CLOSED_RST
 
 
 def segment_kind(flags: int) -> str:
@@ -68,12 +67,12 @@ def segment_kind(flags: int) -> str:
     return _ACK if flags & ACK else ""
 
 
-def next_state(state: int, direction: int, flags: int) -> int:
+def next_state(state: int, direction: Direction, flags: int) -> int:
     return TRANSITIONS.get((state, direction, segment_kind(flags)), state)
 
 
-def opening_state(direction: int, flags: int) -> int | None:
+def opening_state(direction: Direction, flags: int) -> int | None:
     """The state of a new session opened by this segment, or None if it may not open one."""
     if flags & (SYN | ACK | RST | FIN) == SYN:
-        return SYN_OUT if direction == OUT else SYN_IN
+        return SYN_OUT if direction == Direction.OUTBOUND else SYN_IN
     return None

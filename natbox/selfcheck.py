@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import TextIO
 
 from nat import Engine, NatConfig, PortForward, Transmit
+from nat.direction import LAN, WAN
 from nat.engine import verify_engine_invariants
-from nat.events import LAN, WAN
 from nat.ipv4 import TCP, UDP, text
 from nat.packets import ACK, SYN, echo, segment
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from nat.helpers import INBOUND, Helper, HelperContext
+from nat.direction import Direction
+from nat.helpers import Helper, HelperContext
 from nat.passthrough.monitor import VpnMonitor
 
 
@@ -23,11 +24,11 @@ class PassthroughHelper(Helper):
         self.monitor = monitor or VpnMonitor()
 
     def on_blocked(
-        self, ctx: HelperContext, direction: str, packet: bytearray, ihl: int, reason: str
+        self, ctx: HelperContext, direction: Direction, packet: bytearray, ihl: int, reason: str
     ) -> None:
         lan, remote = (
             (packet[16:20], packet[12:16])
-            if direction == INBOUND
+            if direction == Direction.INBOUND
             else (packet[12:16], packet[16:20])
         )
         self.monitor.refused(ctx, self.name, bytes(lan), bytes(remote), reason)

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from nat import ipv4
-from nat.helpers import OUTBOUND, Flow, HelperContext, HelperPacket
+from nat.direction import Direction
+from nat.helpers import Flow, HelperContext, HelperPacket
 from nat.passthrough.base import PassthroughHelper
 from nat.passthrough.monitor import VpnSession
 
@@ -123,7 +124,7 @@ class PptpHelper(PassthroughHelper):
                 break  # not PPTP framing, or split across segments: leave it alone
             if message_type == CONTROL_MESSAGE and length >= MESSAGE_SIZES.get(control_type, 0):
                 body = offset + HEADER
-                if packet.direction == OUTBOUND:
+                if packet.direction == Direction.OUTBOUND:
                     changed |= self._outbound(ctx, flow, payload, body, control_type)
                 else:
                     changed |= self._inbound(ctx, flow, payload, body, control_type)
@@ -254,7 +255,7 @@ class PptpHelper(PassthroughHelper):
     # -- GRE --------------------------------------------------------------------------------
 
     def on_ip_packet(
-        self, ctx: HelperContext, direction: str, packet: bytearray, ihl: int
+        self, ctx: HelperContext, direction: Direction, packet: bytearray, ihl: int
     ) -> list | str:
         if len(packet) < ihl + 4:
             return "pptp_gre_malformed"
@@ -264,7 +265,7 @@ class PptpHelper(PassthroughHelper):
         if len(packet) < ihl + 8:
             return "pptp_gre_malformed"
         (key_call_id,) = _U16.unpack_from(packet, ihl + 6)
-        if direction == OUTBOUND:
+        if direction == Direction.OUTBOUND:
             call = self._by_server_id.get((bytes(packet[12:16]), bytes(packet[16:20]), key_call_id))
             if call is None or not call.connected:
                 return "pptp_gre_unmatched"

@@ -52,7 +52,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nat import ipv4
-from nat.helpers import OUTBOUND, Flow, HelperContext, HelperPacket
+from nat.direction import Direction
+from nat.helpers import Flow, HelperContext, HelperPacket
 from nat.passthrough.base import PassthroughHelper
 from nat.passthrough.media import Reservation, reserve_pair
 from nat.passthrough.monitor import VpnSession
@@ -149,11 +150,11 @@ class SipAlg(PassthroughHelper):
             packet.replace_payload(rewritten + rest)
         return None
 
-    def _message(self, ctx: HelperContext, flow: Flow, raw: bytes, direction: str) -> bytes:
+    def _message(self, ctx: HelperContext, flow: Flow, raw: bytes, direction: Direction) -> bytes:
         message = parse(raw)
         if message is None:
             return raw  # not (complete, sane) SIP: the endpoints deal with it
-        outbound = direction == OUTBOUND
+        outbound = direction == Direction.OUTBOUND
         internal = (ipv4.text(flow.internal[0]), flow.internal[1])
         external = (ipv4.text(flow.external[0]), flow.external[1])
         old, new = (internal, external) if outbound else (external, internal)

@@ -10,7 +10,7 @@ from scapy.packet import Packet
 from scapy.utils import checksum as scapy_checksum
 
 from nat import Drop, Engine, Log, NatConfig, Transmit
-from nat.events import LAN, WAN
+from nat.direction import LAN, WAN
 
 CLIENT = "192.168.1.10"
 CLIENT2 = "192.168.1.11"

@@ -1,26 +1,39 @@
-"""The engine's event interface, counters, table snapshot and reconfiguration."""
+"""The engine's driver interface, counters, table snapshot and reconfiguration."""
 
 import random
 
-import pytest
 from playbook import CLIENT, CLIENT2, PUBLIC, SERVER, Lab, tcp_handshake, udp_in, udp_out
 from scapy.layers.inet import UDP
 
-from nat import ConfigChanged, Drop, Engine, NatConfig, PacketReceived, TimeAdvanced, Transmit
+from nat import Drop, Engine, NatConfig, Transmit
+from nat.api import NatEngine
 from nat.config import Behaviour
+from nat.direction import LAN, WAN
 from nat.engine import verify_engine_invariants
-from nat.events import LAN, WAN
 
 
-def test_handle_dispatches_every_event_kind():
+def test_receive_advance_and_configure_return_actions():
     engine = Engine(NatConfig(), helpers=[])
-    (sent,) = engine.handle(PacketReceived(LAN, bytes(udp_out()), 1.0))
+    (sent,) = engine.receive(LAN, bytes(udp_out()), 1.0)
     assert isinstance(sent, Transmit) and sent.side == WAN
-    assert engine.handle(TimeAdvanced(2.0)) == []
-    logs = engine.handle(ConfigChanged(NatConfig(hairpinning=False), 3.0))
+    assert engine.advance(2.0) == []
+    logs = engine.configure(NatConfig(hairpinning=False), 3.0)
     assert [log.event for log in logs] == ["config_applied"]
-    with pytest.raises(TypeError):
-        engine.handle("not an event")
+    assert engine.now == 3.0
+
+
+def test_the_engine_is_what_a_driver_expects():
+    assert isinstance(Engine(NatConfig(), helpers=[]), NatEngine)
+
+
+def test_mapping_count_and_vpn_sessions_for_the_daemon():
+    lab = Lab()
+    assert lab.engine.mapping_count == 0 and lab.engine.vpn_sessions(lab.now) == {}
+    lab.lan(udp_out())
+    assert lab.engine.mapping_count == 1
+    engine = Engine(NatConfig())  # the default helpers share one VPN monitor
+    monitor = next(iter(engine.helpers.helpers.values())).monitor
+    assert engine.vpn_sessions(5.0) == monitor.snapshot(5.0)
 
 
 def test_every_drop_is_counted_under_its_reason():

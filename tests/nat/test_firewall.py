@@ -4,7 +4,7 @@ from playbook import CLIENT, CLIENT2, PUBLIC, SERVER, Lab, tcp_in, tcp_out, udp_
 from scapy.layers.inet import IP, TCP, UDP
 
 from nat import NatConfig, PortForward
-from nat.events import LAN, WAN
+from nat.direction import LAN, WAN
 
 WEB = PortForward("tcp", 8080, CLIENT2, 80, name="web")
 GAME = PortForward("udp", 27015, CLIENT2, 27015, ext_port_end=27017)

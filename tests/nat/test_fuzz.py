@@ -21,7 +21,8 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.packet import Raw
 
 from nat import Drop, Engine, Log, NatConfig, Transmit, checksum, ipv4
-from nat.events import LAN, WAN
+from nat.direction import LAN, WAN
+from nat.mtu import Fragmented, fit_to_mtu
 from nat.passthrough import default_helpers
 
 SIDES = st.sampled_from([LAN, WAN])
@@ -45,7 +46,9 @@ ADDRESSES = [CLIENT, CLIENT2, SERVER, SERVER2, PUBLIC, ROUTER_LAN, "0.0.0.0", "2
 
 # Every helper the engine ships is loaded and switched on, so the fuzz reaches them too.
 HELPERS = tuple((helper.name, True) for helper in default_helpers())
-CONFIG = NatConfig(per_host_quota=64, lan_mtu=600, wan_mtu=600, helpers=HELPERS)
+CONFIG = NatConfig(per_host_quota=64, helpers=HELPERS)
+# The driver fits what the engine sends to the link (nat.mtu); the fuzz does it at this MTU.
+LINK_MTU = 600
 
 
 def _priming_packets() -> list[tuple[str, bytes]]:
@@ -94,7 +97,17 @@ def check(engine: Engine, side: str, data: bytes, now: float) -> list:
             ihl = ipv4.header_length(out)
             assert struct.unpack_from("!H", out, 2)[0] == len(out)
             assert checksum.is_valid(out[:ihl]), IP(out).summary()
+            if len(out) > LINK_MTU:
+                check_fitted(out, data)
     return actions
+
+
+def check_fitted(out: bytes, original: bytes) -> None:
+    verdict = fit_to_mtu(out, original, LINK_MTU, ipv4.addr(ROUTER_LAN))
+    sent = verdict.pieces if isinstance(verdict, Fragmented) else [verdict.error]
+    for packet in sent:
+        assert len(packet) <= LINK_MTU
+        assert checksum.is_valid(packet[: ipv4.header_length(packet)])
 
 
 # -- raw bytes ------------------------------------------------------------------------------------

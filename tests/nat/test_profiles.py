@@ -5,7 +5,7 @@ from playbook import SERVER, SERVER2, Lab, udp_in, udp_out
 from scapy.layers.inet import UDP
 
 from nat import ConfigError, NatConfig
-from nat.events import WAN
+from nat.direction import WAN
 from nat.profiles import DEFAULT_PROFILE, PROFILES
 
 # profile: (same external port towards another server, admits another port of the same

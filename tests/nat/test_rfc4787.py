@@ -4,9 +4,11 @@ from playbook import (
     CLIENT,
     CLIENT2,
     PUBLIC,
+    ROUTER_LAN,
     SERVER,
     SERVER2,
     Lab,
+    checksums_ok,
     udp_in,
     udp_out,
 )
@@ -14,7 +16,9 @@ from scapy.layers.inet import ICMP, IP, UDP
 
 from nat import NatConfig, Timeouts
 from nat.config import Behaviour, PortAllocation
-from nat.events import LAN, WAN
+from nat.direction import LAN, WAN
+from nat.ipv4 import addr
+from nat.mtu import FragmentationNeeded, Fragmented, fit_to_mtu
 
 EI = Behaviour.ENDPOINT_INDEPENDENT
 AD = Behaviour.ADDRESS_DEPENDENT
@@ -183,22 +187,31 @@ def test_rfc4787_req12_icmp_does_not_end_a_mapping():
     assert lab.wan(udp_in(53, port)).only(LAN)  # the mapping survived the error
 
 
+# REQ-13 is decided by nat.mtu.fit_to_mtu, which the driver calls with the egress link's MTU
+# (the engine itself forwards whatever size it gets: GSO super-frames exceed any MTU).
+
+
 def test_rfc4787_req13_df_set_and_too_big_gives_fragmentation_needed():
-    lab = Lab(NatConfig(wan_mtu=1280))
-    big = udp_out(payload=b"x" * 1400, flags="DF")
-    result = lab.lan(big)
-    error = result.only(LAN)
-    assert result.drops == ["frag_needed"]
+    lab = Lab()
+    big = bytes(udp_out(payload=b"x" * 1400, flags="DF"))
+    translated = lab.lan(big).only(WAN)
+    verdict = fit_to_mtu(bytes(translated), big, 1280, addr(ROUTER_LAN))
+    assert isinstance(verdict, FragmentationNeeded)
+    error = IP(verdict.error)
     assert error[ICMP].type == 3 and error[ICMP].code == 4 and error[ICMP].nexthopmtu == 1280
-    assert error[IP].dst == CLIENT
+    assert error[IP].src == ROUTER_LAN and error[IP].dst == CLIENT
+    assert bytes(error[ICMP].payload)[:20] == big[:20]  # it quotes the packet as sent
+    assert checksums_ok(verdict.error)
 
 
 def test_rfc4787_req13_df_clear_and_too_big_is_fragmented():
-    lab = Lab(NatConfig(wan_mtu=576))
-    result = lab.lan(udp_out(payload=bytes(range(256)) * 5))
-    pieces = [p for side, p in result.transmitted if side == WAN]
+    lab = Lab()
+    translated = lab.lan(udp_out(payload=bytes(range(256)) * 5)).only(WAN)
+    verdict = fit_to_mtu(bytes(translated), b"", 576, addr(ROUTER_LAN))
+    assert isinstance(verdict, Fragmented)
+    pieces = [IP(bytes(piece)) for piece in verdict.pieces]
     assert len(pieces) == 3 and all(len(p) <= 576 for p in pieces)
-    assert all(p[IP].src == PUBLIC for p in pieces)
+    assert all(p[IP].src == PUBLIC and checksums_ok(bytes(p)) for p in pieces)
     payload = b"".join(bytes(p[IP].payload) for p in sorted(pieces, key=lambda p: p.frag))
     assert payload[8:] == bytes(range(256)) * 5
 

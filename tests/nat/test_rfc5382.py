@@ -15,7 +15,7 @@ from scapy.layers.inet import ICMP, IP, TCP
 
 from nat import NatConfig
 from nat.config import Behaviour, UnsolicitedSyn
-from nat.events import LAN, WAN
+from nat.direction import LAN, WAN
 
 
 def test_rfc5382_req1_endpoint_independent_mapping():

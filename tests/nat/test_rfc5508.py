@@ -18,7 +18,7 @@ from scapy.packet import Raw
 
 from nat import NatConfig, checksum
 from nat.config import Behaviour
-from nat.events import LAN, WAN
+from nat.direction import LAN, WAN
 
 HOP = "198.51.100.254"  # a router on the path that reports errors
 

@@ -14,7 +14,7 @@ from playbook import (
 from scapy.layers.inet import ICMP, IP, TCP, UDP, IPerror, UDPerror
 
 from nat import NatConfig, Timeouts
-from nat.events import LAN, WAN
+from nat.direction import LAN, WAN
 
 TINY = (1024, 1027)  # four external ports
 

@@ -15,7 +15,7 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.packet import Raw
 
 from nat import NatConfig
-from nat.events import LAN, WAN
+from nat.direction import LAN, WAN
 
 RST_HOLD = NatConfig().timeouts.tcp_rst
 UDP_TIMEOUT = NatConfig().timeouts.udp

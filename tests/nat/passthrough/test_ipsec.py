@@ -9,7 +9,7 @@ from scapy.layers.isakmp import ISAKMP
 from scapy.utils import checksum
 
 from nat import NatConfig
-from nat.events import LAN, WAN
+from nat.direction import LAN, WAN
 from nat.passthrough import default_helpers
 from nat.passthrough.ipsec import ikev2_error_notify
 

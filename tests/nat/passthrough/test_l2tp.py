@@ -7,7 +7,7 @@ from scapy.layers.inet import IP, UDP
 
 from nat import NatConfig
 from nat.config import Behaviour
-from nat.events import LAN, WAN
+from nat.direction import LAN, WAN
 from nat.passthrough import default_helpers
 from nat.passthrough.l2tp import parse_header
 

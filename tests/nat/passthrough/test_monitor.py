@@ -1,9 +1,10 @@
 """nat/passthrough/monitor.py: VPN session events and anomaly flags."""
 
 from nat.actions import Log
-from nat.engine import Engine
+from nat.config import NatConfig
 from nat.helpers import HelperContext
 from nat.ipv4 import addr
+from nat.output import Output
 from nat.passthrough import monitor as monitor_module
 from nat.passthrough.monitor import VpnMonitor
 
@@ -11,15 +12,13 @@ HOST, SERVER, OTHER = addr("192.168.1.10"), addr("198.51.100.10"), addr("198.51.
 
 
 def context(now=0.0):
-    ctx = HelperContext(Engine(helpers=[]))
+    ctx = HelperContext(Output(), NatConfig())
     ctx.now = now
     return ctx
 
 
 def logs(ctx):
-    pending = [a for a in ctx._engine.pending if isinstance(a, Log)]
-    ctx._engine.pending.clear()
-    return pending
+    return [a for a in ctx.output.take_logs() if isinstance(a, Log)]
 
 
 def test_session_start_and_end_carry_hosts_ids_and_counts():

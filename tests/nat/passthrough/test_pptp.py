@@ -13,7 +13,7 @@ from scapy.layers.pptp import (
 )
 
 from nat import NatConfig
-from nat.events import LAN, WAN
+from nat.direction import LAN, WAN
 from nat.passthrough import default_helpers
 
 CALL_ID = 0x4A11  # non-zero, and the same on both clients (the historical kernel bug)

@@ -7,7 +7,7 @@ from playbook import CLIENT, CLIENT2, PUBLIC, SERVER, SERVER2, Lab, tcp_in, tcp_
 from scapy.layers.inet import IP, TCP, UDP
 
 from nat import NatConfig
-from nat.events import LAN, WAN
+from nat.direction import LAN, WAN
 from nat.passthrough.monitor import VpnMonitor
 from nat.passthrough.rtsp import RtspAlg, client_ports
 

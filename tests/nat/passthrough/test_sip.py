@@ -18,7 +18,7 @@ from playbook import (
 from scapy.layers.inet import IP, TCP, UDP
 
 from nat import NatConfig
-from nat.events import LAN, WAN
+from nat.direction import LAN, WAN
 from nat.passthrough.monitor import VpnMonitor
 from nat.passthrough.sip import SipAlg
 

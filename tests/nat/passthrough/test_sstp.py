@@ -7,7 +7,7 @@ from scapy.layers.tls.handshake import TLSClientHello
 from scapy.layers.tls.record import TLS
 
 from nat import NatConfig
-from nat.events import LAN, WAN
+from nat.direction import LAN, WAN
 from nat.passthrough import default_helpers
 from nat.passthrough.sstp import DUPLEX_POST, client_hello_sni
 
