@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from nat import LAN, WAN, Engine, Log, NatConfig
+from nat import LAN, WAN, Engine, Log, NatConfig, NatEngine
 from nat.config import ConfigError
 from router.control import ControlServer
 from router.driver import linkinfo, shield
@@ -26,17 +26,15 @@ from router.services import Services
 
 TICK = 0.25  # engine timers, ARP retries
 LINK_POLL = 1.0  # a DHCP client may change the WAN address under us
-NO_MTU_LIMIT = 65535  # the driver enforces MTUs itself: GSO super-frames exceed them
 
 
 def effective_config(
     base: NatConfig, lan: linkinfo.LinkInfo, wan: linkinfo.LinkInfo, kernel_ports: tuple[int, int]
 ) -> NatConfig:
-    """The engine's view: addresses as the kernel has them, a NAT pool below the kernel's
-    ephemeral ports, and no MTU check (see NO_MTU_LIMIT)."""
+    """The engine's view: addresses as the kernel has them and a NAT pool below the kernel's
+    ephemeral ports. (MTUs are the driver's: see router.driver.datapath.)"""
     low, high = base.port_range
-    changes: dict = {"lan_mtu": NO_MTU_LIMIT, "wan_mtu": NO_MTU_LIMIT}
-    changes["port_range"] = (low, min(high, kernel_ports[0] - 1))
+    changes: dict = {"port_range": (low, min(high, kernel_ports[0] - 1))}
     if lan.address:
         changes["lan_address"], changes["lan_prefix"] = lan.address, lan.prefix
     if wan.address:
@@ -87,7 +85,7 @@ class Router:
             set_offloads(wan, False)
         services.start(self.plan)
         self.lan_info, self.wan_info = linkinfo.read(lan), linkinfo.read(wan)
-        self.engine = Engine(self._effective())
+        self.engine: NatEngine = Engine(self._effective())
         lan_side = self._side(lan, self.lan_info, vnet, ring)
         wan_side = self._side(wan, self.wan_info, vnet, ring)
         self.datapath = Datapath(self.engine, lan_side, wan_side, batch)
@@ -232,7 +230,7 @@ class Router:
         if cmd == "reload":
             return self.reload(now)
         if cmd == "vpn_sessions":
-            return {"ok": True, "sessions": self.vpn_monitor().snapshot(now)}
+            return {"ok": True, "sessions": self.engine.vpn_sessions(now)}
         return {"ok": False, "error": f"unknown command {cmd!r}"}
 
     def reload(self, now: float) -> dict:
@@ -253,10 +251,6 @@ class Router:
             "restart_needed": self.restart_pending,
         }
 
-    def vpn_monitor(self):
-        """The VPN monitor every passthrough helper of the engine reports to (one, shared)."""
-        return next(iter(self.engine.helpers.helpers.values())).monitor
-
     def status(self, now: float) -> dict:
         config = self.engine.config
         return {
@@ -272,7 +266,7 @@ class Router:
             "offload": "vnet" if self.vnet else "off",
             "io": "ring" if self.ring else "socket",
             "forwarding": self.datapath.enabled,
-            "mappings": len(self.engine.table.out) if hasattr(self.engine.table, "out") else None,
+            "mappings": self.engine.mapping_count,
             "uptime": round(now - self.started, 1),
             "restart_needed": self.restart_pending,
         }

@@ -6,9 +6,10 @@ import ipaddress
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from nat import ipv4
-from nat.actions import Log, Transmit
-from nat.events import LAN, WAN
+from nat import LAN, WAN
+from nat.mtu import FragmentationNeeded, fit_to_mtu
+from nat.actions import Drop, Log, Transmit
+from nat.api import NatEngine
 from router.driver import offload
 from router.driver.afpacket import Port
 from router.driver.neighbours import Neighbours
@@ -48,7 +49,7 @@ class Side:
 
 
 class Datapath:
-    def __init__(self, engine, lan: Side, wan: Side, batch: int = 64):
+    def __init__(self, engine: NatEngine, lan: Side, wan: Side, batch: int = 64):
         self.engine = engine
         self.sides = {LAN: lan, WAN: wan}
         self.batch = batch
@@ -94,6 +95,8 @@ class Datapath:
                 self._send(action.side, action.data, hdr, data, side_name, now)
             elif kind is Log:
                 self.log(action, now)
+            elif kind is Drop:  # the engine counts why; here: how much each side lost
+                self.counters[f"{action.side}_dropped"] += 1
 
     def log(self, action: Log, now: float) -> None:
         self.events.append({"time": now, "event": action.event, **action.fields})
@@ -122,26 +125,19 @@ class Datapath:
         self._route(side, txhdr, packet, now)
 
     def _too_big(self, side: Side, packet, original: bytes, in_name: str, now: float) -> None:
-        """The egress MTU is smaller than the packet: ICMP 3/4 when DF is set, else fragment
-        (the engine runs with the MTU check lifted because GSO super-frames exceed it)."""
-        if packet[6] & 0x40:
+        """The egress MTU is smaller than the packet (the one MTU check: the engine makes
+        none, GSO super-frames legitimately exceed it): RFC 4787 REQ-13's ICMP 3/4 when DF
+        is set, else fragments."""
+        ingress = self.sides[in_name]
+        source = ingress.address if in_name == LAN else original[16:20]
+        verdict = fit_to_mtu(packet, original, side.mtu, source)
+        if type(verdict) is FragmentationNeeded:
             self.counters["frag_needed"] += 1
-            ingress = self.sides[in_name]
-            source = ingress.address if in_name == LAN else original[16:20]
-            if source is None:
-                return
-            error = ipv4.build_icmp_error(
-                source,
-                original[12:16],
-                ipv4.ICMP_UNREACH,
-                ipv4.UNREACH_NEEDFRAG,
-                original,
-                rest=side.mtu,
-            )
-            self._route(ingress, offload.PLAIN, error, now)
+            if verdict.error is not None:
+                self._route(ingress, offload.PLAIN, verdict.error, now)
             return
         self.counters["fragmented"] += 1
-        for piece in ipv4.fragment(packet, side.mtu):
+        for piece in verdict.pieces:
             self._route(side, offload.PLAIN, piece, now)
 
     def _route(self, side: Side, txhdr: bytes, packet, now: float) -> None:

@@ -14,7 +14,7 @@ def router_without_ports(monitor: VpnMonitor) -> Router:
 def test_vpn_sessions_is_the_shared_monitor_snapshot():
     monitor = VpnMonitor()
     router = router_without_ports(monitor)
-    assert router.vpn_monitor() is monitor
+    monitor.start(router.engine.helpers.ctx, "pptp", ("192.168.1.10", 0), ("198.51.100.1", 0))
     answer = router.handle_request({"cmd": "vpn_sessions"})
     assert answer["ok"] is True
     assert set(answer["sessions"]) == {"active", "recent", "anomalies"}
