@@ -231,7 +231,8 @@ def test_dnsmasq_runs_in_the_guest(guest) -> None:
     assert "DHCP" in out.split("Compile time options:")[1]
     assert guest.run("dnsmasq --test --conf-file=/dev/null") == ("dnsmasq: syntax check OK.", 0)
     # As a daemon under its own user, with its lease and pid files in /run/natbox. Alternate
-    # ports: udhcpd holds the DHCP port (until startup runs dnsmasq instead) and 53 is taken.
+    # ports: udhcpd holds the DHCP port and the Python forwarder 53 (until startup runs
+    # dnsmasq instead).
     run = "/run/natbox/dnsmasq-test"
     guest.check(
         f"dnsmasq --conf-file=/dev/null --user=dnsmasq --port=5353 "
