@@ -1,5 +1,7 @@
 """The serial console driver (pexpect): log in, set a unique prompt, silence the kernel, and
-run commands returning (output, exit_code).
+run commands returning (output, exit_code). The only one: the appliance tests, the boot bench
+and the image test (tests/image/conftest.py) all drive QEMU's stdio through it, spawned from
+the command line natbox.appliance.qemu builds.
 
 Designed against the usual console pains: kernel messages interleaving with output
 (`dmesg -n 1` after login), the shell echoing the command (markers are written split with
