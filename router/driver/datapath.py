@@ -6,10 +6,10 @@ import ipaddress
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from nat import LAN, WAN
-from nat.mtu import FragmentationNeeded, fit_to_mtu
+from nat import LAN, WAN, ipv4
 from nat.actions import Drop, Log, Transmit
 from nat.api import NatEngine
+from nat.mtu import FragmentationNeeded, fit_to_mtu
 from router.driver import offload
 from router.driver.afpacket import Port
 from router.driver.neighbours import Neighbours

@@ -14,10 +14,12 @@ def router_without_ports(monitor: VpnMonitor) -> Router:
 def test_vpn_sessions_is_the_shared_monitor_snapshot():
     monitor = VpnMonitor()
     router = router_without_ports(monitor)
-    monitor.start(router.engine.helpers.ctx, "pptp", ("192.168.1.10", 0), ("198.51.100.1", 0))
+    lan_host, server = bytes([192, 168, 1, 10]), bytes([198, 51, 100, 1])
+    monitor.start(router.engine.helpers.ctx, "pptp", lan_host, server, call_id=7)
     answer = router.handle_request({"cmd": "vpn_sessions"})
     assert answer["ok"] is True
     assert set(answer["sessions"]) == {"active", "recent", "anomalies"}
+    assert [s["protocol"] for s in answer["sessions"]["active"]] == ["pptp"]
 
 
 def test_unknown_commands_are_refused():
