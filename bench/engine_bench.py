@@ -101,7 +101,7 @@ def new_flows_per_s() -> float:
     for data in packets:
         receive(LAN, data, 1000.0)
     elapsed = time.perf_counter() - start
-    assert engine.table.count == NEW_FLOWS, engine.table.count
+    assert engine.mapping_count == NEW_FLOWS, engine.mapping_count
     return NEW_FLOWS / elapsed
 
 
@@ -120,7 +120,7 @@ def bytes_per_mapping() -> float:
     gc.collect()
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
-    assert engine.table.count == MEMORY_MAPPINGS, engine.table.count
+    assert engine.mapping_count == MEMORY_MAPPINGS, engine.mapping_count
     return (after - before) / MEMORY_MAPPINGS
 
 

@@ -106,7 +106,7 @@ class InProcessBackend:
                 },
                 "dhcp_leases": list(self.dhcp_leases),
                 "counters": self.engine.counters.snapshot(),
-                "mappings": len(self.engine.table.inn),
+                "mappings": self.engine.mapping_count,
                 "restart_required": list(self.restart_required),
             }
 

@@ -13,6 +13,7 @@ from webui_clients import FAST_HASH, PASSWORD_HASH, ApiClient, FakeClock
 from nat import Engine, NatConfig
 from nat.passthrough import VpnMonitor, default_helpers
 from router.model import AdminAccount, RouterConfig
+from router.plan import restart_needed
 from router.store import ConfigStore
 from webui import create_app
 from webui.backend import RouterUnavailable
@@ -28,6 +29,7 @@ class FakeDaemon:
         self.engine = Engine(NatConfig(), helpers=default_helpers(self.monitor))
         self.requests: list[str] = []
         self.reloaded: list[RouterConfig] = []
+        self.started = store.load()  # the configuration whose addressing is in effect
         self.events = [
             {"time": 5.0, "event": "config_applied", "profile": "restricted-cone"},
             {"time": 7.0, "event": "vpn_session_refused", "protocol": "pptp"}
@@ -42,6 +44,7 @@ class FakeDaemon:
                 "lan": {"interface": "lan0", "address": "192.168.1.1"},
                 "wan": {"interface": "wan0", "address": "203.0.113.2", "gateway": "203.0.113.1"},
                 "uptime": now - 1.0,
+                "restart_needed": restart_needed(self.started, self.store.load()),
             },
             "counters": lambda: {
                 "engine": {"pptp_disabled": 3, "forwarded": 10},
@@ -61,7 +64,8 @@ class FakeDaemon:
         self.reloaded.append(config)
         flushed = self.engine.config.profile != config.nat.profile
         self.engine.configure(config.nat, self.clock())
-        return {"profile": config.nat.profile, "flushed": flushed}
+        restart = restart_needed(self.started, config)
+        return {"profile": config.nat.profile, "flushed": flushed, "restart_needed": restart}
 
 
 @pytest.fixture
@@ -190,3 +194,15 @@ def test_a_refusal_from_the_daemon_is_not_mistaken_for_a_starting_router(live):
     with pytest.raises(DaemonError) as caught:
         backend._ask("no_such_command")
     assert not isinstance(caught.value, RouterUnavailable)
+
+
+def test_what_waits_for_a_restart_is_the_daemons_word_and_survives_a_ui_restart(live):
+    backend, daemon, _ = live
+    config = backend.get_config()
+    renamed = config.replace(hostname="edge")
+    assert backend.apply_config(renamed).restart_required == []  # dnsmasq takes it live
+    moved = renamed.replace(nat=renamed.nat.replace(lan_address="192.168.1.254"))
+    assert backend.apply_config(moved).restart_required == ["nat.lan_address"]
+    # A UI started afresh (the daemon still runs on the old addressing) says the same.
+    fresh = LiveBackend(backend.store, "/nonexistent.sock", request=daemon, clock=daemon.clock)
+    assert fresh.status()["restart_required"] == ["nat.lan_address"]
