@@ -25,7 +25,7 @@ def _boot_once(session, keyring: Path) -> tuple[float, float, float]:
     import pexpect
 
     from natbox.appliance import bootstage
-    from natbox.appliance.console import LOGIN_PROMPT
+    from natbox.appliance.console import Console
 
     ui_url, work = session.ui_url, session.options.workdir
     t0 = time.monotonic()
@@ -34,7 +34,7 @@ def _boot_once(session, keyring: Path) -> tuple[float, float, float]:
     stage = time.monotonic() - t0
     child = pexpect.spawn(session.argv[0], session.argv[1:])
     try:
-        child.expect(LOGIN_PROMPT, timeout=120)
+        Console(child).wait_login_prompt(timeout=120)
         login = time.monotonic() - t0
         while True:
             try:

@@ -40,10 +40,6 @@ class NatEngine(Protocol):
         """The mapping table, for the UI."""
         ...
 
-    def next_deadline(self) -> float | None:
-        """When ``advance`` has work next (None: nothing pending)."""
-        ...
-
     @property
     def mapping_count(self) -> int:
         """How many mappings the table holds."""

@@ -244,6 +244,13 @@ _FIELD_PARSERS = {
 
 def _check_consistency(config: Any) -> None:
     network = config.lan_network()
+    if ipaddress.IPv4Address(config.lan_address) in (
+        network.network_address,
+        network.broadcast_address,
+    ):
+        raise ConfigError(
+            "lan_address", f"{config.lan_address} is the network or broadcast address of {network}"
+        )
     for i, forward in enumerate(config.port_forwards):
         if ipaddress.IPv4Address(forward.host) not in network:
             raise ConfigError(f"port_forwards[{i}].host", f"{forward.host} is not in {network}")

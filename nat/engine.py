@@ -22,7 +22,7 @@ from nat import counters as C
 from nat import ipv4, rewrite
 from nat.actions import Drop, Log, Transmit
 from nat.config import Behaviour, NatConfig, UnsolicitedSyn
-from nat.direction import LAN, WAN, Direction, Side
+from nat.direction import INBOUND, LAN, OUTBOUND, WAN, Direction, Side
 from nat.fragments import FragmentTracker
 from nat.helper_dispatch import HelperDispatch
 from nat.helpers import Helper, HelperContext
@@ -254,11 +254,11 @@ class Engine:
         if bytes(buf[16:20]) in self._ext_set:
             actions = self._hairpin(buf, ihl, proto, data, now)
         elif proto == 6 or proto == 17:
-            actions = self._transport(Direction.OUTBOUND, buf, ihl, proto, data, now)
+            actions = self._transport(OUTBOUND, buf, ihl, proto, data, now)
         elif proto == 1:
             actions = self.icmp.from_lan(buf, ihl, data, now)
         else:
-            actions = self.helpers.ip_packet(Direction.OUTBOUND, buf, ihl, proto)
+            actions = self.helpers.ip_packet(OUTBOUND, buf, ihl, proto)
         return self._after_first_fragment(LAN, buf, data, actions, now)
 
     def _transport(
@@ -266,7 +266,7 @@ class Engine:
     ) -> list:
         """TCP and UDP off the fast path, either way: owned ports, the session, the rewrite,
         the session's helper."""
-        outbound = direction is Direction.OUTBOUND
+        outbound = direction is OUTBOUND
         if proto == 17 and len(buf) >= ihl + 8:
             owned = self.helpers.owned(direction, buf, ihl)
             if owned is not None:
@@ -306,12 +306,12 @@ class Engine:
         flags = buf[ihl + 13] if proto == 6 else 0
         if session is None:
             server_port = buf[ihl + 2] << 8 | buf[ihl + 3]
-            blocked = self.helpers.blocked_port(proto, server_port, Direction.OUTBOUND, buf, ihl)
+            blocked = self.helpers.blocked_port(proto, server_port, OUTBOUND, buf, ihl)
             if blocked:
                 return self.output.drop(LAN, blocked)
             state = 0
             if proto == 6:
-                state = opening_state(Direction.OUTBOUND, flags)
+                state = opening_state(OUTBOUND, flags)
                 if state is None:
                     return self.output.drop(LAN, C.TCP_INVALID)
             if mapping is None:
@@ -324,10 +324,10 @@ class Engine:
             session = mapping.add_session(remote, now + table.timeout(proto, state), state)
             table.schedule(mapping, session.expires)
             self._pending_syns.pop(mapping.in_key + remote, None)  # simultaneous open
-            self.helpers.attach(mapping, session, proto, server_port, Direction.OUTBOUND)
+            self.helpers.attach(mapping, session, proto, server_port, OUTBOUND)
             return mapping, session
         if proto == 6:
-            state = next_state(session.state, Direction.OUTBOUND, flags)
+            state = next_state(session.state, OUTBOUND, flags)
             if state != session.state:
                 session.state = state
                 session.expires = now + table.timeout(6, state)
@@ -381,11 +381,11 @@ class Engine:
         if self._is_later_fragment(buf):
             return self._later_fragment(WAN, buf, data, now)
         if proto == 6 or proto == 17:
-            actions = self._transport(Direction.INBOUND, buf, ihl, proto, data, now)
+            actions = self._transport(INBOUND, buf, ihl, proto, data, now)
         elif proto == 1:
             actions = self.icmp.from_wan(buf, ihl, data, now)
         else:
-            actions = self.helpers.ip_packet(Direction.INBOUND, buf, ihl, proto)
+            actions = self.helpers.ip_packet(INBOUND, buf, ihl, proto)
         return self._after_first_fragment(WAN, buf, data, actions, now)
 
     def _inbound_session(
@@ -405,12 +405,12 @@ class Engine:
         flags = buf[ihl + 13] if proto == 6 else 0
         if session is None:
             for port in (buf[ihl + 2] << 8 | buf[ihl + 3], buf[ihl] << 8 | buf[ihl + 1]):
-                blocked = self.helpers.blocked_port(proto, port, Direction.INBOUND, buf, ihl)
+                blocked = self.helpers.blocked_port(proto, port, INBOUND, buf, ihl)
                 if blocked:
                     return self.output.drop(side, blocked)
             state = 0
             if proto == 6:
-                state = opening_state(Direction.INBOUND, flags)
+                state = opening_state(INBOUND, flags)
                 if state is None:
                     return self.output.drop(
                         side, C.FILTERED if mapping is not None else C.NO_MAPPING
@@ -430,14 +430,12 @@ class Engine:
             session = mapping.add_session(remote, now + table.timeout(proto, state), state)
             table.schedule(mapping, session.expires)
             if helper is not None:
-                self.helpers.attach_helper(mapping, session, helper, Direction.INBOUND)
+                self.helpers.attach_helper(mapping, session, helper, INBOUND)
             else:
-                self.helpers.attach(
-                    mapping, session, proto, mapping.internal_port, Direction.INBOUND
-                )
+                self.helpers.attach(mapping, session, proto, mapping.internal_port, INBOUND)
             return mapping, session
         if proto == 6:
-            state = next_state(session.state, Direction.INBOUND, flags)
+            state = next_state(session.state, INBOUND, flags)
             if state != session.state:
                 session.state = state
                 session.expires = now + table.timeout(6, state)

@@ -11,12 +11,16 @@ from typing import TYPE_CHECKING
 
 from nat import counters as C
 from nat import ipv4, seq_adjust
-from nat.direction import Direction
+from nat.direction import INBOUND, OUTBOUND, Direction
 from nat.helpers import Flow, Helper, HelperContext, HelperPacket
 from nat.mapping import REMOVED, STATIC, Mapping, Session
 
 if TYPE_CHECKING:
     from nat.config import NatConfig
+
+
+# A session's remote is its address (4 bytes) followed by its port (2 bytes).
+REMOTE_PORT = slice(4, 6)
 
 
 class HelperDispatch:
@@ -80,11 +84,11 @@ class HelperDispatch:
             for session in mapping.sessions():
                 if session.extra is not None or session.remote is None:
                     continue
-                remote_port = int.from_bytes(session.remote[4:6], "big")
+                remote_port = int.from_bytes(session.remote[REMOTE_PORT], "big")
                 if (mapping.proto, remote_port) in ports:
-                    self.attach_helper(mapping, session, helper, Direction.OUTBOUND)
+                    self.attach_helper(mapping, session, helper, OUTBOUND)
                 elif (mapping.proto, mapping.internal_port) in ports:
-                    self.attach_helper(mapping, session, helper, Direction.INBOUND)
+                    self.attach_helper(mapping, session, helper, INBOUND)
 
     def _tear_down(self, helper: Helper, now: float) -> None:
         """A disabled helper's sessions end now: new ones are blocked from here on."""
@@ -105,7 +109,7 @@ class HelperDispatch:
         extra = session.extra
         if extra is None or extra.helper is not helper:
             return False
-        opened = extra.helper_state.get("opened", Direction.OUTBOUND)
+        opened = extra.helper_state.get("opened", OUTBOUND)
         return helper.should_tear_down(Flow(mapping, session, opened))
 
     # -- questions from the engine ------------------------------------------------------------
@@ -157,7 +161,8 @@ class HelperDispatch:
         claims the packet; None lets the engine handle it as ordinary traffic."""
         if not self._owned_ports:
             return None
-        at = ihl + 2 if direction is Direction.OUTBOUND else ihl  # the server's port
+        # The server's port: the destination going out, the source coming in.
+        at = ihl + (ipv4.DST_PORT if direction is OUTBOUND else ipv4.SRC_PORT)
         helper = self._owned_ports.get(buf[at] << 8 | buf[at + 1])
         if helper is None:
             return None
@@ -169,18 +174,19 @@ class HelperDispatch:
     def icmp_error_owner(self, embedded: bytes) -> bytes | None:
         """The LAN host that sent the packet an inbound ICMP error quotes, when an enabled
         helper forwarded it rather than a table mapping (GRE, ESP, IKE on UDP 500)."""
-        proto = embedded[9]
-        ihl = (embedded[0] & 0x0F) << 2
+        proto = embedded[ipv4.PROTOCOL]
+        ihl = ipv4.header_length(embedded)
         helper = self._protocols.get(proto)
-        if helper is None and proto == ipv4.UDP and len(embedded) >= ihl + 4:
-            helper = self._owned_ports.get(embedded[ihl + 2] << 8 | embedded[ihl + 3])
+        at = ihl + ipv4.DST_PORT  # the quoted packet went out: its destination is the server
+        if helper is None and proto == ipv4.UDP and len(embedded) >= at + 2:
+            helper = self._owned_ports.get(embedded[at] << 8 | embedded[at + 1])
         if helper is None:
             return None
         return helper.icmp_error_owner(self.ctx, embedded)
 
     def unsolicited(self, proto: int, remote: bytes, ext_port: int) -> None:
         """Tell the helper whose port refused traffic was aimed at (or came from)."""
-        remote_port = int.from_bytes(remote[4:6], "big")
+        remote_port = int.from_bytes(remote[REMOTE_PORT], "big")
         for port in (ext_port, remote_port):
             helper = self._ports.get((proto, port)) or (
                 self._owned_ports.get(port) if proto == ipv4.UDP else None
@@ -203,7 +209,7 @@ class HelperDispatch:
         extra = session.extra
         if extra is None:
             return
-        flow = Flow(mapping, session, extra.helper_state.get("opened", Direction.OUTBOUND))
+        flow = Flow(mapping, session, extra.helper_state.get("opened", OUTBOUND))
         extra.helper.on_session_end(self.ctx, flow)
 
     # -- running a helper on a packet -----------------------------------------------------------
@@ -220,20 +226,20 @@ class HelperDispatch:
         extra = session.extra
         if extra is None or buf[ipv4.FLAGS_FRAG] & ipv4.MF_BIT:
             return None  # a first fragment: the payload is incomplete
-        outbound = direction is Direction.OUTBOUND
+        outbound = direction is OUTBOUND
         if proto == ipv4.TCP:
-            payload_at = ihl + ((buf[ihl + 12] >> 4) << 2)
+            payload_at = ihl + ((buf[ihl + ipv4.TCP_DATA_OFFSET] >> 4) << 2)
             if payload_at > len(buf):
                 return C.MALFORMED_TRANSPORT
-            (original_seq,) = struct.unpack_from("!I", buf, ihl + 4)
+            (original_seq,) = struct.unpack_from("!I", buf, ihl + ipv4.TCP_SEQ)
             this_way, other_way = (
                 (extra.seq_out, extra.seq_in) if outbound else (extra.seq_in, extra.seq_out)
             )
             changed = seq_adjust.correct(buf, ihl, this_way, other_way)
         else:
-            payload_at, changed = ihl + 8, False
+            payload_at, changed = ihl + ipv4.UDP_HEADER, False
         packet = HelperPacket(buf, ihl, direction, payload_at)
-        flow = Flow(mapping, session, extra.helper_state.get("opened", Direction.OUTBOUND))
+        flow = Flow(mapping, session, extra.helper_state.get("opened", OUTBOUND))
         reason = extra.helper.on_packet(self.ctx, flow, packet)
         if packet.detached:
             session.extra = None
@@ -243,7 +249,7 @@ class HelperDispatch:
             growth = len(packet.replacement) - (len(buf) - payload_at)
             buf[payload_at:] = packet.replacement
             if proto == ipv4.UDP:
-                struct.pack_into("!H", buf, ihl + 4, len(buf) - ihl)
+                struct.pack_into("!H", buf, ihl + ipv4.UDP_LENGTH, len(buf) - ihl)
             ipv4.set_total_length(buf, ihl)
             if proto == ipv4.TCP and growth:
                 if outbound:

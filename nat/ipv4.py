@@ -56,6 +56,14 @@ UNREACH_PORT = 3
 UNREACH_NEEDFRAG = 4
 UNREACH_ADMIN_PROHIBITED = 13
 
+# Offsets inside a TCP or UDP header (from its start, ihl bytes into the packet).
+SRC_PORT = 0
+DST_PORT = 2
+UDP_LENGTH = 4
+UDP_HEADER = 8
+TCP_SEQ = 4
+TCP_DATA_OFFSET = 12
+
 MIN_HEADER = 20
 DEFAULT_TTL = 64
 # RFC 1812 4.3.2.3: an ICMP error should not exceed 576 bytes in all.

@@ -36,12 +36,14 @@ def fit_to_mtu(
     when the original came from the LAN, the original's destination (our external address)
     when it came from the WAN.
     """
+    if len(packet) <= mtu:
+        return Fragmented([bytearray(packet)])  # it fits: one piece, unchanged
     if packet[ipv4.FLAGS_FRAG] & ipv4.DF_BIT:
         if icmp_source is None:
             return FragmentationNeeded(None)
         error = ipv4.build_icmp_error(
             icmp_source,
-            bytes(original[12:16]),
+            bytes(original[ipv4.SRC : ipv4.SRC + 4]),
             ipv4.ICMP_UNREACH,
             ipv4.UNREACH_NEEDFRAG,
             original,

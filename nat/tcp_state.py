@@ -7,7 +7,7 @@ the state lives in TRANSITIONS; anything not listed leaves the state unchanged.
 
 from __future__ import annotations
 
-from nat.direction import Direction
+from nat.direction import INBOUND, OUTBOUND, Direction
 from nat.ipv4 import ACK, FIN, RST, SYN
 
 # States (small ints: they sit in every TCP session).
@@ -34,27 +34,27 @@ NAMES = {
 # (state, direction, segment kind) -> next state
 _SYN, _FIN, _RST, _ACK = "syn", "fin", "rst", "ack"
 TRANSITIONS: dict[tuple[int, Direction, str], int] = {
-    (SYN_OUT, Direction.OUTBOUND, _SYN): SYN_OUT,  # retransmission
+    (SYN_OUT, OUTBOUND, _SYN): SYN_OUT,  # retransmission
     # SYN-ACK, or the peer's SYN in a simultaneous open:
-    (SYN_OUT, Direction.INBOUND, _SYN): SYN_BOTH,
-    (SYN_IN, Direction.INBOUND, _SYN): SYN_IN,
-    (SYN_IN, Direction.OUTBOUND, _SYN): SYN_BOTH,
-    (SYN_BOTH, Direction.OUTBOUND, _ACK): ESTABLISHED,
-    (SYN_BOTH, Direction.INBOUND, _ACK): ESTABLISHED,
-    (ESTABLISHED, Direction.OUTBOUND, _FIN): FIN_OUT,
-    (ESTABLISHED, Direction.INBOUND, _FIN): FIN_IN,
-    (SYN_BOTH, Direction.OUTBOUND, _FIN): FIN_OUT,
-    (SYN_BOTH, Direction.INBOUND, _FIN): FIN_IN,
-    (FIN_OUT, Direction.INBOUND, _FIN): FIN_BOTH,
-    (FIN_IN, Direction.OUTBOUND, _FIN): FIN_BOTH,
+    (SYN_OUT, INBOUND, _SYN): SYN_BOTH,
+    (SYN_IN, INBOUND, _SYN): SYN_IN,
+    (SYN_IN, OUTBOUND, _SYN): SYN_BOTH,
+    (SYN_BOTH, OUTBOUND, _ACK): ESTABLISHED,
+    (SYN_BOTH, INBOUND, _ACK): ESTABLISHED,
+    (ESTABLISHED, OUTBOUND, _FIN): FIN_OUT,
+    (ESTABLISHED, INBOUND, _FIN): FIN_IN,
+    (SYN_BOTH, OUTBOUND, _FIN): FIN_OUT,
+    (SYN_BOTH, INBOUND, _FIN): FIN_IN,
+    (FIN_OUT, INBOUND, _FIN): FIN_BOTH,
+    (FIN_IN, OUTBOUND, _FIN): FIN_BOTH,
 }
 # A RST ends the connection from any state (RFC 7857 keeps the session 4 minutes after it).
 for _state in NAMES:
     for _direction in Direction:
         TRANSITIONS[(_state, _direction, _RST)] = CLOSED_RST
 # Once the reset is seen, a new SYN from the LAN may reopen the same 5-tuple.
-TRANSITIONS[(CLOSED_RST, Direction.OUTBOUND, _SYN)] = SYN_OUT
-TRANSITIONS[(CLOSED_RST, Direction.OUTBOUND, _RST)] = CLOSED_RST
+TRANSITIONS[(CLOSED_RST, OUTBOUND, _SYN)] = SYN_OUT
+TRANSITIONS[(CLOSED_RST, OUTBOUND, _RST)] = CLOSED_RST
 
 
 def segment_kind(flags: int) -> str:
@@ -74,5 +74,5 @@ def next_state(state: int, direction: Direction, flags: int) -> int:
 def opening_state(direction: Direction, flags: int) -> int | None:
     """The state of a new session opened by this segment, or None if it may not open one."""
     if flags & (SYN | ACK | RST | FIN) == SYN:
-        return SYN_OUT if direction == Direction.OUTBOUND else SYN_IN
+        return SYN_OUT if direction == OUTBOUND else SYN_IN
     return None

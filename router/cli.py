@@ -9,17 +9,17 @@ arguments, never from that file.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import sys
 
 from nat.config import ConfigError
+from router import paths
 from router.daemon import Router
 from router.plan import DeviceFacts
 from router.services import Services
 from router.store import ConfigStore
-
-STATE_ROOT = "/run/natbox"
 
 
 def _port_range(text: str) -> tuple[int, int]:
@@ -70,23 +70,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    store = ConfigStore(args.config)
+    load = functools.partial(ConfigStore(args.config).load, missing_ok=False)
     try:
-        store.load()  # refuse a bad file before touching any interface
+        load()  # refuse a bad or missing file before touching any interface
     except (OSError, ConfigError) as error:
         print(f"natbox router: {error}", file=sys.stderr)
         return 2
     facts = DeviceFacts(args.lan, args.wan, args.kernel_ports, owns_hostname=args.set_hostname)
     own_state = args.state_dir is None  # a directory we made is removed when we stop
     state_dir = args.state_dir or os.path.join(
-        STATE_ROOT, f"router-{args.lan}-{args.wan}-{os.getpid()}"
+        paths.RUN, f"router-{args.lan}-{args.wan}-{os.getpid()}"
     )
-    control = args.control or os.path.join(STATE_ROOT, f"router-{args.lan}-{args.wan}.sock")
+    control = args.control or os.path.join(paths.RUN, f"router-{args.lan}-{args.wan}.sock")
     services = Services(facts, state_dir)
     try:
         router = Router(
             facts,
-            store.load,
+            load,
             control,
             services,
             vnet=args.offload == "vnet",

@@ -1,9 +1,11 @@
 """The local control socket: one JSON request per line, one JSON answer per line.
 
 Requests: {"cmd": "status" | "counters" | "mappings" | "neighbours" | "events" | "reload"
-| "vpn_sessions"} and {"cmd": "vpn", "helper": NAME, "enabled": BOOL} (switch a passthrough
-helper/ALG). "reload" answers whether the mapping table was flushed; "vpn_sessions" is the VPN
-monitor's snapshot (active and recent sessions, anomalies), as the web UI shows it.
+| "vpn_sessions"}. "reload" re-reads the configuration and applies it to every service; it
+answers whether the mapping table was flushed, which services were restarted and which
+fields wait for a restart ("restart_required"). "vpn_sessions" is the VPN monitor's snapshot
+(active and recent sessions, anomalies), as the web UI shows it. Configuration changes never
+come this way: they are edits of the configuration file, then "reload".
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ from router.driver.afpacket import Port, RingPort
 from router.driver.datapath import Datapath, Side
 from router.driver.neighbours import Neighbours
 from router.model import RouterConfig
-from router.plan import DeviceFacts, ServicePlan, plan, restart_needed
-from router.services import Services
+from router.plan import DeviceFacts, ServicePlan, plan, restart_needed, running_plan
+from router.services import ServiceError, Services
 
 TICK = 0.25  # engine timers, ARP retries
 LINK_POLL = 1.0  # a DHCP client may change the WAN address under us
@@ -68,7 +68,6 @@ class Router:
         self.lan_name, self.wan_name = lan, wan
         self.facts = facts
         self.load_config = load_config
-        self.kernel_ports = facts.kernel_ports
         self.services = services
         self.vnet = vnet
         self.ring = ring
@@ -79,7 +78,7 @@ class Router:
         self.plan: ServicePlan = plan(self.started_config, facts)
         self.restart_pending: list[str] = []
         shield.disable_kernel_forwarding()
-        shield.reserve_ephemeral_ports(*self.kernel_ports)
+        shield.reserve_ephemeral_ports(*self.plan.driver.kernel_ports)
         if not vnet:  # the "offloads off" mode: every frame is a plain MTU-sized packet
             set_offloads(lan, False)
             set_offloads(wan, False)
@@ -107,7 +106,8 @@ class Router:
         )
 
     def _effective(self) -> NatConfig:
-        return effective_config(self.plan.nat, self.lan_info, self.wan_info, self.kernel_ports)
+        driver = self.plan.driver
+        return effective_config(self.plan.nat, self.lan_info, self.wan_info, driver.kernel_ports)
 
     def _apply_addressing(self) -> None:
         lan, wan = self.datapath.sides[LAN], self.datapath.sides[WAN]
@@ -237,18 +237,23 @@ class Router:
         """Read the configuration again and give every service its part of the new plan."""
         try:
             config = self.load_config()
-        except (ConfigError, OSError) as error:
-            return {"ok": False, "error": f"configuration refused, the running one stays: {error}"}
-        self.plan = plan(config, self.facts)
+            new_plan = running_plan(self.started_config, config, self.facts)
+            self.services.check(new_plan)  # a service that would refuse it: nothing changes
+        except (ConfigError, OSError, ServiceError) as error:
+            return {"ok": False, "error": f"{error}; the running configuration stays"}
+        self.plan = new_plan
         self.restart_pending = restart_needed(self.started_config, config)
         flushed = self._reconfigure(now, "reload")
-        applied = self.services.apply(self.plan)
+        try:
+            applied = self.services.apply(new_plan)
+        except (OSError, ServiceError) as error:  # e.g. dnsmasq could not be started
+            return {"ok": False, "error": f"the engine took the configuration, but {error}"}
         return {
             "ok": True,
-            "profile": self.plan.nat.profile,
+            "profile": new_plan.nat.profile,
             "flushed": flushed,
             "applied": applied,
-            "restart_needed": self.restart_pending,
+            "restart_required": self.restart_pending,
         }
 
     def status(self, now: float) -> dict:
@@ -262,11 +267,11 @@ class Router:
             },
             "profile": config.profile,
             "port_range": list(config.port_range),
-            "kernel_ports": list(self.kernel_ports),
+            "kernel_ports": list(self.plan.driver.kernel_ports),
             "offload": "vnet" if self.vnet else "off",
             "io": "ring" if self.ring else "socket",
             "forwarding": self.datapath.enabled,
             "mappings": self.engine.mapping_count,
             "uptime": round(now - self.started, 1),
-            "restart_needed": self.restart_pending,
+            "restart_required": self.restart_pending,
         }

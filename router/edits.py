@@ -28,6 +28,23 @@ def helper_states(config: RouterConfig) -> dict[str, bool]:
     return {cls.name: nat.helper_enabled(cls.name, cls.default_enabled) for cls in HELPER_CLASSES}
 
 
+def newly_enabled(old: RouterConfig, new: RouterConfig) -> list[str]:
+    """The helpers ``new`` switches on, in their table order."""
+    before, after = helper_states(old), helper_states(new)
+    return [name for name in HELPER_NAMES if after[name] and not before[name]]
+
+
+def enable_warnings(old: RouterConfig, new: RouterConfig) -> list[str]:
+    """What to tell the user about the helpers ``new`` switches on (PPTP's security)."""
+    classes = {cls.name: cls for cls in HELPER_CLASSES}
+    switched_on = [classes[name] for name in newly_enabled(old, new)]
+    return [
+        f"{cls.title} passthrough is now on. {cls.enable_warning}"
+        for cls in switched_on
+        if cls.enable_warning
+    ]
+
+
 def switch_helpers(
     config: RouterConfig, enabled: dict[str, Any], sstp_servers: Any = None
 ) -> RouterConfig:

@@ -28,6 +28,9 @@ _HASH_PREFIXES = ("scrypt:", "pbkdf2:")
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*"
                        r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")  # fmt: skip
+# The LAN's own DNS domain: the router answers HOSTNAME.lan and router.lan itself.
+LAN_DOMAIN = "lan"
+ROUTER_NAMES = (f"router.{LAN_DOMAIN}",)
 MAX_STATIC_LEASES = 256
 MAX_HOST_RECORDS = 256
 
@@ -88,6 +91,10 @@ class RouterConfig:
     def replace(self, **changes: Any) -> RouterConfig:
         return dataclasses.replace(self, **changes)
 
+    def own_names(self) -> tuple[str, ...]:
+        """The names the router itself answers for on the LAN."""
+        return (self.hostname, f"{self.hostname}.{LAN_DOMAIN}", *ROUTER_NAMES)
+
     @classmethod
     def from_dict(cls, data: Any) -> RouterConfig:
         """Build and validate; sections left out keep their defaults."""
@@ -107,7 +114,9 @@ class RouterConfig:
             dhcp=_dhcp(data.get("dhcp", {})),
             dns=_dns(data.get("dns", {})),
         )
-        _check_dhcp_in_lan(config)
+        _check_lan_hosts(config)
+        _check_wan_gateway(config)
+        _check_dns_names(config)
         return config
 
     def to_dict(self, secrets: bool = True) -> dict[str, Any]:
@@ -249,21 +258,56 @@ def _dns(value: Any) -> DnsSettings:
     return DnsSettings(hosts=tuple(records))
 
 
-def _check_dhcp_in_lan(config: RouterConfig) -> None:
-    if not config.dhcp.enabled:
-        return
+def _check_lan_hosts(config: RouterConfig) -> None:
+    """The DHCP pool and static leases name hosts of the LAN other than the router."""
     network = config.nat.lan_network()
-    first, last = (ipaddress.IPv4Address(a) for a in (config.dhcp.first, config.dhcp.last))
-    for name, address in (("dhcp.first", first), ("dhcp.last", last)):
+    router = ipaddress.IPv4Address(config.nat.lan_address)
+
+    def lan_host(name: str, text: str) -> ipaddress.IPv4Address:
+        address = ipaddress.IPv4Address(text)
         if address not in network:
             raise ConfigError(name, f"{address} is not in the LAN {network}")
-    if first > last:
-        raise ConfigError("dhcp.last", "the pool ends before it starts")
-    if first <= ipaddress.IPv4Address(config.nat.lan_address) <= last:
-        raise ConfigError("dhcp.first", "the pool contains the router's own LAN address")
+        if address in (network.network_address, network.broadcast_address):
+            raise ConfigError(name, f"{address} is the network or broadcast address of {network}")
+        return address
+
+    if config.dhcp.enabled:
+        first = lan_host("dhcp.first", config.dhcp.first)
+        last = lan_host("dhcp.last", config.dhcp.last)
+        if first > last:
+            raise ConfigError("dhcp.last", "the pool ends before it starts")
+        if first <= router <= last:
+            raise ConfigError("dhcp.first", "the pool contains the router's own LAN address")
+    # Checked whether the server is on or not: switching it on must not reveal old mistakes.
     for i, lease in enumerate(config.dhcp.static_leases):
-        address = ipaddress.IPv4Address(lease.address)
-        if address not in network or address == ipaddress.IPv4Address(config.nat.lan_address):
-            raise ConfigError(
-                f"dhcp.static_leases[{i}].address", f"not a host of the LAN {network}"
-            )
+        name = f"dhcp.static_leases[{i}].address"
+        if lan_host(name, lease.address) == router:
+            raise ConfigError(name, "that is the router's own LAN address")
+
+
+def _check_wan_gateway(config: RouterConfig) -> None:
+    """A static WAN's gateway is another host of the WAN's own prefix (else the route to it
+    cannot be set and the router would not come up)."""
+    wan = config.wan
+    if wan.mode != "static" or wan.gateway is None:
+        return
+    address = ipaddress.IPv4Address(config.nat.wan_addresses[0])
+    network = ipaddress.IPv4Network(f"{address}/{wan.prefix}", strict=False)
+    gateway = ipaddress.IPv4Address(wan.gateway)
+    if gateway == address:
+        raise ConfigError("wan.gateway", "that is the router's own WAN address")
+    edges = (network.network_address, network.broadcast_address) if wan.prefix < 31 else ()
+    if gateway not in network or gateway in edges:
+        raise ConfigError("wan.gateway", f"{gateway} is not a host of the WAN {network}")
+
+
+def _check_dns_names(config: RouterConfig) -> None:
+    own = {name.lower() for name in config.own_names()}
+    seen: set[str] = set()
+    for i, record in enumerate(config.dns.hosts):
+        name = record.name.lower()
+        if name in own:
+            raise ConfigError(f"dns.hosts[{i}].name", "that is one of the router's own names")
+        if name in seen:
+            raise ConfigError(f"dns.hosts[{i}].name", "a second record for the same name")
+        seen.add(name)

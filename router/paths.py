@@ -5,7 +5,8 @@
   runs from it; `routerctl save` copies it to the saved one);
 - /run/natbox/router/: the daemon's state: dnsmasq's configuration and leases.
 
-Both files are one format, ``router.model.RouterConfig``; nothing is generated from them.
+Both files are one format, ``router.model.RouterConfig``; the daemon derives what each
+service gets from the running one (router.plan), e.g. dnsmasq's configuration file.
 """
 
 from __future__ import annotations
@@ -39,10 +40,6 @@ def control_path() -> str:
 
 def state_dir() -> str:
     return str(RUN / "router")
-
-
-def leases_path() -> str:
-    return os.path.join(state_dir(), "dnsmasq.leases")
 
 
 def factory() -> RouterConfig:

@@ -12,15 +12,12 @@ interfaces' addressing) is named by :func:`restart_needed`, so the UI and router
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from dataclasses import dataclass
 
 from nat.config import NatConfig
-from router.model import RouterConfig
-
-LAN_DOMAIN = "lan"
-# Names the router always answers for on the LAN, besides its hostname (and hostname.lan).
-ROUTER_NAMES = ("router.lan",)
+from router.model import LAN_DOMAIN, RouterConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +31,8 @@ class DeviceFacts:
     kernel_ports: tuple[int, int] = (61000, 65535)
     # The appliance owns its hostname; a lab's namespace shares the host's and must not.
     owns_hostname: bool = False
+    # The system user dnsmasq drops to (Debian's dnsmasq-base creates it, so does rootfs/).
+    dns_user: str = "dnsmasq"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +73,7 @@ class LanServices:
     hosts: tuple[tuple[str, str], ...]  # (name, address), the router's own names first
     upstreams: tuple[str, ...]  # the WAN's DNS servers
     query_ports: tuple[int, int]  # upstream queries leave from the kernel's ports
+    user: str  # dnsmasq drops to it once its sockets and files are open
     domain: str = LAN_DOMAIN
 
 
@@ -101,8 +101,7 @@ def plan(config: RouterConfig, facts: DeviceFacts) -> ServicePlan:
     if dhcp.enabled:
         netmask = str(ipaddress.IPv4Network(lan, strict=False).netmask)
         pool = DhcpPool(dhcp.first, dhcp.last, netmask, dhcp.lease_time)
-    own_names = (config.hostname, f"{config.hostname}.{LAN_DOMAIN}", *ROUTER_NAMES)
-    hosts = tuple((name, nat.lan_address) for name in own_names)
+    hosts = tuple((name, nat.lan_address) for name in config.own_names())
     hosts += tuple((record.name, record.address) for record in config.dns.hosts)
     lan_services = LanServices(
         interface=facts.lan_interface,
@@ -114,6 +113,7 @@ def plan(config: RouterConfig, facts: DeviceFacts) -> ServicePlan:
         hosts=hosts,
         upstreams=tuple(config.wan.dns_servers),
         query_ports=facts.kernel_ports,
+        user=facts.dns_user,
     )
     return ServicePlan(
         nat=nat,
@@ -124,21 +124,39 @@ def plan(config: RouterConfig, facts: DeviceFacts) -> ServicePlan:
     )
 
 
-# The configuration fields Addressing is made of: what a running daemon cannot take live.
-# A static WAN's address, prefix and gateway matter only while the WAN stays static.
+# The configuration fields Addressing is made of, with the words the UI shows for them: what
+# a running daemon cannot take live. A static WAN's address, prefix and gateway matter only
+# while the WAN stays static.
 RESTART_FIELDS = {
-    "nat.lan_address": lambda c: c.nat.lan_address,
-    "nat.lan_prefix": lambda c: c.nat.lan_prefix,
-    "wan.mode": lambda c: c.wan.mode,
-    "nat.wan_addresses": lambda c: c.nat.wan_addresses[0] if c.wan.mode == "static" else None,
-    "wan.prefix": lambda c: c.wan.prefix if c.wan.mode == "static" else None,
-    "wan.gateway": lambda c: c.wan.gateway if c.wan.mode == "static" else None,
+    "nat.lan_address": ("LAN address", lambda c: c.nat.lan_address),
+    "nat.lan_prefix": ("LAN prefix", lambda c: c.nat.lan_prefix),
+    "wan.mode": ("WAN mode", lambda c: c.wan.mode),
+    "nat.wan_addresses": (
+        "WAN address",
+        lambda c: c.nat.wan_addresses[0] if c.wan.mode == "static" else None,
+    ),
+    "wan.prefix": ("WAN prefix", lambda c: c.wan.prefix if c.wan.mode == "static" else None),
+    "wan.gateway": ("WAN gateway", lambda c: c.wan.gateway if c.wan.mode == "static" else None),
 }
 
 
 def restart_needed(running: RouterConfig, new: RouterConfig) -> list[str]:
     """The fields of ``new`` that take effect only after a restart of the router."""
-    changed = [name for name, value in RESTART_FIELDS.items() if value(running) != value(new)]
+    changed = [name for name, (_, value) in RESTART_FIELDS.items() if value(running) != value(new)]
     if "wan.mode" in changed:  # the static WAN's details come and go with the mode
         changed = [name for name in changed if name.startswith("nat.lan") or name == "wan.mode"]
     return changed
+
+
+def restart_label(field: str) -> str:
+    return RESTART_FIELDS[field][0] if field in RESTART_FIELDS else field
+
+
+def running_plan(started: RouterConfig, config: RouterConfig, facts: DeviceFacts) -> ServicePlan:
+    """The plan a running daemon applies: ``config``'s, except that while a new LAN address
+    waits for the restart, dnsmasq keeps serving the LAN the interface really has (a pool,
+    gateway and names in the new LAN would hand clients addresses that do not work yet)."""
+    derived = plan(config, facts)
+    if any(name.startswith("nat.lan") for name in restart_needed(started, config)):
+        derived = dataclasses.replace(derived, lan_services=plan(started, facts).lan_services)
+    return derived

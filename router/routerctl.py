@@ -22,7 +22,11 @@ from router.model import RouterConfig
 
 
 class Refused(Exception):
-    pass
+    """Nothing was changed."""
+
+
+class NotApplied(Exception):
+    """The running configuration was written, but the daemon did not take it."""
 
 
 def running() -> RouterConfig:
@@ -30,18 +34,22 @@ def running() -> RouterConfig:
     return store.load() if store.path.exists() else files.saved_store().load()
 
 
-def apply(edit, *args) -> list[str]:
+def apply(edit, *args) -> dict:
     """``edit(running configuration, *args)`` (one of router.edits) gives the new one; it is
-    written and applied only when it validates. Returns what waits for a restart."""
+    written and applied only when it validates. Returns the daemon's answer to ``reload``."""
     try:
         config = edit(running(), *args)
     except ConfigError as error:
         raise Refused(f"invalid {error.field}: {error.message}") from None
     files.running_store().save(config)
-    return ask("reload").get("restart_needed", [])
+    try:
+        return ask("reload")
+    except Refused as error:
+        raise NotApplied(f"saved in the running configuration, but not applied: {error}") from None
 
 
-def applied(what: str, restart: list[str]) -> None:
+def applied(what: str, answer: dict) -> None:
+    restart = answer.get("restart_required", [])
     if restart:
         print(f"{what} (saved in the running configuration; restart needed for: "
               f"{', '.join(restart)})")  # fmt: skip
@@ -100,16 +108,17 @@ def cmd_passthrough(a) -> None:
         return
     if a.name not in edits.HELPER_NAMES:
         raise Refused(f"unknown passthrough {a.name!r}; one of {', '.join(edits.HELPER_NAMES)}")
-    restart = apply(edits.switch_helpers, {a.name: a.action == "enable"})
-    applied(f"{a.name} {'on' if a.action == 'enable' else 'off'}", restart)
+    answer = apply(edits.switch_helpers, {a.name: a.action == "enable"})
+    applied(f"{a.name} {'on' if a.action == 'enable' else 'off'}", answer)
 
 
 def cmd_profile(a) -> None:
     if a.name is None:
         print(running().nat.profile)
         return
-    restart = apply(edits.set_nat, a.name)
-    applied(f"NAT profile {a.name}, existing connections were reset", restart)
+    answer = apply(edits.set_nat, a.name)
+    reset = ", existing connections were reset" if answer.get("flushed") else ""
+    applied(f"NAT profile {a.name}{reset}", answer)
 
 
 def cmd_hostname(a) -> None:
@@ -208,5 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         globals()[f"cmd_{args.command}"](args)
     except Refused as error:
         print(f"routerctl: {error}; nothing changed", file=sys.stderr)
+        return 1
+    except NotApplied as error:
+        print(f"routerctl: {error}", file=sys.stderr)
         return 1
     return 0

@@ -41,6 +41,7 @@ def dnsmasq_conf(lan: LanServices, state_dir: str) -> str:
         # dnsmasq picks a random one for each query and random query IDs.
         f"min-port={low_port}",
         f"max-port={high_port}",
+        f"user={lan.user}",
         "no-hosts",
         "no-resolv",
         "log-facility=-",
@@ -67,6 +68,14 @@ def dnsmasq_command(conf_path: str) -> list[str]:
     return ["dnsmasq", "--keep-in-foreground", f"--conf-file={conf_path}"]
 
 
+def dnsmasq_test_command(conf_path: str) -> list[str]:
+    return ["dnsmasq", "--test", f"--conf-file={conf_path}"]
+
+
+class ServiceError(RuntimeError):
+    """A service refused its part of the plan; the running one is left as it was."""
+
+
 def stop_process(process: subprocess.Popen, timeout: float = 5.0) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -84,19 +93,33 @@ class LanServer:
     def __init__(self, state_dir: str):
         self.state_dir = state_dir
         self.conf_path = os.path.join(state_dir, "dnsmasq.conf")
-        self.leases_path = os.path.join(state_dir, "dnsmasq.leases")
         self.process: subprocess.Popen | None = None
         self.conf = ""
+
+    def check(self, lan: LanServices) -> None:
+        """Ask dnsmasq whether it takes this configuration, before anything is stopped."""
+        conf = dnsmasq_conf(lan, self.state_dir)
+        if conf == self.conf:
+            return
+        candidate = self.conf_path + ".new"
+        with open(candidate, "w") as f:
+            f.write(conf)
+        test = subprocess.run(
+            dnsmasq_test_command(candidate), capture_output=True, text=True, check=False
+        )
+        if test.returncode != 0:
+            raise ServiceError(f"dnsmasq refused its configuration: {test.stderr.strip()}")
 
     def apply(self, lan: LanServices) -> bool:
         """Run dnsmasq with this configuration; True when it was (re)started."""
         conf = dnsmasq_conf(lan, self.state_dir)
         if conf == self.conf and self.process is not None and self.process.poll() is None:
             return False
-        temp = self.conf_path + ".new"
-        with open(temp, "w") as f:
+        self.check(lan)  # raises before the running one is touched
+        candidate = self.conf_path + ".new"
+        with open(candidate, "w") as f:
             f.write(conf)
-        os.replace(temp, self.conf_path)
+        os.replace(candidate, self.conf_path)
         self.stop()  # the old one must free port 53 and the DHCP socket first
         self.process = subprocess.Popen(dnsmasq_command(self.conf_path), stdout=sys.stderr)
         self.conf = conf
@@ -161,6 +184,10 @@ class Services:
             command = udhcpc_args(self.facts.wan_interface, self.state_dir)
             self.wan_client = subprocess.Popen(command, stdout=sys.stderr)
         self.apply(plan)
+
+    def check(self, plan: ServicePlan) -> None:
+        """Raises ServiceError when a service would refuse its part of ``plan``."""
+        self.lan.check(plan.lan_services)
 
     def apply(self, plan: ServicePlan) -> list[str]:
         """The parts that a running router takes live; returns what changed."""

@@ -10,19 +10,28 @@ import sys
 from nat.config import ConfigError
 from router import cli as router_cli
 from router import paths
+from router.model import RouterConfig
 
 
 def load_saved():
     store = paths.saved_store()
     if not store.path.exists():
-        config = paths.factory()
+        config = factory_or_defaults()
         store.save(config)  # the web UI reads the same file
         return config
     try:
         return store.load()
-    except ConfigError as error:  # never leave the device without a router
+    except (ConfigError, OSError) as error:  # never leave the device without a router
         print(f"startup: saved configuration refused ({error}); factory defaults", flush=True)
+        return factory_or_defaults()
+
+
+def factory_or_defaults():
+    try:
         return paths.factory()
+    except (ConfigError, OSError, ValueError) as error:  # a broken image: still route
+        print(f"startup: factory configuration refused ({error}); defaults", flush=True)
+        return RouterConfig()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,11 +22,14 @@ class ConfigStore:
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
 
-    def load(self) -> RouterConfig:
-        """The stored configuration, or the factory defaults when there is none yet."""
+    def load(self, missing_ok: bool = True) -> RouterConfig:
+        """The stored configuration, or the factory defaults when there is none yet (unless
+        ``missing_ok`` is False: the daemon must not run a mistyped path as defaults)."""
         try:
             text = self.path.read_text()
         except FileNotFoundError:
+            if not missing_ok:
+                raise ConfigError("config", f"{self.path} does not exist") from None
             return RouterConfig()
         try:
             data = json.loads(text)

@@ -15,11 +15,11 @@ import json
 from flask import Blueprint, Response, current_app, g, jsonify, request, session
 
 from nat.config import ConfigError
+from router.edits import enable_warnings, set_lan
 from webui.filters import events_csv, filter_events, filter_mappings
 from webui.openapi import openapi_document
 from webui.security import api_error, state
 from webui.settings import (
-    PPTP_WARNING,
     must_change_password,
     passthrough_rows,
     password_ok,
@@ -161,10 +161,7 @@ def put_passthrough():
     if not isinstance(helpers, dict):
         raise ConfigError("helpers", "expected an object of protocol: true/false")
     new = with_passthrough(config, helpers, data.get("sstp_servers"))
-    warnings = []
-    if new.nat.helper_enabled("pptp") and not config.nat.helper_enabled("pptp"):
-        warnings.append(PPTP_WARNING)
-    return _apply(new, warnings)
+    return _apply(new, enable_warnings(config, new))
 
 
 @bp.get("/nat")
@@ -188,6 +185,22 @@ def put_nat():
         data.get("dmz_host", current["dmz_host"]),
     )
     return _apply(new)
+
+
+@bp.get("/lan")
+def get_lan():
+    config = state().backend.get_config().to_dict()
+    return jsonify({"hostname": config["hostname"], "dhcp": config["dhcp"]})
+
+
+@bp.put("/lan")
+def put_lan():
+    config = state().backend.get_config()
+    data = _body()
+    unknown = sorted(set(data) - {"hostname", "dhcp"})
+    if unknown:
+        raise ConfigError(unknown[0], "unknown setting")
+    return _apply(set_lan(config, data.get("hostname"), data.get("dhcp")))
 
 
 # -- system and firmware ----------------------------------------------------------------------

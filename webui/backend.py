@@ -84,7 +84,7 @@ class ApplyResult:
 
     # The mapping table was rebuilt (NAT behaviour, addresses or port policy changed).
     connections_reset: bool = False
-    # Settings saved but only effective after a reboot (see router.model.RESTART_FIELDS).
+    # Settings saved but only effective after a reboot (see router.plan.RESTART_FIELDS).
     restart_required: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:

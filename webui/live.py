@@ -126,7 +126,7 @@ class LiveBackend:
                 self.saved.save(config)
             # The daemon knows which of its services took the change live and which wait for
             # a restart (router.plan.restart_needed against the configuration it started with).
-            self.restart_required = list(answer.get("restart_needed", []))
+            self.restart_required = list(answer.get("restart_required", []))
             self.note("config_saved", connections_reset=reset)
             return ApplyResult(reset, list(self.restart_required))
 
@@ -156,8 +156,8 @@ class LiveBackend:
             },
             "dhcp_leases": read_leases(self.leases_path, self.wall()),
             "counters": merged,
-            "mappings": len(self._ask("mappings")["mappings"]),
-            "restart_required": list(daemon.get("restart_needed", self.restart_required)),
+            "mappings": daemon["mappings"],
+            "restart_required": list(daemon.get("restart_required", self.restart_required)),
         }
 
     def mappings(self) -> list[dict[str, Any]]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from router.edits import HELPER_NAMES
+
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -150,6 +152,31 @@ SCHEMAS: dict[str, Any] = {
             "profile": {"type": "string"},
             "port_forwards": {"type": "array", "items": _ref("PortForward")},
             "dmz_host": NULLABLE_STRING,
+        },
+    },
+    "LanSettings": {
+        "type": "object",
+        "properties": {
+            "hostname": {"type": "string"},
+            "dhcp": {
+                "type": "object",
+                "properties": {
+                    "enabled": {"type": "boolean"},
+                    "first": {"type": "string"},
+                    "last": {"type": "string"},
+                    "lease_time": {"type": "integer"},
+                    "static_leases": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "mac": {"type": "string"},
+                                "address": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            },
         },
     },
     "RouterConfig": {
@@ -378,7 +405,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "The VPN monitor's event log",
             "parameters": [
-                _query("protocol", "pptp, l2tp, ipsec, sstp, sip, rtsp"),
+                _query("protocol", ", ".join(HELPER_NAMES)),
                 _query("event", "vpn_session_start, _end, _refused, vpn_anomaly"),
                 _query("q", "text the event must contain"),
                 _query("anomalies", "1: unusual activity only"),
@@ -434,6 +461,17 @@ PATHS: dict[str, Any] = {
         "put": {
             "summary": "Change NAT profile, port forwards, DMZ host",
             "requestBody": _body("NatSettings"),
+            "responses": {"200": _json(_ref("ApplyResult")), **WRITE_ERRORS},
+        },
+    },
+    "/lan": {
+        "get": {
+            "summary": "The router's hostname and the LAN's DHCP server",
+            "responses": {"200": _json(_ref("LanSettings")), **AUTH_ERRORS},
+        },
+        "put": {
+            "summary": "Change the hostname or DHCP fields given (the others stay)",
+            "requestBody": _body("LanSettings"),
             "responses": {"200": _json(_ref("ApplyResult")), **WRITE_ERRORS},
         },
     },

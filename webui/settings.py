@@ -11,17 +11,13 @@ from typing import Any
 from nat.config import ConfigError
 from nat.passthrough import HELPER_CLASSES
 from router import edits
-from router.edits import HELPER_NAMES, restored, with_sections
+from router.edits import restored, with_sections
 from router.model import FACTORY_PASSWORD, RouterConfig
 from webui.passwords import check_password, hash_password
 
-__all__ = ["HELPER_NAMES", "restored", "with_sections"]
+__all__ = ["restored", "with_sections"]  # the API imports every section's edit from here
 
 MIN_PASSWORD_LENGTH = 8
-PPTP_WARNING = (
-    "PPTP's security is rated very low: its weak encryption is broken quickly by modern "
-    "attacks. Use it only as a last resort for non-critical traffic, and switch it off after."
-)
 
 
 def passthrough_rows(config: RouterConfig) -> list[dict[str, Any]]:
@@ -39,7 +35,7 @@ def passthrough_rows(config: RouterConfig) -> list[dict[str, Any]]:
             "default_enabled": cls.default_enabled,
             "default_reason": cls.default_reason,
             "enabled": states[cls.name],
-            "warning": PPTP_WARNING if cls.name == "pptp" else "",
+            "warning": cls.enable_warning,
         }
         for cls in HELPER_CLASSES
     ]
@@ -55,10 +51,6 @@ def with_passthrough(
 def with_nat(config: RouterConfig, profile: Any, port_forwards: Any, dmz_host: Any) -> RouterConfig:
     with _section("nat."):
         return edits.set_nat(config, profile, port_forwards, dmz_host)
-
-
-def with_lan(config: RouterConfig, hostname: Any, dhcp: Any) -> RouterConfig:
-    return edits.set_lan(config, hostname, dhcp)
 
 
 class _section:

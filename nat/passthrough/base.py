@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from nat.direction import Direction
+from nat.direction import INBOUND, Direction
 from nat.helpers import Helper, HelperContext
 from nat.passthrough.monitor import VpnMonitor
 
@@ -19,6 +19,8 @@ class PassthroughHelper(Helper):
     when_enabled: ClassVar[str] = ""
     when_disabled: ClassVar[str] = ""
     default_reason: ClassVar[str] = ""
+    # Shown before it is switched on, and when it was: only for the insecure ones.
+    enable_warning: ClassVar[str] = ""
 
     def __init__(self, monitor: VpnMonitor | None = None):
         self.monitor = monitor or VpnMonitor()
@@ -28,7 +30,7 @@ class PassthroughHelper(Helper):
     ) -> None:
         lan, remote = (
             (packet[16:20], packet[12:16])
-            if direction == Direction.INBOUND
+            if direction == INBOUND
             else (packet[12:16], packet[16:20])
         )
         self.monitor.refused(ctx, self.name, bytes(lan), bytes(remote), reason)

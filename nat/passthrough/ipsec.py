@@ -29,7 +29,7 @@ import struct
 from dataclasses import dataclass
 
 from nat import ipv4
-from nat.direction import Direction
+from nat.direction import INBOUND, OUTBOUND, Direction
 from nat.helpers import Flow, HelperContext, HelperPacket
 from nat.passthrough.base import PassthroughHelper
 from nat.passthrough.monitor import VpnSession
@@ -109,7 +109,7 @@ class IpsecHelper(PassthroughHelper):
         if len(packet) < ihl + 8 + IKE_HEADER:
             return "ipsec_ike_malformed"
         spi = bytes(packet[ihl + 8 : ihl + 16])
-        if direction == Direction.OUTBOUND:
+        if direction == OUTBOUND:
             return self._ike_out(ctx, packet, ihl, spi)
         return self._ike_in(ctx, packet, ihl, spi)
 
@@ -184,7 +184,7 @@ class IpsecHelper(PassthroughHelper):
         if packet[9] == ipv4.AH:
             lan, remote = (
                 (packet[12:16], packet[16:20])
-                if direction == Direction.OUTBOUND
+                if direction == OUTBOUND
                 else (packet[16:20], packet[12:16])
             )
             self.monitor.refused(ctx, self.name, bytes(lan), bytes(remote), AH_REASON)
@@ -194,7 +194,7 @@ class IpsecHelper(PassthroughHelper):
         (spi,) = struct.unpack_from("!I", packet, ihl)
         if spi == 0:
             return "ipsec_esp_malformed"  # SPI 0 is reserved (RFC 4303 2.1)
-        if direction == Direction.OUTBOUND:
+        if direction == OUTBOUND:
             return self._esp_out(ctx, packet, ihl, spi)
         return self._esp_in(ctx, packet, ihl, spi)
 
@@ -299,7 +299,7 @@ class IpsecHelper(PassthroughHelper):
             spi = payload[4:12].hex()  # IKE behind the non-ESP marker
             if "initiator_spi" not in vpn.ids:
                 self.monitor.update_ids(vpn, initiator_spi=spi)
-            if packet.direction == Direction.INBOUND:
+            if packet.direction == INBOUND:
                 error = ikev2_error_notify(payload[4:])
                 if error is not None:
                     self.monitor.failed(

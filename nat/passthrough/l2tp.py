@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import struct
 
-from nat.direction import Direction
+from nat.direction import INBOUND
 from nat.helpers import Flow, HelperContext, HelperPacket
 from nat.passthrough.base import PassthroughHelper
 
@@ -50,7 +50,7 @@ class L2tpHelper(PassthroughHelper):
     default_reason = "Off: RFC 4787 REQ-10; enable it (with IPsec) for L2TP/IPsec clients."
 
     def on_session_start(self, ctx: HelperContext, flow: Flow) -> None:
-        if flow.direction == Direction.INBOUND and flow.session is not flow.mapping:
+        if flow.direction == INBOUND and flow.session is not flow.mapping:
             # The server answering from another port: part of the session the client opened
             # first, which sits inline in the mapping.
             opener = flow.mapping.extra
@@ -65,16 +65,16 @@ class L2tpHelper(PassthroughHelper):
         if vpn is None:
             return None
         vpn.count(len(packet.buf))
-        if packet.direction != Direction.INBOUND:
+        if packet.direction != INBOUND:
             ctx.permit(flow, flow.remote[0], None, SESSION_TIMEOUT)  # keep the door open
         header = parse_header(packet.payload)
         if header is None:
             return None
         tunnel_id, message_type = header
-        key = "server_tunnel_id" if packet.direction != Direction.INBOUND else "client_tunnel_id"
+        key = "server_tunnel_id" if packet.direction != INBOUND else "client_tunnel_id"
         if tunnel_id and key not in vpn.ids:
             self.monitor.update_ids(vpn, **{key: tunnel_id})
-        if packet.direction == Direction.INBOUND and message_type == STOP_CCN:
+        if packet.direction == INBOUND and message_type == STOP_CCN:
             self.monitor.failed(
                 ctx, self.name, flow.internal[0], flow.remote[0], "server sent StopCCN"
             )

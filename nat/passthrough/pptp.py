@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nat import ipv4
-from nat.direction import Direction
+from nat.direction import OUTBOUND, Direction
 from nat.helpers import Flow, HelperContext, HelperPacket
 from nat.passthrough.base import PassthroughHelper
 from nat.passthrough.monitor import VpnSession
@@ -103,6 +103,10 @@ class PptpHelper(PassthroughHelper):
         "Off: PPTP's security is rated very low and RFC 4787 REQ-10 wants helpers off until "
         "someone needs them."
     )
+    enable_warning = (
+        "PPTP's security is rated very low: its weak encryption is broken quickly by modern "
+        "attacks. Use it only as a last resort for non-critical traffic, and switch it off after."
+    )
 
     def __init__(self, monitor=None):
         super().__init__(monitor)
@@ -124,7 +128,7 @@ class PptpHelper(PassthroughHelper):
                 break  # not PPTP framing, or split across segments: leave it alone
             if message_type == CONTROL_MESSAGE and length >= MESSAGE_SIZES.get(control_type, 0):
                 body = offset + HEADER
-                if packet.direction == Direction.OUTBOUND:
+                if packet.direction == OUTBOUND:
                     changed |= self._outbound(ctx, flow, payload, body, control_type)
                 else:
                     changed |= self._inbound(ctx, flow, payload, body, control_type)
@@ -265,7 +269,7 @@ class PptpHelper(PassthroughHelper):
         if len(packet) < ihl + 8:
             return "pptp_gre_malformed"
         (key_call_id,) = _U16.unpack_from(packet, ihl + 6)
-        if direction == Direction.OUTBOUND:
+        if direction == OUTBOUND:
             call = self._by_server_id.get((bytes(packet[12:16]), bytes(packet[16:20]), key_call_id))
             if call is None or not call.connected:
                 return "pptp_gre_unmatched"

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nat import ipv4
-from nat.direction import Direction
+from nat.direction import OUTBOUND
 from nat.helpers import Flow, HelperContext, HelperPacket
 from nat.passthrough.base import PassthroughHelper
 from nat.passthrough.media import Reservation, reserve, reserve_pair
@@ -242,7 +242,7 @@ class RtspAlg(PassthroughHelper):
             return None
         payload = packet.payload
         pieces, rest = split_stream(payload)
-        outbound = packet.direction == Direction.OUTBOUND
+        outbound = packet.direction == OUTBOUND
         rewritten = b"".join(self._message(ctx, flow, piece, outbound) for piece in pieces)
         if rewritten + rest != payload:
             packet.replace_payload(rewritten + rest)

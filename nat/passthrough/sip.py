@@ -52,7 +52,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nat import ipv4
-from nat.direction import Direction
+from nat.direction import OUTBOUND, Direction
 from nat.helpers import Flow, HelperContext, HelperPacket
 from nat.passthrough.base import PassthroughHelper
 from nat.passthrough.media import Reservation, reserve_pair
@@ -154,7 +154,7 @@ class SipAlg(PassthroughHelper):
         message = parse(raw)
         if message is None:
             return raw  # not (complete, sane) SIP: the endpoints deal with it
-        outbound = direction == Direction.OUTBOUND
+        outbound = direction == OUTBOUND
         internal = (ipv4.text(flow.internal[0]), flow.internal[1])
         external = (ipv4.text(flow.external[0]), flow.external[1])
         old, new = (internal, external) if outbound else (external, internal)

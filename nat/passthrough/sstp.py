@@ -18,7 +18,7 @@ connections the helper recognises are reported to the VPN monitor.
 
 from __future__ import annotations
 
-from nat.direction import Direction
+from nat.direction import OUTBOUND
 from nat.helpers import Flow, HelperContext, HelperPacket
 from nat.passthrough.base import PassthroughHelper
 
@@ -55,7 +55,7 @@ class SstpHelper(PassthroughHelper):
         if "vpn" in state:
             state["vpn"].count(len(packet.buf))
             return None
-        if packet.direction != Direction.OUTBOUND or packet.payload_offset >= len(packet.buf):
+        if packet.direction != OUTBOUND or packet.payload_offset >= len(packet.buf):
             return None  # wait for the client's first bytes
         how = recognise(packet.payload, ctx.config.sstp_servers)
         if how is None:

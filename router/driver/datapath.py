@@ -129,7 +129,10 @@ class Datapath:
         none, GSO super-frames legitimately exceed it): RFC 4787 REQ-13's ICMP 3/4 when DF
         is set, else fragments."""
         ingress = self.sides[in_name]
+        # Whom ICMP 3/4 comes from; nobody to tell about a packet the engine built itself.
         source = ingress.address if in_name == LAN else original[16:20]
+        if not original:
+            source = None
         verdict = fit_to_mtu(packet, original, side.mtu, source)
         if type(verdict) is FragmentationNeeded:
             self.counters["frag_needed"] += 1

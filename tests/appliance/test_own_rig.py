@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from natbox.appliance.console import scale
+from natbox.appliance.console import Console, scale
 from natbox.lab import netns
 
 pytestmark = pytest.mark.vm
@@ -50,7 +50,7 @@ def test_boots_on_the_users_bridges_and_serves_their_lan(rig, tmp_path):
                            "--workdir", str(tmp_path))  # fmt: skip
     child = pexpect.spawn(argv[0], argv[1:], cwd=os.getcwd(), timeout=120 * scale())
     try:
-        child.expect(b"natbox login: ")
+        Console(child).wait_login_prompt(timeout=120)
         ports = netns.ip(rig_ns, "-o", "link", "show", "master", "brlan").stdout
         assert "nbxtlan" in ports and "pcport" in ports
         assert "nbxtwan" in netns.ip(rig_ns, "-o", "link", "show", "master", "brwan").stdout

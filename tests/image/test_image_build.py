@@ -118,6 +118,9 @@ def test_image_has_what_the_board_needs(built: Build, rootfs: dict[str, cpio.Ent
     ]
     missing = [n for n in needed if n not in rootfs]
     assert not missing
+    # Host tools and the replaced LAN servers never ship: dnsmasq serves DHCP and DNS.
+    assert not [n for n in rootfs if n.startswith("usr/lib/python3/dist-packages/natbox/")]
+    assert "usr/sbin/udhcpd" not in rootfs and "sbin/udhcpc" in rootfs
     mods = rootfs["etc/natbox/modules"].data.decode().split()
     assert [Path(m).stem for m in mods] == list(built.cfg.kernel_modules)
     for m in mods:
@@ -231,8 +234,7 @@ def test_dnsmasq_runs_in_the_guest(guest) -> None:
     assert "DHCP" in out.split("Compile time options:")[1]
     assert guest.run("dnsmasq --test --conf-file=/dev/null") == ("dnsmasq: syntax check OK.", 0)
     # As a daemon under its own user, with its lease and pid files in /run/natbox. Alternate
-    # ports: udhcpd holds the DHCP port and the Python forwarder 53 (until startup runs
-    # dnsmasq instead).
+    # ports: on a booted appliance the router's own dnsmasq holds 53 and 67.
     run = "/run/natbox/dnsmasq-test"
     guest.check(
         f"dnsmasq --conf-file=/dev/null --user=dnsmasq --port=5353 "

@@ -10,7 +10,7 @@ from playbook import CLIENT, CLIENT2, PUBLIC, SERVER, SERVER2, Lab, tcp_in, tcp_
 from scapy.layers.inet import IP, TCP
 
 from nat import NatConfig
-from nat.direction import LAN, WAN, Direction
+from nat.direction import LAN, OUTBOUND, WAN
 from nat.helpers import Helper
 from nat.ipv4 import TCP as TCP_PROTO
 from nat.ipv4 import text
@@ -27,7 +27,7 @@ class Callback(Helper):
         ctx.log("callback_session", internal=text(flow.internal[0]))
 
     def on_packet(self, ctx, flow, packet):
-        if packet.direction != Direction.OUTBOUND or not packet.payload.startswith(b"CALLBACK "):
+        if packet.direction != OUTBOUND or not packet.payload.startswith(b"CALLBACK "):
             return None
         if b"FORBIDDEN" in packet.payload:
             return "callback_forbidden"
@@ -51,7 +51,7 @@ class Raw99(Helper):
         self.last_sender = None
 
     def on_ip_packet(self, ctx, direction, packet, ihl):
-        if direction == Direction.OUTBOUND:
+        if direction == OUTBOUND:
             self.last_sender = bytes(packet[12:16])
             return ctx.forward_outbound(packet, ihl, ctx.external_address_for(self.last_sender))
         if self.last_sender is None:

@@ -3,6 +3,7 @@
 import pytest
 
 from nat.config import ConfigError
+from nat.profiles import PROFILES
 from router.model import RouterConfig
 from router.plan import restart_needed
 
@@ -14,7 +15,7 @@ def test_defaults_round_trip():
 
 
 def test_every_profile_round_trips():
-    for profile in ("full-cone", "symmetric", "linux-masquerade"):
+    for profile in PROFILES:
         config = RouterConfig.from_dict({"nat": {"profile": profile}})
         assert RouterConfig.from_dict(config.to_dict()) == config
 
@@ -51,6 +52,18 @@ def test_api_view_hides_the_password_hash():
         ({"dns": {"hosts": [{"name": "-bad-", "address": "192.168.1.5"}]}}, "dns.hosts[0].name"),
         ({"dns": {"hosts": [{"name": "nas.lan", "address": "x"}]}}, "dns.hosts[0].address"),
         ({"dns": {"hosts": {"nas": "192.168.1.5"}}}, "dns.hosts"),
+        ({"dns": {"hosts": [{"name": "Router.lan", "address": "192.168.1.5"}]}},
+         "dns.hosts[0].name"),
+        ({"dns": {"hosts": [{"name": "nas", "address": "192.168.1.5"},
+                            {"name": "NAS", "address": "192.168.1.6"}]}}, "dns.hosts[1].name"),
+        ({"dhcp": {"last": "192.168.1.255"}}, "dhcp.last"),
+        ({"dhcp": {"enabled": False, "static_leases": [
+            {"mac": "02:00:00:00:00:01", "address": "192.168.1.1"}]}},
+         "dhcp.static_leases[0].address"),
+        ({"nat": {"lan_address": "192.168.1.0"}}, "nat.lan_address"),
+        ({"wan": {"gateway": "198.51.100.1"}}, "wan.gateway"),
+        ({"nat": {"wan_addresses": ["203.0.113.254"]}}, "wan.gateway"),
+        ({"wan": {"prefix": 32}}, "wan.gateway"),
     ],
 )  # fmt: skip
 def test_errors_name_the_field(data, field):
@@ -75,3 +88,15 @@ def test_static_leases_and_host_records_round_trip():
     config = RouterConfig.from_dict(data)
     assert config.dhcp.static_leases[0].mac == "02:00:00:00:00:aa"
     assert RouterConfig.from_dict(config.to_dict()) == config
+
+
+def test_a_static_wan_gateway_inside_any_prefix_is_accepted():
+    config = RouterConfig.from_dict(
+        {"nat": {"wan_addresses": ["198.51.100.7"]},
+         "wan": {"prefix": 28, "gateway": "198.51.100.1"}}
+    )  # fmt: skip
+    assert config.wan.prefix == 28
+    # A DHCP WAN has no static gateway to check.
+    assert (
+        RouterConfig.from_dict({"wan": {"mode": "dhcp", "gateway": "10.0.0.1"}}).wan.mode == "dhcp"
+    )

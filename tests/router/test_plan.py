@@ -3,7 +3,6 @@
 import pytest
 
 from router import services
-from router.driver import shield
 from router.model import RouterConfig
 from router.plan import DeviceFacts, plan, restart_needed
 
@@ -91,16 +90,6 @@ def test_the_appliance_owns_its_hostname():
 )
 def test_only_addressing_waits_for_a_restart(change, restart):
     assert restart_needed(config(), config(**change)) == restart
-
-
-def test_the_shield_covers_nat_ports_and_vpn_protocols_but_not_dhcp_replies():
-    text = shield.ruleset(
-        "lan0", "wan0", [(1, 1023), (1024, 60999)], "192.168.1.1", "192.168.1.255"
-    )
-    assert 'device "wan0"' in text and "tcp dport { 1-1023, 1024-60999 } drop" in text
-    assert "ip protocol { 47, 50, 51 } drop" in text
-    assert text.index("udp dport 68 accept") < text.index("udp dport {")
-    assert "ip daddr != { 192.168.1.1, 192.168.1.255" in text
 
 
 def test_the_daemon_refuses_a_bad_configuration_file_before_touching_interfaces(tmp_path, capsys):

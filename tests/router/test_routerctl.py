@@ -9,6 +9,7 @@ import pytest
 
 from router import paths as files
 from router import routerctl
+from router.plan import restart_needed
 
 FACTORY = Path(__file__).resolve().parents[2] / "rootfs" / "etc" / "natbox" / "factory.json"
 
@@ -25,8 +26,9 @@ def device(tmp_path, monkeypatch):
 
     def fake_request(path, cmd, **fields):
         asked.append(cmd)
-        restart = ["nat.lan_address"] if running()["nat"]["lan_address"] != "192.168.1.1" else []
-        return {"ok": True, "forwarding": True, "counters": {}, "restart_needed": restart}
+        # As the daemon does: against the configuration it started with, the factory one.
+        restart = restart_needed(files.factory(), files.running_store().load())
+        return {"ok": True, "forwarding": True, "counters": {}, "restart_required": restart}
 
     monkeypatch.setattr(routerctl.control, "request", fake_request)
     return asked
@@ -59,36 +61,31 @@ def test_hostname_and_dhcp_pool_are_edits_of_the_same_model(device, capsys):
     assert device == ["reload", "reload"]
 
 
-def test_a_change_the_daemon_cannot_take_live_says_restart_needed(device, capsys, monkeypatch):
-    from router import edits
-
-    def move_lan(config):
+def test_a_change_the_daemon_cannot_take_live_is_not_called_applied(device, capsys, monkeypatch):
+    def move_lan(config, address):
         data = config.to_dict()
-        data["nat"]["lan_address"] = "192.168.1.2"
+        data["nat"]["lan_address"] = address
+        data["dhcp"] = {"first": "192.168.1.100", "last": "192.168.1.199"}
         return type(config).from_dict(data)
 
-    assert routerctl.apply(move_lan) == ["nat.lan_address"]
-    routerctl.applied("LAN address", ["nat.lan_address"])
-    assert "restart needed for: nat.lan_address" in capsys.readouterr().out
-    assert tuple(edits.helper_states(files.factory())) == edits.HELPER_NAMES
+    routerctl.applied("LAN address", routerctl.apply(move_lan, "192.168.1.2"))
+    out = capsys.readouterr().out
+    assert "restart needed for: nat.lan_address" in out and "running;" not in out
+    routerctl.applied("LAN address", routerctl.apply(move_lan, "192.168.1.1"))
+    assert "(running; `routerctl save` keeps it)" in capsys.readouterr().out
 
 
-def test_changes_are_not_saved_until_save(device):
-    routerctl.main(["profile", "symmetric"])
-    assert files.saved_store().load().nat.profile == "restricted-cone"
-    assert routerctl.main(["save"]) == 0
-    saved = files.saved_store().load()
-    assert saved.nat.profile == "symmetric" and saved.nat.port_parity is False
+def test_a_daemon_that_does_not_take_the_change_is_not_reported_as_nothing_changed(
+    device, monkeypatch, capsys
+):
+    def down(path, cmd, **fields):
+        raise ConnectionRefusedError(111, "refused")
 
-
-def test_forward_add_and_remove(device, capsys):
-    assert routerctl.main(["forward", "add", "tcp", "8080", "192.168.1.50:80"]) == 0
-    assert running()["nat"]["port_forwards"][0]["host_port"] == 80
-    assert routerctl.main(["forward", "add", "udp", "5000-5010", "192.168.1.51"]) == 0
-    routerctl.main(["forward", "list"])
-    assert "udp 5000-5010 -> 192.168.1.51:5000" in capsys.readouterr().out
-    assert routerctl.main(["forward", "remove", "tcp", "8080"]) == 0
-    assert [f["proto"] for f in running()["nat"]["port_forwards"]] == ["udp"]
+    monkeypatch.setattr(routerctl.control, "request", down)
+    assert routerctl.main(["hostname", "edge"]) == 1
+    err = capsys.readouterr().err
+    assert "saved in the running configuration, but not applied" in err
+    assert "nothing changed" not in err and running()["hostname"] == "edge"
 
 
 @pytest.mark.parametrize(

@@ -95,6 +95,9 @@ def test_passthrough_enable_pptp(call, backend):
         ("PUT", "/nat", {"port_forwards": [{"proto": "sctp", "ext_port": 1, "host": "1.2.3.4"}]},
          "port_forwards[0].proto"),
         ("PUT", "/config", {"dhcp": {"first": "10.1.1.1"}}, "dhcp.first"),
+        ("PUT", "/lan", {"dhcp": {"last": "192.168.1.255"}}, "dhcp.last"),
+        ("PUT", "/lan", {"hostname": "two words"}, "hostname"),
+        ("PUT", "/lan", {"wan": {}}, "wan"),
         ("PUT", "/config", {"admin": {"username": "x"}}, "admin"),
         ("PUT", "/config", ["not", "an", "object"], "body"),
         ("PUT", "/system/password", {"current_password": PASSWORD, "new_password": "x"},
@@ -121,6 +124,17 @@ def test_nat_settings(call, backend):
     assert nat["port_forwards"][0]["ext_port_end"] == 5010
     assert call("PUT", "/nat", json={"profile": "symmetric"}).json["connections_reset"] is True
     assert backend.get_config().nat.port_forwards[0].host == "192.168.1.30"
+
+
+def test_lan_settings_change_only_the_fields_given(call, backend):
+    lease = {"mac": "02:00:00:00:00:aa", "address": "192.168.1.20"}
+    call("PUT", "/config", json={"dhcp": {"lease_time": 600, "static_leases": [lease]}})
+    result = call("PUT", "/lan", json={"hostname": "edge", "dhcp": {"first": "192.168.1.50"}})
+    assert result.json["restart_required"] == []  # the device's dnsmasq takes it live
+    lan = call("GET", "/lan").json
+    assert lan["hostname"] == "edge" and lan["dhcp"]["first"] == "192.168.1.50"
+    assert lan["dhcp"]["lease_time"] == 600 and lan["dhcp"]["static_leases"] == [lease]
+    assert backend.get_config().hostname == "edge"
 
 
 def test_config_put_reports_restart(call):

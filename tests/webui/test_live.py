@@ -44,7 +44,8 @@ class FakeDaemon:
                 "lan": {"interface": "lan0", "address": "192.168.1.1"},
                 "wan": {"interface": "wan0", "address": "203.0.113.2", "gateway": "203.0.113.1"},
                 "uptime": now - 1.0,
-                "restart_needed": restart_needed(self.started, self.store.load()),
+                "restart_required": restart_needed(self.started, self.store.load()),
+                "mappings": len(self.engine.snapshot()),
             },
             "counters": lambda: {
                 "engine": {"pptp_disabled": 3, "forwarded": 10},
@@ -65,7 +66,7 @@ class FakeDaemon:
         flushed = self.engine.config.profile != config.nat.profile
         self.engine.configure(config.nat, self.clock())
         restart = restart_needed(self.started, config)
-        return {"profile": config.nat.profile, "flushed": flushed, "restart_needed": restart}
+        return {"profile": config.nat.profile, "flushed": flushed, "restart_required": restart}
 
 
 @pytest.fixture

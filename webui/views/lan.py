@@ -5,11 +5,14 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from nat.config import ConfigError
+from router.edits import set_lan
 from webui.security import state
-from webui.settings import with_lan
 from webui.views.common import save_and_report
 
 bp = Blueprint("lan", __name__)
+# The fields this page has inputs for; an error about any other (a static lease the API set)
+# is shown above the button.
+SHOWN = ("hostname", "dhcp.enabled", "dhcp.first", "dhcp.last", "dhcp.lease_time")
 
 
 def _lease_time(text: str):
@@ -39,7 +42,7 @@ def index():
     dhcp = {k: form[k] for k in ("enabled", "first", "last")}
     dhcp["lease_time"] = _lease_time(form["lease_time"])
     try:
-        new = with_lan(config, form["hostname"], dhcp)
+        new = set_lan(config, form["hostname"], dhcp)
     except ConfigError as error:
         return _render(config, form, {error.field: error.message}, 422)
     save_and_report(new, "LAN & DHCP settings")
@@ -49,5 +52,9 @@ def index():
 def _render(config, form, errors, status=200):
     network = config.nat.lan_network()
     return render_template(
-        "lan.html", form=form, errors=errors, lan=f"{config.nat.lan_address}/{network.prefixlen}"
+        "lan.html",
+        form=form,
+        errors=errors,
+        shown=SHOWN,
+        lan=f"{config.nat.lan_address}/{network.prefixlen}",
     ), status

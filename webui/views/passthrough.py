@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from nat.config import ConfigError
-from router.edits import HELPER_NAMES
+from router.edits import HELPER_NAMES, enable_warnings
 from webui.security import state
-from webui.settings import PPTP_WARNING, passthrough_rows, with_passthrough
+from webui.settings import passthrough_rows, with_passthrough
 from webui.views.common import save_and_report
 
 bp = Blueprint("passthrough", __name__)
@@ -39,8 +39,7 @@ def index():
         return render_template(
             "passthrough.html", rows=rows, sstp_servers=servers, errors=errors
         ), 422
-    was_on = config.nat.helper_enabled("pptp")
     save_and_report(new, "VPN passthrough settings")
-    if enabled["pptp"] and not was_on:
-        flash("PPTP passthrough is now on. " + PPTP_WARNING, "warn")
+    for warning in enable_warnings(config, new):
+        flash(warning, "warn")
     return redirect(url_for("passthrough.index"))
