@@ -167,7 +167,7 @@ def test_a_helper_switched_through_the_configuration_survives_a_reload(lab):
     from router.store import ConfigStore
 
     answer = lab.switch_helper("pptp", True)
-    assert answer["ok"] and answer["restart_needed"] == []
+    assert answer["ok"] and answer["restart_required"] == []
     assert lab.ctl("events")["events"][-1]["event"] == "config_applied"
     assert ConfigStore(lab.config_path).load().nat.helper_enabled("pptp")
     # Another reload (the UI's Save & Apply of an unrelated page, a reboot from the UI) reads
