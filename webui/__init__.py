@@ -68,7 +68,7 @@ def create_app(
         throttle=LoginThrottle(clock),
     )
 
-    from webui import api, security, unavailable
+    from webui import api, hostcheck, security, unavailable
     from webui.views import (
         auth,
         connections,
@@ -81,6 +81,7 @@ def create_app(
         system,
     )
 
+    hostcheck.install(app)  # first: nothing else runs for a request meant for another host
     security.install(app)
     unavailable.install(app)
     pages = (auth, status, passthrough, nat, lan, connections, monitor, system, firmware, api)

@@ -51,8 +51,13 @@ def token_matches(expected: str | None, given: str | None) -> bool:
     return bool(expected and given) and hmac.compare_digest(expected, given)
 
 
+def is_api_path() -> bool:
+    """Under /api every answer is JSON, even for a path no route matches."""
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
 def _is_api() -> bool:
-    return request.blueprint == "api" or request.path.startswith("/api/")
+    return request.blueprint == "api" or is_api_path()
 
 
 def _guard():

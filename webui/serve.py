@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from waitress.server import create_server
 
     from webui import create_app
+    from webui.hostcheck import host_name
 
     test_config = {"CONFIG_PATH": args.config} if args.config else None
     backend = None
@@ -91,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
             host = Path(args.host_file).read_text().strip() or host
         except OSError as error:
             print(f"webui.serve: {error}; listening on {host}", file=sys.stderr)
+    # The address we listen on is a Host the UI answers to (webui.hostcheck), also while a new
+    # LAN address in the configuration waits for a restart.
+    app.config["LISTEN_HOSTS"] = (host_name(host),)
     server = create_server(app, host=host, port=args.port, threads=4)
     print(f"listening on http://{host}:{server.effective_port}", flush=True)
     try:
