@@ -68,7 +68,7 @@ def create_app(
         throttle=LoginThrottle(clock),
     )
 
-    from webui import api, hostcheck, security, unavailable
+    from webui import api, api_errors, hostcheck, security, unavailable
     from webui.views import (
         auth,
         connections,
@@ -84,6 +84,7 @@ def create_app(
     hostcheck.install(app)  # first: nothing else runs for a request meant for another host
     security.install(app)
     unavailable.install(app)
+    api_errors.install(app)
     pages = (auth, status, passthrough, nat, lan, connections, monitor, system, firmware, api)
     for module in pages:
         app.register_blueprint(module.bp)

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, session
 
 from nat.config import ConfigError
 from router.edits import enable_warnings, set_lan
+from webui import jsonbody
 from webui.filters import events_csv, filter_events, filter_mappings
 from webui.openapi import openapi_document
 from webui.security import api_error, state
@@ -34,10 +35,16 @@ from webui.views.monitor import event_filters
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-def _body() -> dict:
-    data = request.get_json(silent=True)
+def _body(root: str = "body") -> dict:
+    """The request's JSON object, read strictly (webui.jsonbody): the one place every API body
+    comes through, so nothing malformed reaches the model. ``root`` names the whole body in
+    errors."""
+    expected = "expected a JSON object (Content-Type: application/json)"
+    if not request.is_json:
+        raise ConfigError(root, expected)
+    data = jsonbody.loads(request.get_data(cache=True), root)
     if not isinstance(data, dict):
-        raise ConfigError("body", "expected a JSON object (Content-Type: application/json)")
+        raise ConfigError(root, expected)
     return data
 
 
@@ -247,7 +254,7 @@ def backup():
 def restore():
     web = state()
     old = web.backend.get_config()
-    new = restored(old, request.get_json(silent=True))
+    new = restored(old, _body("backup"))
     response = _apply(new)
     if new.admin != old.admin:
         web.sessions.end_others(keep=g.sid)

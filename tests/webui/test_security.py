@@ -140,6 +140,35 @@ def test_login_redirects_only_to_local_paths(app):
         assert response.location == expected
 
 
+@pytest.mark.parametrize(
+    "target",
+    ("/\t/evil.example", "/\n/evil.example", "/\n/", "/\\evil.example", "/ /x", "/\x00",
+     "\t//evil.example", "/\u00e9"),
+)  # fmt: skip
+def test_login_never_redirects_off_site_or_fails_on_odd_next(app, target):
+    client = app.test_client()
+    page = client.get("/login", query_string={"next": target})
+    assert page.status_code == 200
+    response = client.post(
+        "/login",
+        data={"username": "admin", "password": PASSWORD, "csrf_token": form_token(page.text),
+              "next": target},
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_login_next_from_the_query_string_keeps_a_local_path(app):
+    client = app.test_client()
+    page = client.get("/login?next=/nat%3Fx%3D1")
+    token = form_token(page.text)
+    response = client.post(
+        "/login",
+        data={"username": "admin", "password": PASSWORD, "csrf_token": token, "next": "/nat?x=1"},
+    )
+    assert response.headers["Location"] == "/nat?x=1"
+
+
 def test_factory_password_forces_a_change_first(fresh_app):
     browser = Browser(fresh_app.test_client())
     response = browser.login("admin")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 from flask import (
     Blueprint,
     current_app,
@@ -19,13 +22,20 @@ from webui.security import login_csrf_token, state
 from webui.settings import must_change_password, password_ok, with_password
 
 bp = Blueprint("auth", __name__)
+# A path starting with one "/", of visible ASCII without "\\".
+_LOCAL_PATH = re.compile(r"/(?![/\\])[!-\[\]-~]*")
 
 
 def _safe_next(target: str | None) -> str:
-    # Only local paths: an open redirect after login would help phishing.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("status.index")
+    """Only a local path: an open redirect after login would help phishing. Browsers drop
+    tabs and newlines from a URL (slash, tab, slash is "//" to them) and read a backslash as
+    "/", so anything but visible ASCII is refused rather than cleaned."""
+    if not target or not _LOCAL_PATH.fullmatch(target):
+        return url_for("status.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return url_for("status.index")
+    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])

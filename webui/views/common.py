@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import flash
 
 from router.model import RouterConfig
 from router.plan import restart_label
 from webui.backend import ApplyResult
 from webui.security import state
+
+_ASCII_NUMBER = re.compile(r"[0-9]{1,9}")
+
+
+def form_number(text: str):
+    """A form field as an int when it is plain ASCII digits, else the text as typed, for the
+    model to refuse by name. Not str.isdigit(): "²" and "٣" pass it and int() fails or reads
+    them."""
+    text = text.strip()
+    return int(text) if _ASCII_NUMBER.fullmatch(text) else text
 
 
 def save_and_report(config: RouterConfig, what: str) -> ApplyResult:

@@ -7,17 +7,12 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from nat.config import ConfigError
 from router.edits import set_lan
 from webui.security import state
-from webui.views.common import save_and_report
+from webui.views.common import form_number, save_and_report
 
 bp = Blueprint("lan", __name__)
 # The fields this page has inputs for; an error about any other (a static lease the API set)
 # is shown above the button.
 SHOWN = ("hostname", "dhcp.enabled", "dhcp.first", "dhcp.last", "dhcp.lease_time")
-
-
-def _lease_time(text: str):
-    text = text.strip()
-    return int(text) if text.isdigit() else text
 
 
 @bp.route("/lan", methods=["GET", "POST"])
@@ -40,7 +35,7 @@ def index():
         "lease_time": request.form.get("lease_time", ""),
     }
     dhcp = {k: form[k] for k in ("enabled", "first", "last")}
-    dhcp["lease_time"] = _lease_time(form["lease_time"])
+    dhcp["lease_time"] = form_number(form["lease_time"])
     try:
         new = set_lan(config, form["hostname"], dhcp)
     except ConfigError as error:

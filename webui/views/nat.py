@@ -13,23 +13,20 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from nat.config import ConfigError
 from nat.profiles import PROFILES
+from webui.jsonbody import unsafe_character
 from webui.security import state
 from webui.settings import with_nat
-from webui.views.common import save_and_report
+from webui.views.common import form_number, save_and_report
 
 bp = Blueprint("nat", __name__)
 FORWARD_FIELDS = ("name", "proto", "ext_port", "ext_port_end", "host", "host_port")
 _ROW_ERROR = re.compile(r"^port_forwards\[(\d+)\]\.(\w+)$")
 
 
-def _number(value: str) -> Any:
-    value = value.strip()
-    return int(value) if value.isdigit() else value
-
-
 def forwards_from_form(form) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """(forwards for the config, the same rows as typed, for redisplay with their errors)."""
-    count = int(form.get("fw_count", "0") or 0)
+    count = form_number(form.get("fw_count", ""))
+    count = count if isinstance(count, int) else 0
     forwards, typed = [], []
     for i in range(min(count + 1, 1000)):  # existing rows plus the "add" row
         row = {f: form.get(f"fw-{i}-{f}", "").strip() for f in FORWARD_FIELDS}
@@ -39,13 +36,22 @@ def forwards_from_form(form) -> tuple[list[dict[str, Any]], list[dict[str, str]]
             continue
         typed.append(row)
         forward: dict[str, Any] = {"proto": row["proto"] or "tcp", "name": row["name"]}
-        forward["ext_port"] = _number(row["ext_port"])
+        forward["ext_port"] = form_number(row["ext_port"])
         forward["host"] = row["host"]
         for optional in ("ext_port_end", "host_port"):
             if row[optional]:
-                forward[optional] = _number(row[optional])
+                forward[optional] = form_number(row[optional])
         forwards.append(forward)
     return forwards, typed
+
+
+def refuse_unsafe_text(typed: list[dict[str, str]]) -> None:
+    """Control characters and the like never reach the model (or the page that shows them)."""
+    for i, row in enumerate(typed):
+        for name, text in row.items():
+            problem = unsafe_character(text)
+            if problem:
+                raise ConfigError(f"port_forwards[{i}].{name}", problem)
 
 
 def _form_field(error_field: str) -> str:
@@ -79,6 +85,7 @@ def index():
     profile = request.form.get("profile", "")
     dmz = request.form.get("dmz_host", "").strip()
     try:
+        refuse_unsafe_text(typed)
         new = with_nat(config, profile, forwards, dmz or None)
     except ConfigError as error:
         # Redisplay the kept rows as typed, so error indices match the rows shown.
