@@ -17,6 +17,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, session
 from nat.config import ConfigError
 from router.edits import enable_warnings, set_lan
 from webui import jsonbody
+from webui.backup import backup_json, check_fits
 from webui.filters import events_csv, filter_events, filter_mappings
 from webui.openapi import openapi_document
 from webui.security import api_error, state
@@ -49,6 +50,7 @@ def _body(root: str = "body") -> dict:
 
 
 def _apply(new, warnings=()):
+    check_fits(new)
     result = state().backend.apply_config(new)
     return jsonify({**result.as_dict(), "warnings": list(warnings)})
 
@@ -247,7 +249,7 @@ def factory_reset():
 
 @bp.get("/system/backup")
 def backup():
-    return jsonify(state().backend.get_config().to_dict())
+    return Response(backup_json(state().backend.get_config()), mimetype="application/json")
 
 
 @bp.post("/system/restore")

@@ -13,6 +13,7 @@ from nat.passthrough import HELPER_CLASSES
 from router import edits
 from router.edits import restored, with_sections
 from router.model import FACTORY_PASSWORD, RouterConfig
+from webui.jsonbody import unsafe_character
 from webui.passwords import check_password, hash_password
 
 __all__ = ["restored", "with_sections"]  # the API imports every section's edit from here
@@ -70,12 +71,21 @@ class _section:
 
 
 def password_ok(config: RouterConfig, username: str, password: str) -> bool:
+    """Same work whatever the user name, so login timing does not tell which names exist:
+    the password is always checked against the one account's hash (the very method and cost
+    a known user's check costs) and the result counts only if the name matched."""
     admin = config.admin
-    if not hmac.compare_digest(username.encode(), admin.username.encode()):
-        return False
-    if not admin.password_hash:
-        return hmac.compare_digest(password.encode(), FACTORY_PASSWORD.encode())
-    return check_password(admin.password_hash, password)
+    name_ok = hmac.compare_digest(_utf8(username), _utf8(admin.username))
+    if admin.password_hash:
+        password_matches = check_password(admin.password_hash, password)
+    else:
+        password_matches = hmac.compare_digest(_utf8(password), _utf8(FACTORY_PASSWORD))
+    return name_ok and password_matches
+
+
+def _utf8(text: str) -> bytes:
+    # A lone surrogate (possible only through the API, which refuses it first) must not raise.
+    return text.encode("utf-8", "surrogatepass")
 
 
 def must_change_password(config: RouterConfig) -> bool:
@@ -94,6 +104,11 @@ def with_password(
         raise ConfigError("confirm_password", "does not match the new password")
     if len(new) < MIN_PASSWORD_LENGTH:
         raise ConfigError("new_password", f"at least {MIN_PASSWORD_LENGTH} characters")
+    if not new.strip():
+        raise ConfigError("new_password", "must not be only spaces")
+    problem = unsafe_character(new)
+    if problem:
+        raise ConfigError("new_password", problem)
     if new in (FACTORY_PASSWORD, config.admin.username) or new == current:
         raise ConfigError("new_password", "choose a password that is not the old or default one")
     admin = config.admin.__class__(

@@ -6,6 +6,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from nat.config import ConfigError
 from router.edits import set_lan
+from webui.backup import check_fits
 from webui.security import state
 from webui.views.common import form_number, save_and_report
 
@@ -38,6 +39,7 @@ def index():
     dhcp["lease_time"] = form_number(form["lease_time"])
     try:
         new = set_lan(config, form["hostname"], dhcp)
+        check_fits(new)
     except ConfigError as error:
         return _render(config, form, {error.field: error.message}, 422)
     save_and_report(new, "LAN & DHCP settings")

@@ -13,6 +13,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from nat.config import ConfigError
 from nat.profiles import PROFILES
+from webui.backup import check_fits
 from webui.jsonbody import unsafe_character
 from webui.security import state
 from webui.settings import with_nat
@@ -87,6 +88,7 @@ def index():
     try:
         refuse_unsafe_text(typed)
         new = with_nat(config, profile, forwards, dmz or None)
+        check_fits(new)
     except ConfigError as error:
         # Redisplay the kept rows as typed, so error indices match the rows shown.
         errors = {_form_field(error.field): error.message}

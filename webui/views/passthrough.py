@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from nat.config import ConfigError
 from router.edits import HELPER_NAMES, enable_warnings
+from webui.backup import check_fits
 from webui.security import state
 from webui.settings import passthrough_rows, with_passthrough
 from webui.views.common import save_and_report
@@ -31,6 +32,7 @@ def index():
     servers = request.form.get("sstp_servers", "")
     try:
         new = with_passthrough(config, enabled, split_names(servers))
+        check_fits(new)
     except ConfigError as error:
         rows = passthrough_rows(config)
         for row in rows:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 
 from nat.config import ConfigError
+from webui import jsonbody
+from webui.backup import backup_json
 from webui.security import state
 from webui.settings import restored
 from webui.views.common import save_and_report
@@ -38,8 +38,8 @@ def factory_reset():
 
 @bp.route("/system/backup")
 def backup():
-    body = json.dumps(state().backend.get_config().to_dict(), indent=2, sort_keys=True)
     headers = {"Content-Disposition": "attachment; filename=natbox-config.json"}
+    body = backup_json(state().backend.get_config())
     return Response(body + "\n", mimetype="application/json", headers=headers)
 
 
@@ -50,11 +50,7 @@ def restore():
     try:
         if upload is None or not upload.filename:
             raise ConfigError("backup", "choose a backup file")
-        try:
-            data = json.loads(upload.read().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise ConfigError("backup", "not a natbox configuration backup") from None
-        new = restored(web.backend.get_config(), data)
+        new = restored(web.backend.get_config(), jsonbody.loads(upload.read(), "backup"))
     except ConfigError as error:
         flash(f"Restore refused: {error.field}: {error.message}", "error")
         return redirect(url_for("system.index"))
