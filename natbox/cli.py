@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from natbox.appliance import cli as boot_cli
+from natbox.argtypes import OneLineParser
 from natbox.firmware import cli as firmware_cli
 from natbox.lab import cli as lab_cli
 from router import cli as router_main
 from webui import serve as ui_serve
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="natbox", description=__doc__)
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="natbox", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("selfcheck", help="run the NAT engine through a short scripted lab")
     firmware_cli.add_parser(commands)
@@ -21,7 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     lab_cli.add_arguments(commands.add_parser("lab", help="network-namespace lab (root)"))
     ui_serve.add_arguments(commands.add_parser("ui", help="serve the web UI and REST API"))
     boot_cli.add_arguments(commands.add_parser("boot", help="boot the appliance under QEMU"))
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.command == "router":
         return router_main.run(args)
     if args.command == "lab":

@@ -33,6 +33,12 @@ def _port_range(text: str) -> tuple[int, int]:
     return ports
 
 
+def _batch(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 4096):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a batch size (1..4096)")
+    return int(text)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lan", required=True, help="LAN interface (clients, DHCP, DNS)")
     parser.add_argument("--wan", required=True, help="WAN interface (towards the internet)")
@@ -66,7 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="ring",
         help="receive through a PACKET_MMAP ring (default) or one recv() per frame",
     )
-    parser.add_argument("--batch", type=int, default=64, help="frames handled per wake-up")
+    parser.add_argument(
+        "--batch", type=_batch, default=64, help="frames handled per wake-up (1..4096)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,6 +18,22 @@ import time
 from pathlib import Path
 
 
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and int(text) <= 65535):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0..65535, 0: a free one)")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="the LAN address in the appliance")
     parser.add_argument(
@@ -25,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="read the address to listen on from this file, after --wait-for-config (the "
         "appliance starts the UI before its network is configured)",
     )
-    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--port", type=_port, default=8080)
     parser.add_argument("--config", help="configuration file (default: $NATBOX_CONFIG)")
     parser.add_argument(
         "--backend",
@@ -41,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--demo", action="store_true", help="feed sample traffic at start")
     parser.add_argument(
         "--wait-for-config",
-        type=float,
+        type=_seconds,
         default=0.0,
         metavar="SECONDS",
         help="load the code first, then wait up to this long for --config to appear before "

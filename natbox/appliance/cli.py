@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from natbox.appliance.session import Options, open_session
+from natbox.argtypes import PORT_OR_ZERO, refuse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,7 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lan-bridge", help="attach the LAN NIC to this bridge (a new tap)")
     parser.add_argument("--wan-bridge", help="attach the WAN NIC to this bridge (a new tap)")
     parser.add_argument("--user-net", action="store_true", help="QEMU user-mode networking")
-    parser.add_argument("--ui-port", type=int, default=0, help="host port for the web UI")
+    parser.add_argument(
+        "--ui-port", type=PORT_OR_ZERO, default=0, help="host port for the web UI (0: free)"
+    )
     parser.add_argument("--no-build", action="store_true", help="boot what is already built")
     parser.add_argument("--workdir", type=Path, help="disk and boot files (build/appliance)")
     parser.add_argument("--pcap", metavar="DIR", help="capture the lab's links into DIR")
@@ -34,7 +37,10 @@ def options_from(args: argparse.Namespace) -> Options:
     elif args.user_net:
         o.network = "user"
     if o.network in ("taps", "bridges") and not (o.lan and o.wan):
-        raise SystemExit("natbox boot: name both the LAN and the WAN tap (or bridge)")
+        raise SystemExit(
+            refuse("natbox boot", "arguments --lan-*/--wan-*: name both the LAN and the WAN tap"
+                   " (or bridge)")
+        )  # fmt: skip
     return o
 
 

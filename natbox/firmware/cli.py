@@ -7,18 +7,22 @@ import json
 import sys
 from pathlib import Path
 
+from natbox.argtypes import existing_dir, existing_file, refuse
+
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     fw = commands.add_parser("firmware", help="build, verify or inspect a firmware file")
     sub = fw.add_subparsers(dest="firmware_command", required=True)
     b = sub.add_parser("build", help="build the firmware image (same as `make image`)")
     b.add_argument("--board", default=None, help="board name (image/configs/<board>_defconfig)")
-    b.add_argument("--tree", type=Path, default=Path.cwd(), help="source tree (default: cwd)")
+    b.add_argument(
+        "--tree", type=existing_dir, default=Path.cwd(), help="source tree (default: cwd)"
+    )
     v = sub.add_parser("verify", help="check a firmware file, one line per check")
-    v.add_argument("file", type=Path)
+    v.add_argument("file", type=existing_file)
     v.add_argument(
         "--keyring",
-        type=Path,
+        type=existing_dir,
         default=None,
         help="directory of trusted *.pub keys (default: the build's keyring)",
     )
@@ -29,7 +33,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     v.add_argument("--compat", default=None, help="the device's compat_version")
     i = sub.add_parser("info", help="print the manifest as JSON")
-    i.add_argument("file", type=Path)
+    i.add_argument("file", type=existing_file)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,9 +44,13 @@ def run(args: argparse.Namespace) -> int:
             ["--tree", str(args.tree)] + (["--board", args.board] if args.board else [])
         )
     if args.firmware_command == "info":
-        from natbox.firmware.format import unpack
+        from natbox.firmware.format import FormatError, unpack
 
-        print(json.dumps(unpack(args.file.read_bytes()).manifest.to_dict(), indent=2))
+        try:
+            manifest = unpack(args.file.read_bytes()).manifest
+        except FormatError as error:
+            return refuse("natbox firmware info", f"argument file: {error}")
+        print(json.dumps(manifest.to_dict(), indent=2))
         return 0
     from natbox.firmware.keys import Keyring
     from natbox.firmware.verify import validate

@@ -6,16 +6,23 @@ import argparse
 import json
 import socket
 
+from nat.profiles import PROFILES
+from natbox.argtypes import PORT, int_in, matching, refuse
 from natbox.lab import names
 from natbox.lab.lab import Lab, LabOptions, all_lab_ids, remove_lab
+
+# Client N leases 192.168.1.(100+N) from the pool .100-.199.
+MAX_CLIENTS = 99
+LAB_ID = matching(r"[0-9a-z]{1,8}", "a lab id (1-8 lower-case letters or digits)")
+NETEM = matching(r"[a-z0-9]+=.+", "LINK=SPEC")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="lab_command", required=True)
     up = actions.add_parser("up", help="build a lab and start its router")
-    up.add_argument("--name", help="lab id (letters/digits, default: random)")
-    up.add_argument("--clients", type=int, default=2)
-    up.add_argument("--profile", default="restricted-cone")
+    up.add_argument("--name", type=LAB_ID, help="lab id (letters/digits, default: random)")
+    up.add_argument("--clients", type=int_in(1, MAX_CLIENTS), default=2)
+    up.add_argument("--profile", choices=list(PROFILES), default="restricted-cone")
     up.add_argument("--router", choices=("natbox", "kernel"), default="natbox")
     up.add_argument("--offload", choices=("vnet", "off"), default="vnet")
     up.add_argument("--wan-dhcp", action="store_true", help="WAN address by DHCP")
@@ -23,11 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     up.add_argument(
         "--netem",
         action="append",
+        type=NETEM,
         default=[],
         metavar="LINK=SPEC",
         help='e.g. wan="delay 20ms loss 1%%"; links: c1..cN, lan, wan, inet',
     )
-    up.add_argument("--ui-port", type=int, help="forward 127.0.0.1:PORT to the router UI")
+    up.add_argument("--ui-port", type=PORT, help="forward 127.0.0.1:PORT to the router UI")
     up.add_argument(
         "--ui",
         action="store_true",
@@ -35,11 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--ui-port, a free port if not given)",
     )
     down = actions.add_parser("down", help="remove a lab (or --all of them)")
-    down.add_argument("name", nargs="?")
+    down.add_argument("name", nargs="?", type=LAB_ID)
     down.add_argument("--all", action="store_true", help="every natbox lab, even after a crash")
     actions.add_parser("status", help="list labs")
     ctl = actions.add_parser("ctl", help="ask a lab's router (status, counters, mappings...)")
-    ctl.add_argument("name")
+    ctl.add_argument("name", type=LAB_ID)
     ctl.add_argument("cmd")
 
 
@@ -49,9 +57,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def netem_links(clients: int) -> set[str]:
+    return {"lan", "wan", "inet", *(f"c{i}" for i in range(1, clients + 1))}
+
+
 def run(args: argparse.Namespace) -> int:
     if args.lab_command == "up":
         netem = dict(item.split("=", 1) for item in args.netem)
+        unknown = sorted(set(netem) - netem_links(args.clients))
+        if unknown:
+            return refuse("natbox lab up", f"argument --netem: no link {unknown[0]!r} "
+                          f"(links: c1..c{args.clients}, lan, wan, inet)")  # fmt: skip
+        if args.ui and args.router != "natbox":
+            return refuse("natbox lab up", "argument --ui: needs --router natbox")
         options = LabOptions(
             clients=args.clients,
             profile=args.profile,
@@ -63,9 +81,6 @@ def run(args: argparse.Namespace) -> int:
             ui_port=args.ui_port or (_free_port() if args.ui else None),
             ui=args.ui,
         )
-        if args.ui and args.router != "natbox":
-            print("natbox lab up: --ui needs --router natbox (the UI talks to its daemon)")
-            return 2
         lab = Lab(args.name or names.new_id(), options).up()
         n = lab.names
         print(f"lab {n.lab_id} up: router {n.router}, internet {n.internet}, switch {n.switch}")
@@ -80,8 +95,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.lab_command == "down":
         if not args.all and not args.name:
-            print("natbox lab down: name a lab or pass --all")
-            return 2
+            return refuse("natbox lab down", "argument name: name a lab or pass --all")
         for lab_id in all_lab_ids() if args.all else [args.name]:
             remove_lab(lab_id)
             print(f"lab {lab_id} removed")
@@ -90,5 +104,14 @@ def run(args: argparse.Namespace) -> int:
         for lab_id in all_lab_ids():
             print(lab_id)
         return 0
-    print(json.dumps(Lab.load(args.name).ctl(args.cmd), indent=2))
+    if args.name not in all_lab_ids():
+        return refuse(
+            "natbox lab ctl", f"argument name: no lab {args.name!r} (see natbox lab status)"
+        )
+    try:
+        lab = Lab.load(args.name)
+    except FileNotFoundError:  # namespaces left by a crash, no state: only `down` helps
+        return refuse("natbox lab ctl", f"argument name: lab {args.name!r} has no state; "
+                      f"remove it with natbox lab down {args.name}")  # fmt: skip
+    print(json.dumps(lab.ctl(args.cmd), indent=2))
     return 0
