@@ -116,9 +116,11 @@ def with_sections(config: RouterConfig, changes: Any) -> RouterConfig:
 
 
 def restored(config: RouterConfig, backup: Any) -> RouterConfig:
-    """A backup file as the new config; one without an admin account keeps the current one."""
+    """A backup file as the new config. One without an admin account and its password hash
+    is refused: restoring it would bring back the factory login (admin/admin)."""
     if not isinstance(backup, dict):
         raise ConfigError("backup", "not a natbox configuration backup")
-    data = dict(backup)
-    data.setdefault("admin", config.to_dict()["admin"])
-    return RouterConfig.from_dict(data)
+    admin = backup.get("admin")
+    if not isinstance(admin, dict) or not admin.get("password_hash"):
+        raise ConfigError("admin", "a backup without the admin account's password is refused")
+    return RouterConfig.from_dict(backup)

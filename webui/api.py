@@ -43,7 +43,9 @@ def _body() -> dict:
 
 def _apply(new, warnings=()):
     result = state().backend.apply_config(new)
-    return jsonify({**result.as_dict(), "warnings": list(warnings)})
+    # Risky but legal settings are applied, and said (the model names them).
+    risky = [f"{field}: {message}" for field, message in new.warnings()]
+    return jsonify({**result.as_dict(), "warnings": [*warnings, *risky]})
 
 
 @bp.errorhandler(ConfigError)

@@ -7,6 +7,7 @@ import json
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 
 from nat.config import ConfigError
+from router.store import parse_json
 from webui.security import state
 from webui.settings import restored
 from webui.views.common import save_and_report
@@ -51,9 +52,10 @@ def restore():
         if upload is None or not upload.filename:
             raise ConfigError("backup", "choose a backup file")
         try:
-            data = json.loads(upload.read().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            text = upload.read().decode("utf-8")
+        except UnicodeDecodeError:
             raise ConfigError("backup", "not a natbox configuration backup") from None
+        data = parse_json(text, "the backup")
         new = restored(web.backend.get_config(), data)
     except ConfigError as error:
         flash(f"Restore refused: {error.field}: {error.message}", "error")
