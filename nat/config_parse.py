@@ -169,7 +169,7 @@ FIELD_RULES: dict[str, tuple[Rule, Any]] = {
     "unsolicited_syn": (_enum_rule(UnsolicitedSyn), UnsolicitedSyn),
     "timeouts": (TIMEOUTS, lambda value: Timeouts(**value)),
     "port_forwards": (ListOf(PORT_FORWARD, MAX_PORT_FORWARDS), None),
-    "dmz_host": (Nullable(Address()), None),
+    "dmz_host": (Nullable(Address(), empty_is_none=True), None),
     "helpers": (HelperSwitches(), None),
     "sstp_servers": (ListOf(Text(253, _HOST_NAME, "a host name"), MAX_SSTP_SERVERS), None),
     "random_seed": (Integer(0, 2**63 - 1), None),
@@ -183,8 +183,6 @@ def nat_schema() -> dict[str, Any]:
 
 def _field(name: str, value: Any) -> Any:
     rule, convert = FIELD_RULES[name]
-    if name == "dmz_host" and value == "":  # the form's empty field: no DMZ
-        value = None
     parsed = rule.parse(name, value)
     if name == "port_forwards":
         return tuple(_port_forward(f"{name}[{i}]", item) for i, item in enumerate(parsed))

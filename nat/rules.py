@@ -158,12 +158,18 @@ class Address(Rule):
 @dataclass(frozen=True)
 class Nullable(Rule):
     rule: Rule
+    empty_is_none: bool = False  # a form's empty field means "none" too
 
     def parse(self, name: str, value: Any) -> Any:
-        return None if value is None else self.rule.parse(name, value)
+        if value is None or (self.empty_is_none and value == ""):
+            return None
+        return self.rule.parse(name, value)
 
     def schema(self) -> dict[str, Any]:
-        return {"anyOf": [self.rule.schema(), {"type": "null"}]}
+        choices = [self.rule.schema(), {"type": "null"}]
+        if self.empty_is_none:
+            choices.append({"const": ""})
+        return {"anyOf": choices}
 
 
 @dataclass(frozen=True)

@@ -205,7 +205,7 @@ WAN = Fields(
     {
         "mode": Choice(("static", "dhcp")),
         "prefix": Integer(1, 32),
-        "gateway": Nullable(Address()),
+        "gateway": Nullable(Address(), empty_is_none=True),
         "dns_servers": ListOf(Address(), 3),
     }
 )
@@ -247,8 +247,6 @@ def _admin(value: Any) -> AdminAccount:
 
 
 def _wan(value: Any) -> WanSettings:
-    if isinstance(value, dict) and value.get("gateway") == "":  # a form's empty field
-        value = {**value, "gateway": None}
     return WanSettings(**WAN.parse("wan", value))
 
 

@@ -15,7 +15,7 @@ import json
 from flask import Blueprint, Response, current_app, g, jsonify, request, session
 
 from nat.config import ConfigError
-from router.edits import enable_warnings, set_lan
+from router.edits import KEEP, enable_warnings, set_lan
 from webui.filters import events_csv, filter_events, filter_mappings
 from webui.openapi import openapi_document
 from webui.security import api_error, state
@@ -162,7 +162,7 @@ def put_passthrough():
     helpers = data.get("helpers", {})
     if not isinstance(helpers, dict):
         raise ConfigError("helpers", "expected an object of protocol: true/false")
-    new = with_passthrough(config, helpers, data.get("sstp_servers"))
+    new = with_passthrough(config, helpers, data.get("sstp_servers", KEEP))
     return _apply(new, enable_warnings(config, new))
 
 
@@ -202,7 +202,7 @@ def put_lan():
     unknown = sorted(set(data) - {"hostname", "dhcp"})
     if unknown:
         raise ConfigError(unknown[0], "unknown setting")
-    return _apply(set_lan(config, data.get("hostname"), data.get("dhcp")))
+    return _apply(set_lan(config, data.get("hostname", KEEP), data.get("dhcp", KEEP)))
 
 
 # -- system and firmware ----------------------------------------------------------------------

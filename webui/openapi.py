@@ -31,6 +31,16 @@ WRITE_ERRORS = {**AUTH_ERRORS, "422": ERROR}
 STRINGS = {"type": "array", "items": {"type": "string"}}
 NULLABLE_STRING = {"type": ["string", "null"]}
 
+
+def _backup_admin(schema: dict[str, Any]) -> dict[str, Any]:
+    """A backup's admin account must carry its password hash (else restoring it would bring
+    back the factory login, which the router refuses)."""
+    admin = schema["properties"]["admin"]
+    admin["required"] = ["password_hash"]
+    admin["properties"]["password_hash"]["minLength"] = 1
+    return schema
+
+
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
@@ -150,6 +160,12 @@ SCHEMAS: dict[str, Any] = {
     "RouterConfig": {
         **Fields({"nat": Fields(NAT_RULES), **SECTIONS}).schema(),
         "description": "router.model.RouterConfig; nat is nat.config.NatConfig as a dict",
+    },
+    "Backup": {
+        **_backup_admin(
+            Fields({"nat": Fields(NAT_RULES), **SECTIONS}, required=("admin",)).schema()
+        ),
+        "description": "a RouterConfig with the admin account's password hash (as backed up)",
     },
     "ConfigSections": {
         **Fields(
@@ -474,7 +490,7 @@ PATHS: dict[str, Any] = {
     "/system/restore": {
         "post": {
             "summary": "Restore a backup",
-            "requestBody": _body("RouterConfig"),
+            "requestBody": _body("Backup"),
             "responses": {"200": _json(_ref("ApplyResult")), **WRITE_ERRORS},
         }
     },
