@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import re
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -20,7 +19,19 @@ from nat.config_types import (
     Timeouts,
     UnsolicitedSyn,
 )
-from nat.profiles import DEFAULT_PROFILE, profile_settings
+from nat.profiles import DEFAULT_PROFILE, PROFILES, profile_settings
+from nat.rules import (
+    Address,
+    Boolean,
+    Choice,
+    Fields,
+    Integer,
+    ListOf,
+    Nullable,
+    Rule,
+    Seconds,
+    Text,
+)
 
 # Lower bounds the RFCs set; going below them is refused rather than silently accepted.
 RFC_MINIMUM_TIMEOUTS = {
@@ -44,12 +55,13 @@ def parse_config(config_class: type[Config], data: dict[str, Any]) -> Config:
         raise ConfigError(unknown[0], "unknown setting")
     settings: dict[str, Any] = {}
     profile = data.get("profile", DEFAULT_PROFILE)
-    settings.update(profile_settings(_expect(str, "profile", profile)))
+    if not isinstance(profile, str):
+        raise ConfigError("profile", "expected a profile name")
+    settings.update(profile_settings(profile))  # refuses an unknown one, naming the choices
     settings["profile"] = profile
     for name, value in data.items():
-        if name == "profile":
-            continue
-        settings[name] = _FIELD_PARSERS[name](name, value)
+        if name != "profile":
+            settings[name] = _field(name, value)
     if "timeouts" in data and profile != "linux-masquerade":
         _check_rfc_minimums(settings["timeouts"])
     config = config_class(**settings)
@@ -76,76 +88,125 @@ def config_to_dict(config: Any) -> dict[str, Any]:
     return out
 
 
-def _expect(kind: type | tuple[type, ...], name: str, value: Any) -> Any:
-    if isinstance(value, bool) and kind is not bool and kind != (bool,):
-        raise ConfigError(name, f"expected {_kind_name(kind)}, got a boolean")
-    if not isinstance(value, kind):
-        raise ConfigError(name, f"expected {_kind_name(kind)}, got {type(value).__name__}")
-    return value
+# Limits: generous for any real router, small enough that nothing can exhaust the device.
+MAX_TIMEOUT = 30 * 86400.0  # a month; Linux's TCP established timeout is 5 days
+MAX_PORT_FORWARDS = 256
+MAX_NAME = 64
+MAX_SSTP_SERVERS = 16
+_HOST_NAME = (
+    r"(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*"
+    r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.?"
+)
+HELPER_NAME = r"[a-z0-9_-]{1,32}"
+
+PORT = Integer(1, 65535)
+TIMEOUTS = Fields({f.name: Seconds(0.0, MAX_TIMEOUT) for f in dataclasses.fields(Timeouts)})
+PORT_FORWARD = Fields(
+    {
+        "proto": Choice(("tcp", "udp")),
+        "ext_port": PORT,
+        "ext_port_end": Nullable(PORT),
+        "host": Address(),
+        "host_port": PORT,
+        "name": Text(MAX_NAME),
+    },
+    required=("proto", "ext_port", "host"),
+)
 
 
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    if isinstance(kind, tuple):
-        return " or ".join(k.__name__ for k in kind)
-    return kind.__name__
+class PortRange(Rule):
+    def parse(self, name: str, value: Any) -> tuple[int, int]:
+        first, last = ListOf(PORT, 2, 2).parse(name, value)
+        if first > last:
+            raise ConfigError(name, "first port is above the last")
+        return (first, last)
+
+    def schema(self) -> dict[str, Any]:
+        return ListOf(PORT, 2, 2).schema()
 
 
-def _ipv4(name: str, value: Any) -> str:
-    try:
-        return str(ipaddress.IPv4Address(_expect(str, name, value)))
-    except ipaddress.AddressValueError:
-        raise ConfigError(name, f"{value!r} is not an IPv4 address") from None
+class HelperSwitches(Rule):
+    """``{"pptp": true, ...}``: which helpers are on (names are the helpers' own)."""
+
+    def parse(self, name: str, value: Any) -> tuple[tuple[str, bool], ...]:
+        if not isinstance(value, dict):
+            raise ConfigError(name, "must be an object")
+        for key, enabled in value.items():
+            Text(32, HELPER_NAME, "a helper name").parse(f"{name}.{key}", key)
+            Boolean().parse(f"{name}.{key}", enabled)
+        return tuple(sorted(value.items()))
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "propertyNames": {"pattern": f"^{HELPER_NAME}$"},
+            "additionalProperties": {"type": "boolean"},
+        }
 
 
-def _int_in(name: str, value: Any, low: int, high: int) -> int:
-    _expect(int, name, value)
-    if not low <= value <= high:
-        raise ConfigError(name, f"must be between {low} and {high}")
-    return value
+def _enum_rule(enum: type[Enum]) -> Choice:
+    return Choice(tuple(member.value for member in enum))
 
 
-def _enum(enum: type[Enum]):
-    def parse(name: str, value: Any) -> Enum:
-        try:
-            return enum(value)
-        except ValueError:
-            choices = ", ".join(member.value for member in enum)
-            raise ConfigError(name, f"{value!r} is not one of: {choices}") from None
+# Every field of NatConfig: its rule, and how the checked value becomes the field's value.
+FIELD_RULES: dict[str, tuple[Rule, Any]] = {
+    "profile": (Choice(tuple(PROFILES)), None),
+    "lan_address": (Address(), None),
+    "lan_prefix": (Integer(8, 30), None),
+    "wan_addresses": (ListOf(Address(), 8, min_items=1), None),
+    "mapping": (_enum_rule(Behaviour), Behaviour),
+    "filtering": (_enum_rule(Behaviour), Behaviour),
+    "port_allocation": (_enum_rule(PortAllocation), PortAllocation),
+    "port_parity": (Boolean(), None),
+    "hairpinning": (Boolean(), None),
+    "inbound_refresh": (Boolean(), None),
+    "port_range": (PortRange(), None),
+    "low_port_range": (PortRange(), None),
+    "per_host_quota": (Integer(1, 65535 * 8), None),
+    "max_mappings": (Integer(1, 10_000_000), None),
+    "lan_mtu": (Integer(576, 65535), None),
+    "wan_mtu": (Integer(576, 65535), None),
+    "unsolicited_syn": (_enum_rule(UnsolicitedSyn), UnsolicitedSyn),
+    "timeouts": (TIMEOUTS, lambda value: Timeouts(**value)),
+    "port_forwards": (ListOf(PORT_FORWARD, MAX_PORT_FORWARDS), None),
+    "dmz_host": (Nullable(Address(), empty_is_none=True), None),
+    "helpers": (HelperSwitches(), None),
+    "sstp_servers": (ListOf(Text(253, _HOST_NAME, "a host name"), MAX_SSTP_SERVERS), None),
+    "random_seed": (Integer(0, 2**63 - 1), None),
+}
 
-    return parse
+
+def nat_schema() -> dict[str, Any]:
+    """JSON Schema of the ``nat`` section, from the same rules ``parse_config`` applies."""
+    return Fields({name: rule for name, (rule, _) in FIELD_RULES.items()}).schema()
 
 
-def _port_range(name: str, value: Any) -> tuple[int, int]:
-    if not isinstance(value, list | tuple) or len(value) != 2:
-        raise ConfigError(name, "expected [first, last]")
-    first = _int_in(name, value[0], 1, 65535)
-    last = _int_in(name, value[1], 1, 65535)
-    if first > last:
-        raise ConfigError(name, "first port is above the last")
-    return (first, last)
-
-
-def _wan_addresses(name: str, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple) or not value:
-        raise ConfigError(name, "expected a non-empty list of IPv4 addresses")
-    addresses = tuple(_ipv4(name, v) for v in value)
-    if len(set(addresses)) != len(addresses):
+def _field(name: str, value: Any) -> Any:
+    rule, convert = FIELD_RULES[name]
+    parsed = rule.parse(name, value)
+    if name == "port_forwards":
+        return tuple(_port_forward(f"{name}[{i}]", item) for i, item in enumerate(parsed))
+    if name == "wan_addresses" and len(set(parsed)) != len(parsed):
         raise ConfigError(name, "addresses must be distinct")
-    return addresses
+    return convert(parsed) if convert is not None else parsed
 
 
-def _timeouts(name: str, value: Any) -> Timeouts:
-    _expect(dict, name, value)
-    known = {f.name for f in dataclasses.fields(Timeouts)}
-    values = {}
-    for key, seconds in value.items():
-        if key not in known:
-            raise ConfigError(f"{name}.{key}", "unknown timeout")
-        _expect((int, float), f"{name}.{key}", seconds)
-        if seconds < 0:
-            raise ConfigError(f"{name}.{key}", "must not be negative")
-        values[key] = float(seconds)
-    return Timeouts(**values)
+def _port_forward(where: str, item: dict[str, Any]) -> PortForward:
+    ext_port = item["ext_port"]
+    end = item.get("ext_port_end")
+    if end is not None and end < ext_port:
+        raise ConfigError(f"{where}.ext_port_end", f"must be between {ext_port} and 65535")
+    host_port = item.get("host_port", ext_port)
+    if host_port + (end or ext_port) - ext_port > 65535:
+        raise ConfigError(f"{where}.host_port", "the range runs past port 65535")
+    return PortForward(
+        proto=item["proto"],
+        ext_port=ext_port,
+        ext_port_end=end,
+        host=item["host"],
+        host_port=host_port,
+        name=item.get("name", ""),
+    )
 
 
 def _check_rfc_minimums(timeouts: Timeouts) -> None:
@@ -154,108 +215,30 @@ def _check_rfc_minimums(timeouts: Timeouts) -> None:
             raise ConfigError(f"timeouts.{key}", f"must be at least {minimum:g} s (RFC minimum)")
 
 
-def _port_forwards(name: str, value: Any) -> tuple[PortForward, ...]:
-    if not isinstance(value, list | tuple):
-        raise ConfigError(name, "expected a list")
-    forwards = []
-    for i, item in enumerate(value):
-        where = f"{name}[{i}]"
-        _expect(dict, where, item)
-        unknown = set(item) - {"proto", "ext_port", "ext_port_end", "host", "host_port", "name"}
-        if unknown:
-            raise ConfigError(f"{where}.{sorted(unknown)[0]}", "unknown setting")
-        for required in ("proto", "ext_port", "host"):
-            if required not in item:
-                raise ConfigError(f"{where}.{required}", "required")
-        proto = item["proto"]
-        if proto not in ("tcp", "udp"):
-            raise ConfigError(f"{where}.proto", "must be 'tcp' or 'udp'")
-        ext_port = _int_in(f"{where}.ext_port", item["ext_port"], 1, 65535)
-        end = item.get("ext_port_end")
-        if end is not None:
-            end = _int_in(f"{where}.ext_port_end", end, ext_port, 65535)
-        host_port = _int_in(f"{where}.host_port", item.get("host_port", ext_port), 1, 65535)
-        if host_port + (end or ext_port) - ext_port > 65535:
-            raise ConfigError(f"{where}.host_port", "the range runs past port 65535")
-        forwards.append(
-            PortForward(
-                proto=proto,
-                ext_port=ext_port,
-                ext_port_end=end,
-                host=_ipv4(f"{where}.host", item["host"]),
-                host_port=host_port,
-                name=_expect(str, f"{where}.name", item.get("name", "")),
-            )
-        )
-    return tuple(forwards)
-
-
-def _helpers(name: str, value: Any) -> tuple[tuple[str, bool], ...]:
-    _expect(dict, name, value)
-    for key, enabled in value.items():
-        _expect(bool, f"{name}.{key}", enabled)
-    return tuple(sorted(value.items()))
-
-
-_HOSTNAME = re.compile(
-    r"^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*"
-    r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.?$"
-)
-
-
-def _hostnames(name: str, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple):
-        raise ConfigError(name, "expected a list of host names")
-    for i, host in enumerate(value):
-        if not isinstance(host, str) or not _HOSTNAME.match(host):
-            raise ConfigError(f"{name}[{i}]", f"{host!r} is not a host name")
-    return tuple(value)
-
-
-def _optional_ipv4(name: str, value: Any) -> str | None:
-    return None if value in (None, "") else _ipv4(name, value)
-
-
-_FIELD_PARSERS = {
-    "lan_address": _ipv4,
-    "lan_prefix": lambda n, v: _int_in(n, v, 8, 30),
-    "wan_addresses": _wan_addresses,
-    "mapping": _enum(Behaviour),
-    "filtering": _enum(Behaviour),
-    "port_allocation": _enum(PortAllocation),
-    "port_parity": lambda n, v: _expect(bool, n, v),
-    "hairpinning": lambda n, v: _expect(bool, n, v),
-    "inbound_refresh": lambda n, v: _expect(bool, n, v),
-    "port_range": _port_range,
-    "low_port_range": _port_range,
-    "per_host_quota": lambda n, v: _int_in(n, v, 1, 65535 * 8),
-    "max_mappings": lambda n, v: _int_in(n, v, 1, 10_000_000),
-    "lan_mtu": lambda n, v: _int_in(n, v, 576, 65535),
-    "wan_mtu": lambda n, v: _int_in(n, v, 576, 65535),
-    "unsolicited_syn": _enum(UnsolicitedSyn),
-    "timeouts": _timeouts,
-    "port_forwards": _port_forwards,
-    "dmz_host": _optional_ipv4,
-    "helpers": _helpers,
-    "sstp_servers": _hostnames,
-    "random_seed": lambda n, v: _int_in(n, v, 0, 2**63 - 1),
-}
-
-
 def _check_consistency(config: Any) -> None:
     network = config.lan_network()
-    if ipaddress.IPv4Address(config.lan_address) in (
-        network.network_address,
-        network.broadcast_address,
-    ):
+    router = ipaddress.IPv4Address(config.lan_address)
+    edges = (network.network_address, network.broadcast_address)
+    if router in edges:
         raise ConfigError(
             "lan_address", f"{config.lan_address} is the network or broadcast address of {network}"
         )
+
+    def lan_host(name: str, text: str) -> None:
+        """Inbound traffic goes to a host of the LAN, never to the router itself: a forward
+        to its own address would open the management UI to the WAN."""
+        address = ipaddress.IPv4Address(text)
+        if address not in network:
+            raise ConfigError(name, f"{text} is not in {network}")
+        if address in edges:
+            raise ConfigError(name, f"{text} is the network or broadcast address of {network}")
+        if address == router:
+            raise ConfigError(name, f"{text} is the router itself, not a LAN host")
+
     for i, forward in enumerate(config.port_forwards):
-        if ipaddress.IPv4Address(forward.host) not in network:
-            raise ConfigError(f"port_forwards[{i}].host", f"{forward.host} is not in {network}")
-    if config.dmz_host and ipaddress.IPv4Address(config.dmz_host) not in network:
-        raise ConfigError("dmz_host", f"{config.dmz_host} is not in {network}")
+        lan_host(f"port_forwards[{i}].host", forward.host)
+    if config.dmz_host:
+        lan_host("dmz_host", config.dmz_host)
     seen: dict[tuple[str, int], int] = {}
     for i, forward in enumerate(config.port_forwards):
         for port in forward.ports():
@@ -269,3 +252,24 @@ def _check_consistency(config: Any) -> None:
     for address in config.wan_addresses:
         if ipaddress.IPv4Address(address) in network:
             raise ConfigError("wan_addresses", f"{address} is inside the LAN {network}")
+
+
+# A forward of more ports than this is legal but suspicious: the LAN host behind it takes
+# the WAN's traffic for all of them, and its own outbound connections lose those ports.
+WIDE_FORWARD = 1024
+
+
+def config_warnings(config: Any) -> list[tuple[str, str]]:
+    """Risky but legal settings, as (field, message): the UI shows them, the API returns them."""
+    warnings = []
+    for i, forward in enumerate(config.port_forwards):
+        count = len(forward.ports())
+        if count > WIDE_FORWARD:
+            warnings.append((
+                f"port_forwards[{i}]",
+                f"forwards {count} {forward.proto} ports to {forward.host}: every one of them "
+                "reaches that host from the WAN",
+            ))  # fmt: skip
+    if config.dmz_host:
+        warnings.append(("dmz_host", f"all unsolicited WAN traffic reaches {config.dmz_host}"))
+    return warnings

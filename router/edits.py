@@ -16,6 +16,8 @@ from nat.passthrough import HELPER_CLASSES
 from nat.profiles import PROFILES
 from router.model import RouterConfig
 
+# "Leave this as it is": None cannot say it, as a JSON null is a value to refuse.
+KEEP: Any = ...
 HELPER_NAMES = tuple(cls.name for cls in HELPER_CLASSES)
 PROFILE_NAMES = tuple(PROFILES)
 # Settings a NAT profile sets together; a new profile must not inherit the old one's values.
@@ -46,7 +48,7 @@ def enable_warnings(old: RouterConfig, new: RouterConfig) -> list[str]:
 
 
 def switch_helpers(
-    config: RouterConfig, enabled: dict[str, Any], sstp_servers: Any = None
+    config: RouterConfig, enabled: dict[str, Any], sstp_servers: Any = KEEP
 ) -> RouterConfig:
     unknown = sorted(set(enabled) - set(HELPER_NAMES))
     if unknown:
@@ -54,24 +56,24 @@ def switch_helpers(
         raise ConfigError(f"nat.helpers.{unknown[0]}", f"no such protocol; one of {choices}")
     data = config.to_dict()
     data["nat"]["helpers"] = {**data["nat"]["helpers"], **enabled}
-    if sstp_servers is not None:
+    if sstp_servers is not KEEP:
         data["nat"]["sstp_servers"] = sstp_servers
     return RouterConfig.from_dict(data)
 
 
 def set_nat(
-    config: RouterConfig, profile: Any, port_forwards: Any = None, dmz_host: Any = ...
+    config: RouterConfig, profile: Any, port_forwards: Any = KEEP, dmz_host: Any = KEEP
 ) -> RouterConfig:
-    """The NAT page's settings; ``port_forwards`` None and ``dmz_host`` ... keep them."""
+    """The NAT page's settings; what is left out (KEEP) stays as it is."""
     data = config.to_dict()
     nat = data["nat"]
     if profile != nat["profile"]:
         for key in PROFILE_KEYS:
             nat.pop(key, None)
     nat["profile"] = profile
-    if port_forwards is not None:
+    if port_forwards is not KEEP:
         nat["port_forwards"] = port_forwards
-    if dmz_host is not ...:
+    if dmz_host is not KEEP:
         nat["dmz_host"] = dmz_host
     return RouterConfig.from_dict(data)
 
@@ -92,12 +94,12 @@ def remove_forward(config: RouterConfig, proto: str, ext_port: int) -> RouterCon
     return RouterConfig.from_dict(data)
 
 
-def set_lan(config: RouterConfig, hostname: Any = None, dhcp: Any = None) -> RouterConfig:
+def set_lan(config: RouterConfig, hostname: Any = KEEP, dhcp: Any = KEEP) -> RouterConfig:
     """The router's name and its DHCP server (``dhcp``: the fields to change)."""
     data = config.to_dict()
-    if hostname is not None:
+    if hostname is not KEEP:
         data["hostname"] = hostname
-    if dhcp is not None:
+    if dhcp is not KEEP:
         if not isinstance(dhcp, dict):
             raise ConfigError("dhcp", "must be an object")
         data["dhcp"] = {**data["dhcp"], **dhcp}
@@ -116,9 +118,11 @@ def with_sections(config: RouterConfig, changes: Any) -> RouterConfig:
 
 
 def restored(config: RouterConfig, backup: Any) -> RouterConfig:
-    """A backup file as the new config; one without an admin account keeps the current one."""
+    """A backup file as the new config. One without an admin account and its password hash
+    is refused: restoring it would bring back the factory login (admin/admin)."""
     if not isinstance(backup, dict):
         raise ConfigError("backup", "not a natbox configuration backup")
-    data = dict(backup)
-    data.setdefault("admin", config.to_dict()["admin"])
-    return RouterConfig.from_dict(data)
+    admin = backup.get("admin")
+    if not isinstance(admin, dict) or not admin.get("password_hash"):
+        raise ConfigError("admin", "a backup without the admin account's password is refused")
+    return RouterConfig.from_dict(backup)

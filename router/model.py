@@ -19,15 +19,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nat.config import ConfigError, NatConfig
+from nat.config_parse import config_warnings
+from nat.rules import Address, Boolean, Choice, Fields, Integer, ListOf, Nullable, Rule, Text
 
 # The factory password, printed on the (virtual) label; login forces a change.
 FACTORY_PASSWORD = "admin"
-_USERNAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
-_HOSTNAME = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
-_HASH_PREFIXES = ("scrypt:", "pbkdf2:")
-_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-_DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*"
-                       r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")  # fmt: skip
+_DNS_NAME = (
+    r"(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*"
+    r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+)
 # The LAN's own DNS domain: the router answers HOSTNAME.lan and router.lan itself.
 LAN_DOMAIN = "lan"
 ROUTER_NAMES = (f"router.{LAN_DOMAIN}",)
@@ -91,6 +91,10 @@ class RouterConfig:
     def replace(self, **changes: Any) -> RouterConfig:
         return dataclasses.replace(self, **changes)
 
+    def warnings(self) -> list[tuple[str, str]]:
+        """Risky but legal settings, as (field, message), for the UI and the API."""
+        return [(f"nat.{name}", message) for name, message in config_warnings(self.nat)]
+
     def own_names(self) -> tuple[str, ...]:
         """The names the router itself answers for on the LAN."""
         return (self.hostname, f"{self.hostname}.{LAN_DOMAIN}", *ROUTER_NAMES)
@@ -102,9 +106,7 @@ class RouterConfig:
         unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise ConfigError(unknown[0], "unknown setting")
-        hostname = data.get("hostname", "natbox")
-        if not isinstance(hostname, str) or not _HOSTNAME.match(hostname):
-            raise ConfigError("hostname", "letters, digits and '-', at most 63 characters")
+        hostname = HOSTNAME.parse("hostname", data.get("hostname", "natbox"))
         nat = _nat(data.get("nat", {}))
         config = cls(
             hostname=hostname,
@@ -143,12 +145,6 @@ def _expect_dict(name: str, value: Any) -> None:
         raise ConfigError(name, "must be an object")
 
 
-def _only(name: str, value: dict[str, Any], cls: type) -> None:
-    unknown = sorted(set(value) - {f.name for f in dataclasses.fields(cls)})
-    if unknown:
-        raise ConfigError(f"{name}.{unknown[0]}", "unknown setting")
-
-
 def _nat(value: Any) -> NatConfig:
     _expect_dict("nat", value)
     try:
@@ -157,87 +153,117 @@ def _nat(value: Any) -> NatConfig:
         raise ConfigError(f"nat.{error.field}", error.message) from None
 
 
+class PasswordHash(Rule):
+    """A password hash in the format router's webui.passwords writes, with bounded cost: a
+    restored backup must not make every login take seconds (a denial of service) or hold a
+    hash nothing can check (everyone locked out). "" is the factory password."""
+
+    def parse(self, name: str, value: Any) -> str:
+        text = Text(512, what="a password hash").parse(name, value)
+        if text and not re.fullmatch(PASSWORD_HASH_PATTERN, text):
+            raise ConfigError(name, "not a password hash this router writes")
+        if text.startswith("scrypt:"):
+            n, r, p = (int(x) for x in text.split("$")[0].split(":")[1:])
+            if n & (n - 1) or not (2**10 <= n <= MAX_SCRYPT_N and r <= 16 and p <= 2):
+                bounds = f"N a power of two <= {MAX_SCRYPT_N}, r <= 16, p <= 2"
+                raise ConfigError(name, f"scrypt cost out of bounds ({bounds})")
+        elif text.startswith("pbkdf2:"):
+            iterations = int(text.split("$")[0].split(":")[2])
+            if not 1000 <= iterations <= MAX_PBKDF2_ITERATIONS:
+                limit = MAX_PBKDF2_ITERATIONS
+                raise ConfigError(name, f"pbkdf2 iterations must be 1000 to {limit}")
+        return text
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", "maxLength": 512, "pattern": f"^(?:{PASSWORD_HASH_PATTERN})?$"}
+
+
+# scrypt:N:r:p$salt$hex (64 bytes) or pbkdf2:sha256|sha512:iterations$salt$hex (digest size).
+PASSWORD_HASH_PATTERN = (
+    r"scrypt:[0-9]{1,7}:[0-9]{1,2}:[0-9]\$[A-Za-z0-9]{8,64}\$[0-9a-f]{128}"
+    r"|pbkdf2:sha256:[0-9]{4,7}\$[A-Za-z0-9]{8,64}\$[0-9a-f]{64}"
+    r"|pbkdf2:sha512:[0-9]{4,7}\$[A-Za-z0-9]{8,64}\$[0-9a-f]{128}"
+)
+MAX_SCRYPT_N = 2**16  # 64 MiB with r = 8; the default is 2**15
+MAX_PBKDF2_ITERATIONS = 1_000_000  # Werkzeug's default is 600,000; 3,000,000 take 1.3 s here
+
+HOSTNAME = Text(
+    63, r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?", "a host name (letters, digits and '-')"
+)
+ADMIN = Fields(
+    {
+        "username": Text(
+            32,
+            r"[a-z_][a-z0-9_.-]{0,31}",
+            "a user name (lower-case letters, digits, '_', '.', '-')",
+        ),
+        "password_hash": PasswordHash(),
+        "must_change_password": Boolean(),
+    }
+)
+WAN = Fields(
+    {
+        "mode": Choice(("static", "dhcp")),
+        "prefix": Integer(1, 32),
+        "gateway": Nullable(Address(), empty_is_none=True),
+        "dns_servers": ListOf(Address(), 3),
+    }
+)
+STATIC_LEASE = Fields(
+    {
+        "mac": Text(
+            17, r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}", "a MAC address like 02:00:00:00:00:01"
+        ),
+        "address": Address(),
+    },
+    required=("mac", "address"),
+)
+DHCP = Fields(
+    {
+        "enabled": Boolean(),
+        "first": Address(),
+        "last": Address(),
+        "lease_time": Integer(120, 31_536_000),
+        "static_leases": ListOf(STATIC_LEASE, MAX_STATIC_LEASES),
+    }
+)
+HOST_RECORD = Fields(
+    {"name": Text(253, _DNS_NAME, "a DNS name"), "address": Address()},
+    required=("name", "address"),
+)
+DNS = Fields({"hosts": ListOf(HOST_RECORD, MAX_HOST_RECORDS)})
+# The sections besides ``nat`` (which nat.config_parse owns), for the API's document.
+SECTIONS: dict[str, Rule] = {
+    "hostname": HOSTNAME,
+    "admin": ADMIN,
+    "wan": WAN,
+    "dhcp": DHCP,
+    "dns": DNS,
+}
+
+
 def _admin(value: Any) -> AdminAccount:
-    _expect_dict("admin", value)
-    _only("admin", value, AdminAccount)
-    account = AdminAccount(**value)
-    if not isinstance(account.username, str) or not _USERNAME.match(account.username):
-        raise ConfigError("admin.username", "lower-case letters, digits, '_', '.', '-'")
-    if not isinstance(account.password_hash, str) or (
-        account.password_hash and not account.password_hash.startswith(_HASH_PREFIXES)
-    ):
-        raise ConfigError("admin.password_hash", "not a password hash")
-    if not isinstance(account.must_change_password, bool):
-        raise ConfigError("admin.must_change_password", "expected true or false")
-    return account
-
-
-def _ipv4(name: str, value: Any) -> str:
-    try:
-        return str(ipaddress.IPv4Address(value if isinstance(value, str) else ""))
-    except ipaddress.AddressValueError:
-        raise ConfigError(name, f"{value!r} is not an IPv4 address") from None
+    return AdminAccount(**ADMIN.parse("admin", value))
 
 
 def _wan(value: Any) -> WanSettings:
-    _expect_dict("wan", value)
-    _only("wan", value, WanSettings)
-    mode = value.get("mode", "static")
-    if mode not in ("static", "dhcp"):
-        raise ConfigError("wan.mode", "must be 'static' or 'dhcp'")
-    prefix = value.get("prefix", WanSettings().prefix)
-    if isinstance(prefix, bool) or not isinstance(prefix, int) or not 1 <= prefix <= 32:
-        raise ConfigError("wan.prefix", "must be a prefix length from 1 to 32")
-    gateway = value.get("gateway", WanSettings().gateway)
-    gateway = None if gateway in (None, "") else _ipv4("wan.gateway", gateway)
-    dns = value.get("dns_servers", list(WanSettings().dns_servers))
-    if not isinstance(dns, list | tuple) or len(dns) > 3:
-        raise ConfigError("wan.dns_servers", "expected a list of at most 3 addresses")
-    return WanSettings(
-        mode=mode,
-        prefix=prefix,
-        gateway=gateway,
-        dns_servers=tuple(_ipv4(f"wan.dns_servers[{i}]", d) for i, d in enumerate(dns)),
-    )
+    return WanSettings(**WAN.parse("wan", value))
 
 
 def _dhcp(value: Any) -> DhcpServer:
-    _expect_dict("dhcp", value)
-    _only("dhcp", value, DhcpServer)
-    enabled = value.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise ConfigError("dhcp.enabled", "expected true or false")
-    lease = value.get("lease_time", DhcpServer().lease_time)
-    if isinstance(lease, bool) or not isinstance(lease, int) or not 120 <= lease <= 31_536_000:
-        raise ConfigError("dhcp.lease_time", "must be between 120 and 31536000 seconds")
-    return DhcpServer(
-        enabled=enabled,
-        first=_ipv4("dhcp.first", value.get("first", DhcpServer().first)),
-        last=_ipv4("dhcp.last", value.get("last", DhcpServer().last)),
-        lease_time=lease,
-        static_leases=_static_leases(value.get("static_leases", [])),
-    )
+    parsed = DHCP.parse("dhcp", value)
+    parsed["static_leases"] = _static_leases(parsed.get("static_leases", ()))
+    return DhcpServer(**parsed)
 
 
-def _list(name: str, value: Any, limit: int) -> list[Any]:
-    if not isinstance(value, list | tuple) or len(value) > limit:
-        raise ConfigError(name, f"expected a list of at most {limit} entries")
-    for i, item in enumerate(value):
-        _expect_dict(f"{name}[{i}]", item)
-    return list(value)
-
-
-def _static_leases(value: Any) -> tuple[StaticLease, ...]:
+def _static_leases(items: tuple[dict[str, Any], ...]) -> tuple[StaticLease, ...]:
     leases, macs, addresses = [], set(), set()
-    for i, item in enumerate(_list("dhcp.static_leases", value, MAX_STATIC_LEASES)):
-        name = f"dhcp.static_leases[{i}]"
-        _only(name, item, StaticLease)
-        mac = item.get("mac")
-        if not isinstance(mac, str) or not _MAC.match(mac.lower()):
-            raise ConfigError(f"{name}.mac", "expected a MAC address like 02:00:00:00:00:01")
-        lease = StaticLease(mac.lower(), _ipv4(f"{name}.address", item.get("address")))
+    for i, item in enumerate(items):
+        lease = StaticLease(item["mac"].lower(), item["address"])
         if lease.mac in macs or lease.address in addresses:
-            raise ConfigError(name, "each MAC and each address may have one static lease")
+            raise ConfigError(
+                f"dhcp.static_leases[{i}]", "each MAC and each address may have one static lease"
+            )
         macs.add(lease.mac)
         addresses.add(lease.address)
         leases.append(lease)
@@ -245,17 +271,8 @@ def _static_leases(value: Any) -> tuple[StaticLease, ...]:
 
 
 def _dns(value: Any) -> DnsSettings:
-    _expect_dict("dns", value)
-    _only("dns", value, DnsSettings)
-    records = []
-    for i, item in enumerate(_list("dns.hosts", value.get("hosts", []), MAX_HOST_RECORDS)):
-        name = f"dns.hosts[{i}]"
-        _only(name, item, HostRecord)
-        host = item.get("name")
-        if not isinstance(host, str) or not _DNS_NAME.match(host):
-            raise ConfigError(f"{name}.name", "not a DNS name")
-        records.append(HostRecord(host, _ipv4(f"{name}.address", item.get("address"))))
-    return DnsSettings(hosts=tuple(records))
+    parsed = DNS.parse("dns", value)
+    return DnsSettings(hosts=tuple(HostRecord(**item) for item in parsed.get("hosts", ())))
 
 
 def _check_lan_hosts(config: RouterConfig) -> None:

@@ -138,7 +138,7 @@ def cmd_dhcp(a) -> None:
     change: dict = {"first": a.first, "last": a.last}
     if a.lease is not None:
         change["lease_time"] = a.lease
-    applied(f"DHCP pool {a.first}-{a.last}", apply(edits.set_lan, None, change))
+    applied(f"DHCP pool {a.first}-{a.last}", apply(edits.set_lan, edits.KEEP, change))
 
 
 def cmd_forward(a) -> None:

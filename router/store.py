@@ -18,6 +18,23 @@ from nat.config import ConfigError
 from router.model import RouterConfig
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(text: str, what: str = "the configuration") -> Any:
+    """Standard JSON only: Python's json would read NaN and Infinity, which no other parser
+    takes and which would stop every timer they reach."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as error:
+        raise ConfigError("config", f"{what} is not JSON: {error}") from None
+
+
+def dump_json(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
 class ConfigStore:
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
@@ -31,11 +48,7 @@ class ConfigStore:
             if not missing_ok:
                 raise ConfigError("config", f"{self.path} does not exist") from None
             return RouterConfig()
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ConfigError("config", f"{self.path} is not JSON: {error}") from None
-        return RouterConfig.from_dict(data)
+        return RouterConfig.from_dict(parse_json(text, str(self.path)))
 
     def save_dict(self, data: dict[str, Any]) -> RouterConfig:
         config = RouterConfig.from_dict(data)  # raises before anything is written
@@ -44,7 +57,7 @@ class ConfigStore:
 
     def save(self, config: RouterConfig) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n"
+        text = dump_json(config.to_dict())
         fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
         try:
             with os.fdopen(fd, "w") as out:

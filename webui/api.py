@@ -16,7 +16,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, session
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from nat.config import ConfigError
-from router.edits import enable_warnings, set_lan
+from router.edits import KEEP, enable_warnings, set_lan
 from webui import jsonbody
 from webui.backup import backup_json, check_fits
 from webui.filters import events_csv, filter_events, filter_mappings
@@ -68,7 +68,9 @@ def _limited_body() -> bytes:
 def _apply(new, warnings=()):
     check_fits(new)
     result = state().backend.apply_config(new)
-    return jsonify({**result.as_dict(), "warnings": list(warnings)})
+    # Risky but legal settings are applied, and said (the model names them).
+    risky = [f"{field}: {message}" for field, message in new.warnings()]
+    return jsonify({**result.as_dict(), "warnings": [*warnings, *risky]})
 
 
 @bp.errorhandler(ConfigError)
@@ -185,7 +187,7 @@ def put_passthrough():
     helpers = data.get("helpers", {})
     if not isinstance(helpers, dict):
         raise ConfigError("helpers", "expected an object of protocol: true/false")
-    new = with_passthrough(config, helpers, data.get("sstp_servers"))
+    new = with_passthrough(config, helpers, data.get("sstp_servers", KEEP))
     return _apply(new, enable_warnings(config, new))
 
 
@@ -225,7 +227,7 @@ def put_lan():
     unknown = sorted(set(data) - {"hostname", "dhcp"})
     if unknown:
         raise ConfigError(unknown[0], "unknown setting")
-    return _apply(set_lan(config, data.get("hostname"), data.get("dhcp")))
+    return _apply(set_lan(config, data.get("hostname", KEEP), data.get("dhcp", KEEP)))
 
 
 # -- system and firmware ----------------------------------------------------------------------

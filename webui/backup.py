@@ -6,10 +6,11 @@ where ``\\uXXXX`` escapes cost 6 and an astral character 12 (a 1 MiB upload once
 which would need 6, are refused on the way in (``webui.jsonbody``).
 
 The worst case is thus ``skeleton + sum(4 * max_chars(f) for f in the free-text fields) +
-the widest value of every bounded field``, over the model's list and length limits. Since
-those limits live in the model (``router.model``, ``nat.config_parse``), ``check_fits`` is
-the guarantee in the meantime: a change whose backup would pass the restore limit is refused,
-and the old configuration stays.
+the widest value of every bounded field``, over the model's list and length limits
+(``router.model``, ``nat.config_parse``): about 200 kB, well inside the 1 MiB a restore takes
+(tests/webui/test_backup_size.py builds that largest configuration). ``check_fits`` stays as
+the guarantee should a limit grow: a change whose backup would pass the restore limit is
+refused, and the old configuration stays.
 """
 
 from __future__ import annotations

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from nat.config_parse import FIELD_RULES, PORT_FORWARD
+from nat.rules import Boolean, Fields, MapOf
 from router.edits import HELPER_NAMES
+from router.model import SECTIONS
+
+NAT_RULES = {name: rule for name, (rule, _) in FIELD_RULES.items()}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -25,6 +30,16 @@ AUTH_ERRORS = {"401": ERROR, "403": ERROR, "503": ERROR}
 WRITE_ERRORS = {**AUTH_ERRORS, "422": ERROR}
 STRINGS = {"type": "array", "items": {"type": "string"}}
 NULLABLE_STRING = {"type": ["string", "null"]}
+
+
+def _backup_admin(schema: dict[str, Any]) -> dict[str, Any]:
+    """A backup's admin account must carry its password hash (else restoring it would bring
+    back the factory login, which the router refuses)."""
+    admin = schema["properties"]["admin"]
+    admin["required"] = ["password_hash"]
+    admin["properties"]["password_hash"]["minLength"] = 1
+    return schema
+
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -134,62 +149,29 @@ SCHEMAS: dict[str, Any] = {
             "restart_required": STRINGS,
         },
     },
-    "PortForward": {
-        "type": "object",
-        "required": ["proto", "ext_port", "host"],
-        "properties": {
-            "proto": {"enum": ["tcp", "udp"]},
-            "ext_port": {"type": "integer", "minimum": 1, "maximum": 65535},
-            "ext_port_end": {"type": ["integer", "null"]},
-            "host": {"type": "string"},
-            "host_port": {"type": "integer"},
-            "name": {"type": "string"},
-        },
-    },
-    "NatSettings": {
-        "type": "object",
-        "properties": {
-            "profile": {"type": "string"},
-            "port_forwards": {"type": "array", "items": _ref("PortForward")},
-            "dmz_host": NULLABLE_STRING,
-        },
-    },
-    "LanSettings": {
-        "type": "object",
-        "properties": {
-            "hostname": {"type": "string"},
-            "dhcp": {
-                "type": "object",
-                "properties": {
-                    "enabled": {"type": "boolean"},
-                    "first": {"type": "string"},
-                    "last": {"type": "string"},
-                    "lease_time": {"type": "integer"},
-                    "static_leases": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "mac": {"type": "string"},
-                                "address": {"type": "string"},
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    },
+    # The configuration's schemas are made from the rules the model itself applies
+    # (nat/rules.py): what the document allows is what the router accepts, field by field.
+    # What no field can say alone (an address inside the LAN) is checked after, with a 422.
+    "PortForward": PORT_FORWARD.schema(),
+    "NatSettings": Fields(
+        {k: NAT_RULES[k] for k in ("profile", "port_forwards", "dmz_host")}
+    ).schema(),
+    "LanSettings": Fields({"hostname": SECTIONS["hostname"], "dhcp": SECTIONS["dhcp"]}).schema(),
     "RouterConfig": {
-        "type": "object",
+        **Fields({"nat": Fields(NAT_RULES), **SECTIONS}).schema(),
         "description": "router.model.RouterConfig; nat is nat.config.NatConfig as a dict",
-        "properties": {
-            "hostname": {"type": "string"},
-            "nat": {"type": "object"},
-            "admin": {"type": "object"},
-            "wan": {"type": "object"},
-            "dhcp": {"type": "object"},
-            "dns": {"type": "object"},
-        },
+    },
+    "Backup": {
+        **_backup_admin(
+            Fields({"nat": Fields(NAT_RULES), **SECTIONS}, required=("admin",)).schema()
+        ),
+        "description": "a RouterConfig with the admin account's password hash (as backed up)",
+    },
+    "ConfigSections": {
+        **Fields(
+            {"nat": Fields(NAT_RULES), **{k: r for k, r in SECTIONS.items() if k != "admin"}}
+        ).schema(),
+        "description": "whole sections to replace (the admin account: /system/password)",
     },
     "Protocol": {
         "type": "object",
@@ -228,13 +210,9 @@ SCHEMAS: dict[str, Any] = {
             "sstp_servers": STRINGS,
         },
     },
-    "PassthroughUpdate": {
-        "type": "object",
-        "properties": {
-            "helpers": {"type": "object", "additionalProperties": {"type": "boolean"}},
-            "sstp_servers": STRINGS,
-        },
-    },
+    "PassthroughUpdate": Fields(
+        {"helpers": MapOf(HELPER_NAMES, Boolean()), "sstp_servers": NAT_RULES["sstp_servers"]}
+    ).schema(),
     "Mapping": {
         "type": "object",
         "required": ["proto", "internal", "external", "kind", "sessions"],
@@ -438,7 +416,7 @@ PATHS: dict[str, Any] = {
         },
         "put": {
             "summary": "Replace whole sections (hostname, nat, wan, dhcp, dns; not admin)",
-            "requestBody": _body("RouterConfig"),
+            "requestBody": _body("ConfigSections"),
             "responses": {"200": _json(_ref("ApplyResult")), **WRITE_ERRORS},
         },
     },
@@ -512,7 +490,7 @@ PATHS: dict[str, Any] = {
     "/system/restore": {
         "post": {
             "summary": "Restore a backup",
-            "requestBody": _body("RouterConfig"),
+            "requestBody": _body("Backup"),
             "responses": {"200": _json(_ref("ApplyResult")), **WRITE_ERRORS},
         }
     },

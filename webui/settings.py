@@ -43,7 +43,7 @@ def passthrough_rows(config: RouterConfig) -> list[dict[str, Any]]:
 
 
 def with_passthrough(
-    config: RouterConfig, enabled: dict[str, Any], sstp_servers: Any = None
+    config: RouterConfig, enabled: dict[str, Any], sstp_servers: Any = edits.KEEP
 ) -> RouterConfig:
     with _section("nat."):
         return edits.switch_helpers(config, enabled, sstp_servers)

@@ -32,6 +32,7 @@ PURE_STDLIB = frozenset(
         "operator",
         "random",
         "re",
+        "unicodedata",
         "string",
         "struct",
         "typing",

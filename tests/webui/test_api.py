@@ -104,7 +104,7 @@ def test_passthrough_enable_pptp(call, backend):
          "new_password"),
         ("PUT", "/system/password", {"current_password": "no", "new_password": "long-enough-9"},
          "current_password"),
-        ("POST", "/system/restore", {"nat": {"lan_prefix": 2}}, "nat.lan_prefix"),
+        ("POST", "/system/restore", {"nat": {"lan_prefix": 2}}, "admin"),
         ("POST", "/diagnostics/probe", {"src": "x", "sport": 1, "dst": "1.1.1.1", "dport": 1},
          "src"),
     ],

@@ -32,4 +32,6 @@ def save_and_report(config: RouterConfig, what: str) -> ApplyResult:
         flash(f"{what} saved and applied.", "ok")
     if result.connections_reset:
         flash("The NAT behaviour changed: existing connections were reset.", "warn")
+    for field, message in config.warnings():  # legal, applied, but worth a second look
+        flash(f"Note ({field}): {message}.", "warn")
     return result
