@@ -148,8 +148,9 @@ def rtsp_seeds() -> list[bytes]:
 
 
 def sstp_seeds() -> list[bytes]:
-    hello = TLS(msg=[TLSClientHello(ext=[TLS_Ext_ServerName(servernames=[ServerName(
-        servername=SSTP_SERVER.encode())])])])  # fmt: skip
+    sni = TLS_Ext_ServerName(servernames=[ServerName(servername=SSTP_SERVER.encode())])
+    # A fixed time and random, so that rewriting the seeds leaves them as they are.
+    hello = TLS(msg=[TLSClientHello(gmt_unix_time=0, random_bytes=bytes(28), ext=[sni])])
     post = (
         DUPLEX_POST
         + b" HTTP/1.1\r\nHost: vpn.example.com\r\nContent-Length: 18446744073709551615\r\n\r\n"
