@@ -33,7 +33,9 @@ def main() -> None:
             print(f"BENCH fuzz.execs.{r.target} {r.execs} execs", flush=True)
             print(f"BENCH fuzz.seconds.{r.target} {r.seconds:.1f} s ({rate:.0f} execs/s)")
             if r.crashed:
-                print(r.log[-6000:])
+                # From atheris's traceback on; libFuzzer's status lines before it say little.
+                start = r.log.find("=== Uncaught Python exception")
+                print(r.log[start:][:6000] if start >= 0 else r.log[-6000:])
                 for path in r.crash_files:
                     print(f"crash input {path.name}: {path.read_bytes()!r}")
         print(f"BENCH fuzz.execs {sum(r.execs for r in results)} execs")
