@@ -339,7 +339,8 @@ def media_lines(lines: list[str]) -> list[MediaLine]:
             if len(parts) < 3:
                 continue
             port = parts[1].split("/")[0]
-            if not port.isdigit() or int(port) > 65535:
+            # isdigit() alone passes "³", which int() refuses: ASCII digits only.
+            if not (port.isascii() and port.isdigit()) or int(port) > 65535:
                 continue
             media.append(MediaLine(index, parts[0], int(port), parts[2], session_address))
     return media

@@ -89,8 +89,8 @@ class Manifest:
     def from_bytes(cls, raw: bytes) -> Manifest:
         try:
             d = json.loads(raw.decode())
-        except (UnicodeDecodeError, ValueError) as e:
-            raise FormatError(f"manifest is not JSON: {e}") from e
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:  # deep nesting: recursion
+            raise FormatError(f"manifest is not JSON: {e!r:.200}") from e
         if not isinstance(d, dict) or canonical_json(d) != raw:
             raise FormatError("manifest is not canonical JSON")
         if d.get("format") != FORMAT_VERSION:
@@ -105,6 +105,12 @@ class Manifest:
                     and isinstance(p["sha256"], str)
                 ):
                     raise FormatError(f"bad payload entry {p!r}")
+            # The checks after this one (verify.py) take these as text: other types are lies.
+            for name in ("board", "compatible", "version", "compat_version", "build_id"):
+                if not isinstance(d[name], str):
+                    raise FormatError(f"manifest field {name} is not a string")
+            if not isinstance(d["created"], int) or isinstance(d["created"], bool):
+                raise FormatError("manifest field created is not an integer")
             return cls(
                 board=d["board"],
                 compatible=d["compatible"],

@@ -467,6 +467,7 @@ def test_malformed_payloads_never_crash_and_open_nothing():
         b"SIP/2.0 200\r\n\r\n",
         b"",
         good.replace(b"m=audio 40000", b"m=audio 99999"),
+        good.replace(b"m=audio 40000", b"m=audio 400\xb30"),  # '³' passes isdigit() (fuzz)
         good.replace(b"m=audio 40000", b"m=audio"),
         good.replace(b"c=IN IP4", b"c=IN"),
     ]

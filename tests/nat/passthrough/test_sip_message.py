@@ -1,6 +1,7 @@
 """SIP/SDP text handling on its own: framing, parsing, endpoint rewriting, SDP."""
 
 from nat.passthrough.sip_message import (
+    media_lines,
     parse,
     replace_endpoint,
     rewrite_sdp,
@@ -75,3 +76,14 @@ def test_sdp_rewrite_leaves_ice_candidates_and_other_hosts_alone():
     assert "c=IN IP4 203.0.113.1" in out and "o=- 1 1 IN IP4 203.0.113.1" in out
     assert "a=candidate:1 1 UDP 1 192.168.1.10 40000 typ host" in out
     assert "m=video 40002" in out and "c=IN IP4 10.0.0.5" in out
+
+
+def test_a_media_port_with_a_non_ascii_digit_is_not_a_port():
+    # Found by fuzzing (tests/fuzz, target sip): "³" passes str.isdigit(), int() raises.
+    lines = [
+        "v=0",
+        "c=IN IP4 192.168.1.10",
+        "m=audio 400\xb30 RTP/AVP 0",
+        "m=audio 40002 RTP/AVP 0",
+    ]
+    assert [m.port for m in media_lines(lines)] == [40002]

@@ -126,3 +126,24 @@ def test_not_a_firmware() -> None:
         fw.unpack(b"\x7fELF" + b"\0" * 100)
     with pytest.raises(fw.FormatError, match="canonical"):
         fw.Manifest.from_bytes(b'{"format": 1}')
+
+
+# Found by fuzzing (tests/fuzz, targets manifest and firmware); the inputs are in the corpus.
+NON_TEXT_MANIFEST = (
+    b'{"board":1,"build_id":1,"compat_version":1,"compatible":1,"created":1,"format":1,'
+    b'"payloads":[],"version":1}'
+)
+
+
+def test_a_deeply_nested_manifest_is_a_format_error() -> None:
+    with pytest.raises(fw.FormatError, match="not JSON"):
+        fw.Manifest.from_bytes(b"[" * 5000)
+
+
+def test_manifest_fields_of_the_wrong_type_are_a_format_error(ring) -> None:
+    with pytest.raises(fw.FormatError, match="is not a string"):
+        fw.Manifest.from_bytes(NON_TEXT_MANIFEST)
+    # It used to reach verify's compat check as an int: AttributeError instead of a report.
+    data = fw.HEADER.pack(fw.MAGIC, 1, len(NON_TEXT_MANIFEST), 72) + NON_TEXT_MANIFEST + bytes(72)
+    report = validate(data, ring, BOARD, "1.0")
+    assert report.checks["format"].status == "fail"
