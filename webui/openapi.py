@@ -25,9 +25,15 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
 
 
 ERROR = _json(_ref("Error"), "Error")
+# Any request: 421 (a Host that is not this router: DNS rebinding), 403 (a foreign Origin),
+# 500 (a bug; the log has the details). Routes and methods the document does not list answer
+# 404 and 405, with the same error shape.
+ANY_ERRORS = {"403": ERROR, "421": ERROR, "500": ERROR}
 # Every authenticated operation can answer these (503: the router is not answering yet).
-AUTH_ERRORS = {"401": ERROR, "403": ERROR, "503": ERROR}
-WRITE_ERRORS = {**AUTH_ERRORS, "422": ERROR}
+AUTH_ERRORS = {**ANY_ERRORS, "401": ERROR, "503": ERROR}
+# Operations with a body: 413 (over the limit), 422 (malformed, or a field refused: named).
+BODY_ERRORS = {"413": ERROR, "422": ERROR}
+WRITE_ERRORS = {**AUTH_ERRORS, **BODY_ERRORS}
 STRINGS = {"type": "array", "items": {"type": "string"}}
 NULLABLE_STRING = {"type": ["string", "null"]}
 
@@ -343,8 +349,9 @@ PATHS: dict[str, Any] = {
             "requestBody": _body("Credentials"),
             "responses": {
                 "200": _json(_ref("Session")),
+                **ANY_ERRORS,
+                **BODY_ERRORS,
                 "401": ERROR,
-                "422": ERROR,
                 "429": ERROR,
             },
         },

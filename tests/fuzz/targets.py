@@ -10,7 +10,6 @@ be a conversation: an Outgoing-Call-Request and its reply, an INVITE and its 200
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -24,6 +23,7 @@ from natbox.firmware import format as fw
 from natbox.firmware import verify
 from natbox.firmware.keys import Keyring
 from router.model import RouterConfig
+from router.store import dump_json, parse_json
 
 __all__ = ["TARGETS", "Crash", "frame", "messages"]
 
@@ -202,11 +202,15 @@ def _l2tp(session: Session, data: bytes) -> None:
 
 
 def config_target(data: bytes) -> None:
-    """A configuration import (restore, PUT /api/v1/config, routerctl): JSON, then the model."""
+    """A configuration import (the stored file, a restore): strict JSON, then the model."""
     try:
-        parsed = json.loads(data)
-    except ValueError:  # not JSON (UnicodeDecodeError is one too): refused before the model
+        parsed = parse_json(data.decode("utf-8"))
+    except UnicodeDecodeError:  # not text: refused before the model
         return
+    except ValueError:  # ConfigError: not (standard) JSON, too deep
+        return
+    # What was accepted is also written back strictly (no NaN): it must be writable.
+    dump_json(parsed)
     try:
         config = RouterConfig.from_dict(parsed)
     except ValueError:  # ConfigError: the documented refusal

@@ -178,3 +178,21 @@ def test_probe_unsupported_backend_is_501(call, backend, monkeypatch):
     monkeypatch.setattr(backend, "probe", unsupported)
     body = {"src": "192.168.1.2", "sport": 1, "dst": "1.1.1.1", "dport": 1}
     assert call("POST", "/diagnostics/probe", expect=501, json=body).json["error"]["message"]
+
+
+def test_the_front_errors_are_documented_and_have_the_error_shape(app, api, call):
+    foreign = app.test_client().get("/api/v1/status", headers={"Host": "rebind.example"})
+    assert foreign.status_code == 421
+    check_response("GET", "/status", foreign)
+    cross = api.call("PUT", "/nat", json={}, headers={"Origin": "http://evil.example"})
+    assert cross.status_code == 403
+    check_response("PUT", "/nat", cross)
+    deep = api.call("PUT", "/nat", data="[" * 1000 + "]" * 1000,
+                    headers={"Content-Type": "application/json"})  # fmt: skip
+    assert deep.status_code == 422
+    check_response("PUT", "/nat", deep)
+    login = app.test_client().post("/api/v1/session", json={"username": "\ud800", "password": "x"})
+    assert login.status_code == 422
+    check_response("POST", "/session", login)
+    missing = api.call("GET", "/api-route-that-does-not-exist")
+    assert missing.status_code == 404 and missing.json["error"]["message"]
