@@ -118,6 +118,7 @@ class RouterConfig:
         )
         _check_lan_hosts(config)
         _check_wan_gateway(config)
+        _check_lan_and_wan_apart(config)
         _check_dns_names(config)
         return config
 
@@ -316,6 +317,17 @@ def _check_wan_gateway(config: RouterConfig) -> None:
     edges = (network.network_address, network.broadcast_address) if wan.prefix < 31 else ()
     if gateway not in network or gateway in edges:
         raise ConfigError("wan.gateway", f"{gateway} is not a host of the WAN {network}")
+
+
+def _check_lan_and_wan_apart(config: RouterConfig) -> None:
+    """A static WAN's prefix must not cover the LAN (nor the LAN the WAN): the router could not
+    tell which side an address is on."""
+    if config.wan.mode != "static":
+        return
+    wan = ipaddress.IPv4Network(f"{config.nat.wan_addresses[0]}/{config.wan.prefix}", strict=False)
+    lan = config.nat.lan_network()
+    if wan.overlaps(lan):
+        raise ConfigError("wan.prefix", f"the WAN {wan} overlaps the LAN {lan}")
 
 
 def _check_dns_names(config: RouterConfig) -> None:

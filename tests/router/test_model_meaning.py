@@ -51,6 +51,9 @@ def test_json_is_read_and_written_strictly(tmp_path):
         ({"nat": {"wan_addresses": ["224.0.0.1"]}}, "nat.wan_addresses[0]"),
         ({"wan": {"gateway": "203.0.113.1"}}, "wan.gateway"),  # the router's own WAN address
         ({"wan": {"dns_servers": ["127.0.0.53"]}}, "wan.dns_servers[0]"),
+        # A static WAN whose prefix covers the LAN.
+        ({"nat": {"wan_addresses": ["192.168.200.2"]},
+          "wan": {"prefix": 16, "gateway": "192.168.200.1"}}, "wan.prefix"),
         ({"dhcp": {"first": "192.168.1.200", "last": "192.168.1.255"}}, "dhcp.last"),
         ({"nat": {"dmz_host": "192.168.1.1"}}, "nat.dmz_host"),
         ({"nat": {"dmz_host": "192.168.1.255"}}, "nat.dmz_host"),
