@@ -21,6 +21,7 @@ from nat.config_types import (
 )
 from nat.profiles import DEFAULT_PROFILE, PROFILES, profile_settings
 from nat.rules import (
+    DNS_NAME,
     Address,
     Boolean,
     Choice,
@@ -93,10 +94,7 @@ MAX_TIMEOUT = 30 * 86400.0  # a month; Linux's TCP established timeout is 5 days
 MAX_PORT_FORWARDS = 256
 MAX_NAME = 64
 MAX_SSTP_SERVERS = 16
-_HOST_NAME = (
-    r"(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*"
-    r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.?"
-)
+_HOST_NAME = DNS_NAME + r"\.?"  # an SSTP server's name may be written fully qualified
 HELPER_NAME = r"[a-z0-9_-]{1,32}"
 
 PORT = Integer(1, 65535)

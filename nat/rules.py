@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -78,14 +77,26 @@ class Seconds(Rule):
         return {"type": "number", "minimum": self.low, "maximum": self.high}
 
 
+# C0 and C1 controls, DEL, and UTF-16 surrogates (only a lone one can be in a str).
+_UNSAFE_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def unsafe_character(text: str) -> str | None:
+    """What is wrong with ``text`` as a setting or a password, or None: a lone surrogate
+    cannot be written as UTF-8, NULs and other controls end or garble lines in logs and files."""
+    match = _UNSAFE_CHARACTER.search(text)
+    if match is None:
+        return None
+    char = match.group()
+    kind = "a lone surrogate" if "\ud800" <= char <= "\udfff" else "a control character"
+    return f"contains {kind} (U+{ord(char):04X})"
+
+
 def check_text(name: str, value: str) -> str:
-    """Printable text only: no lone surrogates (they cannot be written as UTF-8), no NULs or
-    other control characters (they end or garble lines in logs and files)."""
-    for char in value:
-        if "\ud800" <= char <= "\udfff":
-            raise ConfigError(name, "contains a lone surrogate (not valid Unicode text)")
-        if unicodedata.category(char) in ("Cc", "Cs"):
-            raise ConfigError(name, "contains a control character")
+    """Printable text only (see :func:`unsafe_character`)."""
+    problem = unsafe_character(value)
+    if problem:
+        raise ConfigError(name, problem)
     return value
 
 
@@ -110,6 +121,13 @@ class Text(Rule):
         if self.pattern is not None:
             schema["pattern"] = f"^(?:{self.pattern})$"
         return schema
+
+
+# A DNS host name: dot-separated labels of letters, digits and inner hyphens, 253 at most.
+DNS_NAME = (
+    r"(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*"
+    r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+)
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,21 @@ from typing import Any
 
 from nat.config import ConfigError, NatConfig
 from nat.config_parse import config_warnings
-from nat.rules import Address, Boolean, Choice, Fields, Integer, ListOf, Nullable, Rule, Text
+from nat.rules import (
+    DNS_NAME,
+    Address,
+    Boolean,
+    Choice,
+    Fields,
+    Integer,
+    ListOf,
+    Nullable,
+    Rule,
+    Text,
+)
 
 # The factory password, printed on the (virtual) label; login forces a change.
 FACTORY_PASSWORD = "admin"
-_DNS_NAME = (
-    r"(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*"
-    r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
-)
 # The LAN's own DNS domain: the router answers HOSTNAME.lan and router.lan itself.
 LAN_DOMAIN = "lan"
 ROUTER_NAMES = (f"router.{LAN_DOMAIN}",)
@@ -229,7 +236,7 @@ DHCP = Fields(
     }
 )
 HOST_RECORD = Fields(
-    {"name": Text(253, _DNS_NAME, "a DNS name"), "address": Address()},
+    {"name": Text(253, DNS_NAME, "a DNS name"), "address": Address()},
     required=("name", "address"),
 )
 DNS = Fields({"hosts": ListOf(HOST_RECORD, MAX_HOST_RECORDS)})

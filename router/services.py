@@ -93,22 +93,25 @@ class LanServer:
     def __init__(self, state_dir: str):
         self.state_dir = state_dir
         self.conf_path = os.path.join(state_dir, "dnsmasq.conf")
+        self.candidate_path = self.conf_path + ".new"
         self.process: subprocess.Popen | None = None
-        self.conf = ""
+        self.conf = ""  # what the running dnsmasq reads
+        self.checked = ""  # what dnsmasq --test passed, waiting in candidate_path
 
     def check(self, lan: LanServices) -> None:
-        """Ask dnsmasq whether it takes this configuration, before anything is stopped."""
+        """Ask dnsmasq whether it takes this configuration, before anything is stopped (once
+        per text: the daemon checks a reload first, then applies it)."""
         conf = dnsmasq_conf(lan, self.state_dir)
-        if conf == self.conf:
+        if conf in (self.conf, self.checked):
             return
-        candidate = self.conf_path + ".new"
-        with open(candidate, "w") as f:
+        with open(self.candidate_path, "w") as f:
             f.write(conf)
         test = subprocess.run(
-            dnsmasq_test_command(candidate), capture_output=True, text=True, check=False
+            dnsmasq_test_command(self.candidate_path), capture_output=True, text=True, check=False
         )
         if test.returncode != 0:
             raise ServiceError(f"dnsmasq refused its configuration: {test.stderr.strip()}")
+        self.checked = conf
 
     def apply(self, lan: LanServices) -> bool:
         """Run dnsmasq with this configuration; True when it was (re)started."""
@@ -116,10 +119,11 @@ class LanServer:
         if conf == self.conf and self.process is not None and self.process.poll() is None:
             return False
         self.check(lan)  # raises before the running one is touched
-        candidate = self.conf_path + ".new"
-        with open(candidate, "w") as f:
-            f.write(conf)
-        os.replace(candidate, self.conf_path)
+        if conf != self.checked:  # the running text, for a dnsmasq that stopped
+            with open(self.candidate_path, "w") as f:
+                f.write(conf)
+        os.replace(self.candidate_path, self.conf_path)
+        self.checked = ""
         self.stop()  # the old one must free port 53 and the DHCP socket first
         self.process = subprocess.Popen(dnsmasq_command(self.conf_path), stdout=sys.stderr)
         self.conf = conf

@@ -54,13 +54,15 @@ def _same_endpoint(origin: str, host: str, scheme: str) -> bool:
     )
 
 
-def allowed_hosts() -> set[str]:
+def fixed_hosts() -> set[str]:
+    """The names that need no configuration: loopback, and the addresses we listen on."""
+    return {*LOOPBACK_HOSTS, *current_app.config.get("LISTEN_HOSTS", ())}
+
+
+def configured_hosts() -> set[str]:
+    """The router's own names and LAN address, as the configuration has them now."""
     config = state().backend.get_config()
-    names = {name.lower() for name in config.own_names()}
-    names.add(config.nat.lan_address)
-    names.update(LOOPBACK_HOSTS)
-    names.update(current_app.config.get("LISTEN_HOSTS", ()))
-    return names
+    return {*(name.lower() for name in config.own_names()), config.nat.lan_address}
 
 
 def _refuse(status: int, message: str, field: str):
@@ -73,7 +75,10 @@ def _check():
     host = request.environ.get("HTTP_HOST")
     if host is None:  # HTTP/1.0 without Host: not a browser, so not a rebinding page
         return None
-    if host_name(host) not in allowed_hosts():
+    name = host_name(host)
+    # Most requests name an address we listen on: the configuration (a file the live
+    # backend reads afresh) is consulted only for the others.
+    if name not in fixed_hosts() and name not in configured_hosts():
         return _refuse(421, "this router does not answer to that host name", "Host")
     origin = request.headers.get("Origin")
     # Browsers send Origin with every cross-site request and every same-origin POST; a

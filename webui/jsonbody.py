@@ -11,25 +11,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any
 
 from nat.config import ConfigError
+from nat.rules import unsafe_character
 
 # No valid configuration is deeper than 4 levels; 32 leaves room and stays far from recursion.
 MAX_DEPTH = 32
-# C0 and C1 controls, DEL, and UTF-16 surrogates (only a lone one can be in a str).
-_UNSAFE_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def unsafe_character(text: str) -> str | None:
-    """What is wrong with ``text`` as a setting or a password, or None."""
-    match = _UNSAFE_CHARACTER.search(text)
-    if match is None:
-        return None
-    char = match.group()
-    kind = "a lone surrogate" if "\ud800" <= char <= "\udfff" else "a control character"
-    return f"contains {kind} (U+{ord(char):04X})"
 
 
 def loads(data: bytes | str, field: str = "body") -> Any:

@@ -10,10 +10,10 @@ from typing import Any
 
 from nat.config import ConfigError
 from nat.passthrough import HELPER_CLASSES
+from nat.rules import unsafe_character
 from router import edits
 from router.edits import restored, with_sections
 from router.model import FACTORY_PASSWORD, RouterConfig
-from webui.jsonbody import unsafe_character
 from webui.passwords import check_password, hash_password
 
 __all__ = ["restored", "with_sections"]  # the API imports every section's edit from here

@@ -13,8 +13,8 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from nat.config import ConfigError
 from nat.profiles import PROFILES
+from nat.rules import unsafe_character
 from webui.backup import check_fits
-from webui.jsonbody import unsafe_character
 from webui.security import state
 from webui.settings import with_nat
 from webui.views.common import form_number, save_and_report
