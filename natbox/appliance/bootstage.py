@@ -1,22 +1,29 @@
-"""The host-side boot stage: what a bootloader does on the real device.
+"""The host-side boot stage: what the bootloader does on the real device.
 
-It reads the active slot (A for now) from the virtual disk, verifies the firmware there
-(format, signature against the device keyring, board, hashes) and hands back the kernel and
-initramfs to boot. An unverifiable slot is never booted.
+It reads the redundant boot environment from the virtual disk (either good copy, the newer by
+flag), lets router.update.slots choose the slot (one attempt taken and written back before the
+slot is verified), verifies the firmware there (format, signature against the device keyring,
+board, hashes) and hands back the kernel and initramfs to boot, with ``natbox.slot=<slot>`` on
+the kernel command line so the device knows which slot it runs from. A slot that does not
+verify is never booted; when no slot can boot, BootError says why for each.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from natbox.appliance import disk
 from natbox.firmware import kernel_payload
-from natbox.firmware.format import Manifest
-from natbox.firmware.keys import Keyring
-from natbox.firmware.verify import validate
+from router.firmware.format import Manifest
+from router.firmware.keyring import Keyring
+from router.firmware.verify import Report, validate
+from router.update import slots
+from router.update.bootenv import EnvError
 
 COMPATIBLE = "natbox,qemu-x86_64"
+SLOT_ARGUMENT = "natbox.slot"
 
 
 @dataclass(frozen=True)
@@ -26,32 +33,82 @@ class Bootable:
     manifest: Manifest
     slot: str
     cmdline: str = ""  # the firmware's own (its signed manifest); "" means QEMU's default
+    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
 class BootError(RuntimeError):
     pass
 
 
-def install_if_changed(disk_path: Path, firmware: bytes, slot: str = "A") -> bool:
-    """Development flow: put a freshly built firmware into the slot (a no-op when it is
-    already there). The firmware update issue replaces this with a real update path."""
-    if not disk_path.exists():
+def install_if_changed(disk_path: Path, firmware: bytes, log=print) -> bool:
+    """Development flow: a freshly built firmware goes into slot A, which then boots first
+    (a no-op when slot A already holds it). A disk of an older layout is made anew."""
+    if disk_path.exists() and not disk.matches_layout(disk_path):
+        log(f"natbox boot: {disk_path} has an older layout; making a new disk")
+        disk_path.unlink()
+    fresh = not disk_path.exists()
+    if fresh:
         disk.create(disk_path)
-    import hashlib
+    else:
+        try:
+            if hashlib.sha256(disk.read_slot(disk_path, "A")).digest() == hashlib.sha256(
+                firmware
+            ).digest():
+                return False
+        except ValueError:
+            pass
+    from router.firmware.format import unpack
 
-    info = disk.read_env(disk_path)["slots"].get(slot) or {}
-    if info.get("sha256") == hashlib.sha256(firmware).hexdigest():
-        return False
-    disk.write_slot(disk_path, slot, firmware)
+    version = unpack(firmware).manifest.version
+    env = disk.environment(disk_path)
+    try:
+        current = env.load()
+    except EnvError:
+        current = {}
+    disk.write_slot(disk_path, "A", firmware)
+    new = slots.initial(version, "A")
+    if slots.state(current, "B") in ("good", "trial"):  # keep a good B as the fallback
+        for name in (slots.left_name("B"), slots.state_name("B"), slots.version_name("B")):
+            new[name] = current.get(name, "")
+    env.save(new)
     return True
 
 
-def prepare(disk_path: Path, keyring_dir: Path, workdir: Path, slot: str = "A") -> Bootable:
-    data = disk.read_slot(disk_path, slot)
-    report = validate(data, Keyring.from_dir(keyring_dir), COMPATIBLE)
+def verify_slot(disk_path: Path, keyring: Keyring, slot: str) -> Report | str:
+    try:
+        data = disk.read_slot(disk_path, slot)
+    except ValueError as error:
+        return str(error)
+    report = validate(data, keyring, COMPATIBLE)
     if not report.valid:
-        raise BootError(f"slot {slot} does not verify:\n" + "\n".join(report.lines()))
-    fw = report.unpacked
+        failed = [f"{name}: {c.detail}" for name, c in report.checks.items() if c.status == "fail"]
+        return "; ".join(failed)
+    return report
+
+
+def prepare(disk_path: Path, keyring_dir: Path, workdir: Path, log=print) -> Bootable:
+    env = disk.environment(disk_path)
+    try:
+        variables = env.load()
+    except (EnvError, OSError) as error:
+        raise BootError(f"bootloader: {error}") from error
+    keyring = Keyring.from_dir(keyring_dir)
+    verified: dict[str, Report] = {}
+
+    def verify(slot: str) -> str | None:
+        result = verify_slot(disk_path, keyring, slot)
+        if isinstance(result, str):
+            return result
+        verified[slot] = result
+        return None
+
+    selection = slots.select(variables, verify, env.save)
+    for note in selection.notes:
+        log(f"bootloader: {note}")
+    if selection.slot is None:
+        raise BootError("bootloader: no slot can boot:\n  " + "\n  ".join(selection.notes))
+    slot = selection.slot
+    fw = verified[slot].unpacked
     workdir.mkdir(parents=True, exist_ok=True)
     kinds = {p["name"]: p["type"] for p in fw.manifest.payloads}
     try:
@@ -62,4 +119,9 @@ def prepare(disk_path: Path, keyring_dir: Path, workdir: Path, slot: str = "A") 
     kernel.write_bytes(image)
     initrd.write_bytes(fw.payloads["rootfs"])
     cmdline = fw.manifest.extra.get("kernel_cmdline", "")
-    return Bootable(kernel, initrd, fw.manifest, slot, cmdline if isinstance(cmdline, str) else "")
+    cmdline = cmdline if isinstance(cmdline, str) else ""
+    return Bootable(kernel, initrd, fw.manifest, slot, cmdline, tuple(selection.notes))
+
+
+def kernel_command_line(bootable: Bootable, default: str) -> str:
+    return f"{bootable.cmdline or default} {SLOT_ARGUMENT}={bootable.slot}"

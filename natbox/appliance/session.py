@@ -1,5 +1,6 @@
-"""One appliance boot, set up and torn down: firmware into slot A (built if stale), the boot
-stage, the network (lab taps, the user's taps or bridges, or user mode) and the QEMU argv.
+"""One appliance, set up and torn down: firmware into slot A (built if stale), the network (lab
+taps, the user's taps or bridges, or user mode) and, for every power-on, the boot stage and the
+QEMU argv (``Session.power_on``: a reboot runs the bootloader again, as on hardware).
 `natbox boot` runs the argv on the terminal; the test fixture runs it under pexpect."""
 
 from __future__ import annotations
@@ -39,6 +40,34 @@ class Session:
     ui_url: str | None = None
     notes: list[str] = field(default_factory=list)
     bootable: bootstage.Bootable | None = None
+    disk: Path | None = None
+    keyring: Path | None = None
+    nics: list[qemu.Nic] = field(default_factory=list)
+    netns: str | None = None
+    accel: str | None = None  # probed at the first power-on
+
+    def power_on(self, log=print) -> list[str]:
+        """The bootloader stage (it picks the slot and writes the environment), then the
+        QEMU command line for that slot. BootError when no slot can boot."""
+        assert self.disk is not None and self.keyring is not None
+        work = self.options.workdir
+        self.bootable = bootstage.prepare(self.disk, self.keyring, work / "boot", log=log)
+        if self.accel is None:
+            self.accel = qemu.accelerator(self.bootable.kernel)
+            log(f"natbox boot: accelerator: {self.accel}")
+        self.argv = qemu.command(
+            self.bootable.kernel,
+            self.bootable.initrd,
+            self.nics,
+            disk=self.disk,
+            qmp=self.qmp_path,
+            accel=self.accel,
+            cmdline=bootstage.kernel_command_line(self.bootable, qemu.CMDLINE),
+            netns=self.netns,
+        )
+        if self.qmp_path is not None:
+            self.qmp_path.unlink(missing_ok=True)
+        return self.argv
 
     def close(self) -> None:
         if self.lab is not None:
@@ -71,12 +100,10 @@ def open_session(options: Options, log=print) -> Session:
     firmware, keyring = firmware_and_keyring(options.build, log)
     work = options.workdir
     work.mkdir(parents=True, exist_ok=True)
-    disk = work / "disk.img"
-    if bootstage.install_if_changed(disk, firmware.read_bytes()):
-        log(f"natbox boot: {firmware.name} written to slot A of {disk}")
-    session.bootable = bootstage.prepare(disk, keyring, work / "boot")
+    session.disk, session.keyring = work / "disk.img", keyring
+    if bootstage.install_if_changed(session.disk, firmware.read_bytes(), log=log):
+        log(f"natbox boot: {firmware.name} written to slot A of {session.disk}")
     session.qmp_path = work / "qmp.sock"
-    session.qmp_path.unlink(missing_ok=True)
     ui_port = options.ui_port or free_port()
     kind = options.network
     if kind == "auto":
@@ -106,18 +133,7 @@ def open_session(options: Options, log=print) -> Session:
             session.notes.append(
                 "not root: QEMU user-mode networking (no lab, no taps); the UI is forwarded"
             )
-        accel = qemu.accelerator(session.bootable.kernel)
-        session.notes.append(f"accelerator: {accel}")
-        session.argv = qemu.command(
-            session.bootable.kernel,
-            session.bootable.initrd,
-            nics,
-            disk=disk,
-            qmp=session.qmp_path,
-            accel=accel,
-            cmdline=session.bootable.cmdline or qemu.CMDLINE,
-            netns=netns_name,
-        )
+        session.nics, session.netns = nics, netns_name
     except BaseException:
         session.close()
         raise

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
             ["--tree", str(args.tree)] + (["--board", args.board] if args.board else [])
         )
     if args.firmware_command == "info":
-        from natbox.firmware.format import FormatError, unpack
+        from router.firmware.format import FormatError, unpack
 
         try:
             manifest = unpack(args.file.read_bytes()).manifest
@@ -52,9 +52,9 @@ def run(args: argparse.Namespace) -> int:
             return refuse("natbox firmware info", f"argument file: {error}")
         print(json.dumps(manifest.to_dict(), indent=2))
         return 0
-    from natbox.firmware.keys import Keyring
-    from natbox.firmware.verify import validate
     from natbox.imagebuild.config import default_board_compatible, default_keyring_dir
+    from router.firmware.keyring import Keyring
+    from router.firmware.verify import validate
 
     keyring_dir = args.keyring or default_keyring_dir(Path.cwd())
     board = args.board or default_board_compatible(Path.cwd())

@@ -16,12 +16,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from natbox.firmware import format as fwformat
 from natbox.firmware import kernel_payload
 from natbox.firmware.keys import load_or_create_dev_key, public_pem, sign
 from natbox.imagebuild import busybox, config, cpio, fetch, kernel, overlay, packages, pycompile
 from natbox.imagebuild.report import components, format_report
 from natbox.imagebuild.util import fresh_dir, hash_strings, hash_tree, source_date_epoch
+from router.firmware import format as fwformat
 
 CODE_HASH = hash_tree(Path(__file__).parent)
 PY_DIRS = ["usr/lib/python3.11", "usr/lib/python3/dist-packages"]

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from natbox.imagebuild.config import BoardConfig
+from router.update.layout import fw_env_config
 
 SITE = Path("usr/lib/python3/dist-packages")
 # Never installed from the project's packages.
@@ -75,6 +76,8 @@ def generated_files(
         "etc/natbox/kernel-release": f"{release}\n",
         # Paths relative to /, loaded in this order by /etc/init.d/S05modules.
         "etc/natbox/modules": mods,
+        # Where fw_printenv / fw_setenv find the boot environment: the disk layout's own.
+        "etc/fw_env.config": fw_env_config(),
     }
 
 

@@ -18,7 +18,7 @@ import atheris
 
 SEEDS = Path(__file__).resolve().parents[1] / "data" / "fuzz"
 # Instrumented for coverage: the code under fuzz, not the harness or the standard library.
-INSTRUMENTED = ["nat", "router", "natbox.firmware"]
+INSTRUMENTED = ["nat", "router", "router.firmware"]
 MAX_LEN = {"config": 4096, "firmware": 4096, "manifest": 4096}
 DEFAULT_MAX_LEN = 2048
 

@@ -28,8 +28,8 @@ from fuzz.engines import SSTP_SERVER
 from fuzz.run import SEEDS
 from fuzz.targets import FIRMWARE_KEY, frame
 from nat.passthrough.sstp import DUPLEX_POST
-from natbox.firmware import format as fw
 from natbox.firmware.keys import sign
+from router.firmware import format as fw
 from router.model import RouterConfig
 
 EXT = P.CLIENT_PORT  # the primed flows keep their port (port preservation)

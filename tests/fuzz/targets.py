@@ -19,9 +19,9 @@ from fuzz.engines import SSTP_SERVER, Crash, Primed, Session, check
 from nat import ipv4
 from nat.direction import LAN, WAN
 from nat.passthrough import ipsec, l2tp, rtsp, sip_message, sstp
-from natbox.firmware import format as fw
-from natbox.firmware import verify
-from natbox.firmware.keys import Keyring
+from router.firmware import format as fw
+from router.firmware import verify
+from router.firmware.keyring import Keyring
 from router.model import RouterConfig
 from router.store import dump_json, parse_json
 

@@ -41,7 +41,7 @@ def guest(built: Build, tmp_path_factory) -> Iterator:
     from natbox.appliance import qemu
     from natbox.appliance.console import Console, ConsoleError
     from natbox.firmware import kernel_payload
-    from natbox.firmware.format import unpack
+    from router.firmware.format import unpack
 
     fw = unpack(built.firmware_path.read_bytes())
     kinds = {p["name"]: p["type"] for p in fw.manifest.payloads}

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from natbox.firmware.format import unpack
-from natbox.firmware.keys import Keyring
-from natbox.firmware.verify import validate
 from natbox.imagebuild import cpio, packages, pycompile
 from natbox.imagebuild.build import Build, make_build
+from router.firmware.format import unpack
+from router.firmware.keyring import Keyring
+from router.firmware.verify import validate
 
 pytestmark = pytest.mark.image
 TREE = Path(__file__).resolve().parents[2]

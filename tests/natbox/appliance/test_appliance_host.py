@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from natbox.appliance import bootstage, disk, qemu
 from natbox.appliance.console import Console, ConsoleError
-from natbox.firmware import format as fw
 from natbox.firmware.keys import public_pem, sign
+from router.firmware import format as fw
 
 
 def test_command_with_taps_runs_in_the_switch_namespace():

@@ -6,7 +6,8 @@ import stat
 import subprocess
 from pathlib import Path
 
-from natbox.firmware.keys import Keyring, key_id, load_or_create_dev_key, sign
+from natbox.firmware.keys import load_or_create_dev_key, sign
+from router.firmware.keyring import Keyring, key_id
 
 TREE = Path(__file__).resolve().parents[3]
 

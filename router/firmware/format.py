@@ -29,6 +29,8 @@ KEY_ID_LEN = 8
 SIG_LEN = 64
 # The signature is over this prefix + the manifest bytes, so it cannot be reused elsewhere.
 SIGNING_CONTEXT = b"natbox-firmware-manifest-v1\0"
+# A manifest is a few hundred bytes; a bigger length field is a corrupt or hostile file.
+MAX_MANIFEST = 64 * 1024
 
 
 class FormatError(ValueError):
@@ -140,6 +142,22 @@ def pack(manifest: Manifest, payloads: list[Payload], key_id: bytes, signature: 
     sig_block = key_id + signature
     head = HEADER.pack(MAGIC, FORMAT_VERSION, len(raw), len(sig_block))
     return b"".join([head, raw, sig_block, *(p.data for p in payloads)])
+
+
+def declared_length(read_at) -> int:
+    """The file's length as its header and manifest declare it (a slot holds the file and then
+    whatever was there before). ``read_at(offset, size)`` returns bytes; FormatError if the
+    start is not a natbox firmware."""
+    head = read_at(0, HEADER.size)
+    if len(head) < HEADER.size:
+        raise FormatError("file shorter than the header")
+    magic, version, mlen, slen = HEADER.unpack(head)
+    if magic != MAGIC:
+        raise FormatError("bad magic: not a natbox firmware")
+    if version != FORMAT_VERSION or slen != KEY_ID_LEN + SIG_LEN or mlen > MAX_MANIFEST:
+        raise FormatError("not a natbox firmware of a known format")
+    manifest = Manifest.from_bytes(read_at(HEADER.size, mlen))
+    return HEADER.size + mlen + slen + sum(p["size"] for p in manifest.payloads)
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from natbox.firmware import format as fw
 from natbox.firmware.keys import sign
+from router.firmware import format as fw
 
 BOARD = "natbox,qemu-x86_64"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from natbox.firmware.format import FormatError, Unpacked, unpack
-from natbox.firmware.keys import Keyring
+from router.firmware.format import FormatError, Unpacked, unpack
+from router.firmware.keyring import Keyring
 
 REQUIRED_PAYLOADS = ("kernel", "rootfs")
 MAX_FIRMWARE_BYTES = 25_000_000
@@ -38,17 +38,45 @@ def _major(v: str) -> str:
     return v.split(".")[0]
 
 
+def version_key(version: str) -> tuple[int, ...] | None:
+    """ "0.2.0" -> (0, 2, 0); None for what is not dotted numbers (then order is unknown)."""
+    parts = version.split(".")
+    if not all(p.isascii() and p.isdigit() for p in parts) or len(parts) > 8:
+        return None
+    return tuple(int(p) for p in parts)
+
+
+def version_check(new: str, running: str, force: bool) -> tuple[bool, str]:
+    a, b = version_key(new), version_key(running)
+    if a is None or b is None:
+        return force, f"version {new!r} cannot be ordered against {running!r}" + (
+            " (forced)" if force else "; install with force to accept it"
+        )
+    if a > b:
+        return True, f"{running} -> {new}"
+    what = "reinstall of" if a == b else "downgrade to"
+    if force:
+        return True, f"forced {what} {new} (running {running}); logged"
+    return False, f"{what} {new} (running {running}) refused without force"
+
+
 def validate(
     data: bytes,
     keyring: Keyring,
     compatible: str | None = None,
     device_compat: str | None = None,
     max_bytes: int = MAX_FIRMWARE_BYTES,
+    running_version: str | None = None,
+    keep_settings: bool = True,
+    force: bool = False,
 ) -> Report:
-    """Check format, signature, board, compat_version, size and each payload's sha256.
+    """Check format, signature, board, compat_version, version order, size and each
+    payload's sha256.
 
     The signature is checked before any payload is trusted; every check is reported.
-    compatible / device_compat None means "not asked" (reported as skip).
+    compatible / device_compat / running_version None means "not asked" (a skip). A major
+    compat_version step fails only when the settings are to be kept (they cannot be); an
+    older or equal version fails unless ``force``.
     """
     report = Report()
     try:
@@ -77,12 +105,19 @@ def validate(
         )
     if device_compat is None:
         report.add("compat", None, f"compat_version {m.compat_version}; no device version given")
+    elif _major(m.compat_version) == _major(device_compat):
+        report.add("compat", True, f"compat_version {m.compat_version}, device {device_compat}")
+    elif keep_settings:
+        report.add("compat", False, f"compat_version {m.compat_version} is a major step from "
+                   f"{device_compat}: the settings cannot be kept; install without keeping "
+                   "settings (factory defaults)")  # fmt: skip
     else:
-        report.add(
-            "compat",
-            _major(m.compat_version) == _major(device_compat),
-            f"firmware compat_version {m.compat_version}, device {device_compat}",
-        )
+        report.add("compat", True, f"compat_version {m.compat_version} from {device_compat}: "
+                   "settings reset to factory defaults")  # fmt: skip
+    if running_version is None:
+        report.add("version", None, f"version {m.version}; no running version given")
+    else:
+        report.add("version", *version_check(m.version, running_version, force))
     report.add("size", len(data) <= max_bytes, f"{len(data)} bytes (limit {max_bytes})")
     for p in m.payloads:
         got = hashlib.sha256(fw.payloads[p["name"]]).hexdigest()

@@ -6,9 +6,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fwfactory import BOARD, make
 
-from natbox.firmware import format as fw
-from natbox.firmware.keys import Keyring, key_id, sign
-from natbox.firmware.verify import validate
+from natbox.firmware.keys import sign
+from router.firmware import format as fw
+from router.firmware.keyring import Keyring, key_id
+from router.firmware.verify import validate
 
 
 @pytest.fixture(scope="module")
