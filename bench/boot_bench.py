@@ -24,15 +24,14 @@ TREE = Path(__file__).resolve().parent.parent
 def _boot_once(session, keyring: Path) -> tuple[float, float, float]:
     import pexpect
 
-    from natbox.appliance import bootstage
     from natbox.appliance.console import Console
 
-    ui_url, work = session.ui_url, session.options.workdir
+    ui_url = session.ui_url
     t0 = time.monotonic()
-    # The same files the session's QEMU command line names, unpacked again: power-on.
-    bootstage.prepare(work / "disk.img", keyring, work / "boot")
+    # Power-on: the bootloader stage (slot choice, verification, unpacking), then QEMU.
+    argv = session.power_on(log=lambda line: None)
     stage = time.monotonic() - t0
-    child = pexpect.spawn(session.argv[0], session.argv[1:])
+    child = pexpect.spawn(argv[0], argv[1:])
     try:
         Console(child).wait_login_prompt(timeout=120)
         login = time.monotonic() - t0

@@ -34,6 +34,18 @@ def factory_or_defaults():
         return RouterConfig()
 
 
+def settle_update() -> None:
+    """A rollback puts the old configuration back before it is read; update bookkeeping
+    never keeps the router from starting (a bare boot has no disk, say)."""
+    try:
+        from router.update import boot, device
+        from router.update.service import UpdateService
+
+        print(f"startup: update: {boot.settle(UpdateService(device.appliance()))}", flush=True)
+    except Exception as error:
+        print(f"startup: update bookkeeping skipped ({error})", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--log", help="append output here")
@@ -41,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.log:
         log = open(args.log, "a", buffering=1)  # noqa: SIM115
         sys.stdout = sys.stderr = log
+    settle_update()
     paths.running_store().save(load_saved())
     device = paths.APPLIANCE
     router_args = argparse.ArgumentParser()

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from natbox.appliance.bootstage import BootError
+from natbox.appliance.qmp import ShutdownWatcher
 from natbox.appliance.session import Options, open_session
 from natbox.argtypes import PORT_OR_ZERO, refuse
 
@@ -48,6 +50,22 @@ def _stop(signum, frame) -> None:
     raise SystemExit(128 + signum)  # unwinds into `finally`: the lab is removed
 
 
+def power_cycles(session) -> int:
+    """Boot; when the guest reboots (QEMU exits under -no-reboot), run the bootloader stage
+    again and start QEMU anew, as a real board resets into its bootloader."""
+    while True:
+        try:
+            argv = session.power_on()
+        except BootError as error:
+            print(f"natbox boot: {error}", file=sys.stderr)
+            return 1
+        watcher = ShutdownWatcher(str(session.qmp_path))
+        code = subprocess.run(argv).returncode
+        if not watcher.rebooted():
+            return code
+        print("\nnatbox boot: the router rebooted; back to the bootloader", flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGHUP, _stop)
@@ -59,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"natbox boot: web UI at {session.ui_url} (once the router is up)")
         print("natbox boot: console below; log in as root (password natbox).")
         print("natbox boot: leave with Ctrl-A X (or `poweroff` in the guest).", flush=True)
-        return subprocess.run(session.argv).returncode
+        return power_cycles(session)
     except KeyboardInterrupt:
         return 130
     finally:

@@ -1,4 +1,5 @@
-"""A minimal QMP client: power off (ACPI), reset, and hard kill for power-cut tests."""
+"""A minimal QMP client: power off (ACPI), reset, hard kill for power-cut tests, and events
+(why QEMU stopped: the guest reset itself, or powered off)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,16 @@ class Qmp:
             raise RuntimeError(f"QMP {command}: {reply['error']}")
         return reply.get("return", {})
 
+    def next_event(self) -> dict:
+        """Block until QEMU sends an event (SHUTDOWN, RESET, ...)."""
+        while True:
+            line = self.reader.readline()
+            if not line:
+                raise ConnectionError("QMP socket closed")
+            message = json.loads(line)
+            if "event" in message:
+                return message
+
     def powerdown(self) -> None:
         self.execute("system_powerdown")
 
@@ -56,3 +67,31 @@ class Qmp:
 
     def close(self) -> None:
         self.sock.close()
+
+
+class ShutdownWatcher:
+    """Remembers why QEMU stopped. QEMU runs with -no-reboot, so a guest reboot (or a kernel
+    panic) ends the process just as a power-off does; the SHUTDOWN event's reason tells them
+    apart ("guest-reset" vs "guest-shutdown")."""
+
+    def __init__(self, path: str):
+        import threading
+
+        self.reason: str | None = None
+        self.thread = threading.Thread(target=self._watch, args=(path,), daemon=True)
+        self.thread.start()
+
+    def _watch(self, path: str) -> None:
+        try:
+            qmp = Qmp(path, timeout=60)
+            qmp.sock.settimeout(None)
+            while True:
+                event = qmp.next_event()
+                if event["event"] == "SHUTDOWN":
+                    self.reason = event.get("data", {}).get("reason")
+        except (OSError, ConnectionError, ValueError):
+            return
+
+    def rebooted(self) -> bool:
+        self.thread.join(timeout=5)
+        return self.reason == "guest-reset"

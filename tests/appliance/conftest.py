@@ -42,7 +42,8 @@ class Appliance:
     def boot(self) -> None:
         from natbox.appliance.console import Console
 
-        argv = self.session.argv
+        # The bootloader stage runs at every power-on: it picks the slot as the board would.
+        argv = self.session.power_on(log=self.note)
         self.child = self.pexpect.spawn(argv[0], argv[1:])
         self.console = Console(self.child, self)
         self.console.wait_login_prompt(90)
@@ -62,6 +63,16 @@ class Appliance:
             "sleep 0.1; i=$((i+1)); done; ip -4 addr show dev eth1 | grep -q inet && sleep 1",
             60,
         )
+
+    def note(self, line: str) -> None:
+        self.transcript.write(f"[natbox] {line}\n".encode())
+
+    def expect_reboot(self, timeout: float = 120) -> None:
+        """The guest reboots itself (an update, a failed health check): QEMU exits under
+        -no-reboot; boot again through the bootloader stage, log in, wait for the router."""
+        self.child.expect(self.pexpect.EOF, timeout=timeout)
+        self.child.close()
+        self.boot()
 
     # pexpect writes what it reads here: into the current test's transcript
     def write(self, data: bytes) -> None:

@@ -15,6 +15,8 @@ from natbox.appliance import bootstage, disk, qemu
 from natbox.appliance.console import Console, ConsoleError
 from natbox.firmware.keys import public_pem, sign
 from router.firmware import format as fw
+from router.update import slots
+from router.update.layout import BY_NAME, DISK_BYTES, LAYOUT
 
 
 def test_command_with_taps_runs_in_the_switch_namespace():
@@ -44,20 +46,19 @@ def test_accelerator_can_be_forced(monkeypatch):
 @pytest.mark.skipif(shutil.which("mkfs.ext4") is None, reason="no e2fsprogs")
 def test_disk_layout_and_slots(tmp_path):
     path = tmp_path / "disk.img"
-    disk.create(path)
+    disk.create(path, {"BOOT_ORDER": "A B"})
     raw = path.read_bytes()
-    assert raw[510:512] == b"\x55\xaa" and len(raw) == disk.DISK_BYTES
+    assert raw[510:512] == b"\x55\xaa" and len(raw) == DISK_BYTES
     starts = [struct.unpack_from("<I", raw, 446 + 16 * i + 8)[0] for i in range(4)]
-    assert starts == [p.offset // 512 for p in disk.LAYOUT]
-    data = disk.BY_NAME["data"]
+    assert starts == [p.offset // 512 for p in LAYOUT]
+    data = BY_NAME["data"]
     assert raw[data.offset + 1024 + 56 : data.offset + 1024 + 58] == b"\x53\xef"  # ext4 magic
-    assert disk.read_env(path) == {"active": "A", "slots": {}}
-    disk.write_slot(path, "A", b"firmware")
-    assert disk.read_slot(path, "A") == b"firmware"
-    with pytest.raises(ValueError):
+    assert disk.environment(path).load() == {"BOOT_ORDER": "A B"}
+    assert disk.matches_layout(path)
+    with pytest.raises(ValueError, match="holds no firmware"):
         disk.read_slot(path, "B")
     with pytest.raises(ValueError):
-        disk.write_slot(path, "B", bytes(disk.BY_NAME["B"].size + 1))
+        disk.write_slot(path, "B", bytes(BY_NAME["B"].size + 1))
 
 
 def _firmware(key, kernel=b"K" * 48, kind="linux-bzimage", extra=None) -> bytes:
@@ -78,6 +79,15 @@ def _signer(tmp_path):
     return key, ring
 
 
+def _firmware_v(key, version):
+    parts = [fw.Payload("kernel", b"K" * 48, "linux-bzimage"), fw.Payload("rootfs", b"R" * 40)]
+    manifest = fw.Manifest("natbox_x86_64", bootstage.COMPATIBLE, version, "1.0",
+                           fw.build_id(parts, version), 1700000000,
+                           tuple(p.describe() for p in parts))  # fmt: skip
+    kid, sig = sign(key, manifest.to_bytes())
+    return fw.pack(manifest, parts, kid, sig)
+
+
 @pytest.mark.skipif(shutil.which("mkfs.ext4") is None, reason="no e2fsprogs")
 def test_boot_stage_boots_only_a_verified_slot(tmp_path):
     key, ring = _signer(tmp_path)
@@ -88,11 +98,50 @@ def test_boot_stage_boots_only_a_verified_slot(tmp_path):
     booted = bootstage.prepare(path, ring, tmp_path / "boot")
     assert booted.kernel.read_bytes() == b"K" * 48 and booted.slot == "A"
     assert booted.cmdline == ""  # none in the manifest: the session uses qemu.CMDLINE
+    assert bootstage.kernel_command_line(booted, "console=ttyS0").endswith("natbox.slot=A")
     bad = bytearray(image)
     bad[-1] ^= 1
     disk.write_slot(path, "A", bytes(bad))
     with pytest.raises(bootstage.BootError, match="does not verify"):
         bootstage.prepare(path, ring, tmp_path / "boot2")
+
+
+@pytest.mark.skipif(shutil.which("mkfs.ext4") is None, reason="no e2fsprogs")
+def test_boot_stage_takes_attempts_falls_back_and_says_when_nothing_boots(tmp_path):
+    key, ring = _signer(tmp_path)
+    path = tmp_path / "disk.img"
+    bootstage.install_if_changed(path, _firmware_v(key, "0.1.0"))
+    env = disk.environment(path)
+    disk.write_slot(path, "B", _firmware_v(key, "0.2.0"))
+    env.save(slots.switch_to(env.load(), "B", "0.2.0"))
+    for left in (2, 1, 0):  # a trial that never becomes healthy: three boots of B
+        booted = bootstage.prepare(path, ring, tmp_path / "boot", log=lambda m: None)
+        assert booted.slot == "B" and booted.manifest.version == "0.2.0"
+        assert slots.attempts(env.load(), "B") == left
+    booted = bootstage.prepare(path, ring, tmp_path / "boot", log=lambda m: None)
+    assert booted.slot == "A" and booted.manifest.version == "0.1.0"
+    # fw_printenv on the disk image shows what the bootloader wrote.
+    if shutil.which("fw_printenv"):
+        config = tmp_path / "fw_env.config"
+        offset = BY_NAME["bootenv"].offset
+        config.write_text(f"{path} {offset:#x} 0x4000\n{path} {offset + 0x10000:#x} 0x4000\n")
+        shown = pexpect.run(f"fw_printenv -c {config}").decode()
+        assert "BOOT_B_LEFT=0" in shown and "SLOT_B_STATE=trial" in shown
+    env.save({**env.load(), "SLOT_A_STATE": "bad", "BOOT_A_LEFT": "0"})
+    notes: list[str] = []
+    with pytest.raises(bootstage.BootError, match="no slot can boot"):
+        bootstage.prepare(path, ring, tmp_path / "boot", log=notes.append)
+    assert any("slot A: skipped" in n for n in notes) and any("slot B: skipped" in n for n in notes)
+
+
+@pytest.mark.skipif(shutil.which("mkfs.ext4") is None, reason="no e2fsprogs")
+def test_a_disk_of_the_old_layout_is_made_anew(tmp_path):
+    key, _ = _signer(tmp_path)
+    path = tmp_path / "disk.img"
+    path.write_bytes(b"NATBOXENV1\n{}" + bytes(4096))
+    notes: list[str] = []
+    assert bootstage.install_if_changed(path, _firmware(key), log=notes.append)
+    assert disk.matches_layout(path) and "older layout" in notes[0]
 
 
 @pytest.fixture
@@ -147,14 +196,14 @@ def test_without_root_the_session_uses_user_mode_networking_and_says_so(tmp_path
 
     booted = bootstage.Bootable(tmp_path / "vmlinux", tmp_path / "initramfs", None, "A")
     monkeypatch.setattr(sess.os, "geteuid", lambda: 1000)
-    monkeypatch.setattr(sess, "firmware_and_keyring", lambda build, log: (tmp_path / "fw", None))
-    monkeypatch.setattr(sess.bootstage, "install_if_changed", lambda *a: False)
-    monkeypatch.setattr(sess.bootstage, "prepare", lambda *a: booted)
+    monkeypatch.setattr(sess, "firmware_and_keyring", lambda build, log: (tmp_path / "fw", tmp_path))
+    monkeypatch.setattr(sess.bootstage, "install_if_changed", lambda *a, **k: False)
+    monkeypatch.setattr(sess.bootstage, "prepare", lambda *a, **k: booted)
     monkeypatch.setattr(sess.network, "ApplianceLab", None)  # must not be touched
     monkeypatch.setenv("NATBOX_ACCEL", "tcg")
     (tmp_path / "fw").write_bytes(b"")
     session = sess.open_session(sess.Options(workdir=tmp_path, ui_port=18080), log=print)
-    argv = " ".join(session.argv)
+    argv = " ".join(session.power_on())
     assert session.lab is None and not argv.startswith("ip netns")
     assert "hostfwd=tcp:127.0.0.1:18080-192.168.1.1:80" in argv and "id=wan" in argv
     assert "tap," not in argv

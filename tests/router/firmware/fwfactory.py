@@ -17,6 +17,7 @@ def make(
     rootfs: bytes = b"R" * 40,
     compat: str = "1.0",
     lie_about: str | None = None,
+    version: str = "0.1.0",
 ) -> bytes:
     parts = [fw.Payload("kernel", kernel, "linux-bzimage"), fw.Payload("rootfs", rootfs)]
     described = [p.describe() for p in parts]
@@ -27,9 +28,9 @@ def make(
     manifest = fw.Manifest(
         "natbox_x86_64",
         compatible,
-        "0.1.0",
+        version,
         compat,
-        fw.build_id(parts, "0.1.0"),
+        fw.build_id(parts, version),
         1700000000,
         tuple(described),
     )
