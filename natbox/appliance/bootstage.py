@@ -51,9 +51,10 @@ def install_if_changed(disk_path: Path, firmware: bytes, log=print) -> bool:
         disk.create(disk_path)
     else:
         try:
-            if hashlib.sha256(disk.read_slot(disk_path, "A")).digest() == hashlib.sha256(
-                firmware
-            ).digest():
+            if (
+                hashlib.sha256(disk.read_slot(disk_path, "A")).digest()
+                == hashlib.sha256(firmware).digest()
+            ):
                 return False
         except ValueError:
             pass

@@ -241,8 +241,8 @@ class Build:
         check = pycompile.target_python(
             target,
             "-c",
-            "import nat, flask, ssl, json, hashlib, router.update.service, router.firmware.keyring; "
-            "print(flask.__version__)",
+            "import nat, flask, ssl, json, hashlib, router.update.service, "
+            "router.firmware.keyring; print(flask.__version__)",
             check=False,
         )
         if check.returncode != 0:

@@ -196,7 +196,8 @@ def test_without_root_the_session_uses_user_mode_networking_and_says_so(tmp_path
 
     booted = bootstage.Bootable(tmp_path / "vmlinux", tmp_path / "initramfs", None, "A")
     monkeypatch.setattr(sess.os, "geteuid", lambda: 1000)
-    monkeypatch.setattr(sess, "firmware_and_keyring", lambda build, log: (tmp_path / "fw", tmp_path))
+    found = (tmp_path / "fw", tmp_path)
+    monkeypatch.setattr(sess, "firmware_and_keyring", lambda build, log: found)
     monkeypatch.setattr(sess.bootstage, "install_if_changed", lambda *a, **k: False)
     monkeypatch.setattr(sess.bootstage, "prepare", lambda *a, **k: booted)
     monkeypatch.setattr(sess.network, "ApplianceLab", None)  # must not be touched

@@ -48,8 +48,15 @@ def test_install_writes_the_inactive_slot_reads_it_back_and_switches(fake):
         (lambda key: make(key, version="0.2.0", compat="2.0"), "compat"),
         (lambda key: make(key, version="0.2.0")[:-3], "format"),
     ],
-    ids=["board", "unknown-key", "payload-hash", "downgrade", "reinstall", "compat-major",
-         "truncated"],  # fmt: skip
+    ids=[
+        "board",
+        "unknown-key",
+        "payload-hash",
+        "downgrade",
+        "reinstall",
+        "compat-major",
+        "truncated",
+    ],
 )
 def test_bad_files_are_refused_before_anything_is_written(fake, image, failed):
     service = fake.service()
@@ -93,9 +100,7 @@ def test_a_compat_major_step_installs_only_without_the_settings(fake):
     assert not verdict.keep_settings_possible
     service.install(keep_settings=False)
     assert not fake.device.config.exists()  # the new firmware starts from factory defaults
-    assert json.loads((fake.device.work / "config-before.json").read_text()) == {
-        "hostname": "kept"
-    }
+    assert json.loads((fake.device.work / "config-before.json").read_text()) == {"hostname": "kept"}
 
 
 def test_oversize_upload_is_refused_and_nothing_is_kept(fake):
