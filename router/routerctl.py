@@ -13,6 +13,7 @@ import argparse
 import json
 import subprocess
 import sys
+import time
 from typing import Any
 
 from nat.config import ConfigError
@@ -27,6 +28,11 @@ class Refused(Exception):
 
 class NotApplied(Exception):
     """The running configuration was written, but the daemon did not take it."""
+
+
+class Failed(Exception):
+    """A firmware install failed after it began writing the inactive slot (the running
+    firmware is untouched; the slot is left unbootable)."""
 
 
 def running() -> RouterConfig:
@@ -171,6 +177,228 @@ def cmd_save(a) -> None:
     print(f"saved to {files.saved_store().path}")
 
 
+# -- firmware ---------------------------------------------------------------------------------
+
+MIB = 1024 * 1024
+HISTORY_SHOWN = 5
+
+
+def update_service():
+    """The device's update service (router.update.service); the tests put one on files here."""
+    from router.update.device import appliance
+    from router.update.service import UpdateService
+
+    try:
+        return UpdateService(appliance())
+    except OSError as error:
+        raise Refused(f"firmware updates are not available on this system ({error})") from None
+
+
+def _service_errors():
+    """What the update service raises for a refusal; imported late, like the service itself
+    (the other commands do not load the firmware checks)."""
+    from router.update.bootenv import EnvError
+    from router.update.journal import JournalError
+    from router.update.server import ServerError
+    from router.update.service import UpdateError
+
+    return UpdateError, ServerError, EnvError, JournalError, OSError
+
+
+def _receive(service, path: str) -> None:
+    try:
+        stream = open(path, "rb")  # noqa: SIM115 (closed below; OSError is a refusal)
+    except OSError as error:
+        raise Refused(f"{path}: {error.strerror or error}") from None
+    with stream:
+        service.receive(stream, source=path)
+
+
+def _print_checks(verdict) -> None:
+    for name, check in verdict.checks.items():
+        print(f"{check['status'].upper():4}  {name:14} {check['detail']}")
+    print("VALID" if verdict.valid else "INVALID")
+
+
+def _hint(verdict, keep_settings: bool) -> str:
+    if verdict.forceable:
+        return "; --force installs it anyway (logged)"
+    if keep_settings and not verdict.keep_settings_possible:
+        return "; --no-keep-settings installs it with factory settings"
+    return ""
+
+
+def _mib(n: int, total: int) -> str:
+    return f"{n / MIB:.0f}" if total >= 10 * MIB else f"{n / MIB:.1f}"
+
+
+def progress_printer():
+    """A progress callback for the service that prints a line per 10% written."""
+    shown = 0
+
+    def progress(phase: str, done: int, total: int) -> None:
+        nonlocal shown
+        if phase == "writing":
+            step = done * 10 // total if total else 10
+            if step > shown:
+                shown = step
+                print(f"writing {done * 100 // max(total, 1)}% ({_mib(done, total)}/"
+                      f"{_mib(total, total)} MiB)", flush=True)  # fmt: skip
+        elif phase == "verified":
+            print("read back: equal to the file", flush=True)
+
+    return progress
+
+
+def _install(service, a, what: str) -> None:
+    """Check the uploaded firmware (the checks printed), install it, reboot."""
+    keep = not a.no_keep_settings
+    verdict = service.check(keep, a.force)
+    _print_checks(verdict)
+    if not verdict.valid:
+        raise Refused(f"{what} refused: {verdict.explain()}{_hint(verdict, keep)}")
+    target = service.device.inactive
+    print(f"installing {verdict.version} to slot {target}; do not power off", flush=True)
+    try:
+        service.install(keep, a.force, progress_printer())
+    except _service_errors() as error:
+        if "slot" in service.status()["update"]:  # the journal says writing began
+            raise Failed(f"install failed: {error}; still running {service.device.version} "
+                         f"from slot {service.device.booted}") from None  # fmt: skip
+        raise
+    _reboot(service, a, f"installed to slot {target}")
+
+
+def _reboot(service, a, done: str) -> None:
+    if a.no_reboot:
+        print(f"{done}; the new slot boots at the next reboot")
+        return
+    print(f"{done}; rebooting", flush=True)
+    service.reboot()
+
+
+def _when(seconds) -> str:
+    if not isinstance(seconds, int | float):
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
+
+
+def firmware_status(service, a) -> None:
+    status = service.status()
+    if a.json:
+        show(status)
+        return
+    print(f"running {status['running_version']} from slot {status['booted_slot']}; "
+          f"boot order {' '.join(status['boot_order'])}")  # fmt: skip
+    for name, slot in status["slots"].items():
+        booted = " (booted)" if slot["booted"] else ""
+        print(f"slot {name}: {slot['state']:5} {slot['version'] or '-':10} "
+              f"attempts left {slot['attempts_left']}{booted}")  # fmt: skip
+    if status["environment_error"]:
+        print(f"boot environment: {status['environment_error']}")
+    since = f" since {_when(status['since'])}" if status["since"] else ""
+    print(f"update: {status['state']}{since}" + (" (in progress)" if status["busy"] else ""))
+    if status["reason"]:
+        print(f"  reason: {status['reason']}")
+    for entry in status["history"][-HISTORY_SHOWN:]:
+        print(f"  {_when(entry.get('time'))}  {entry.get('state', '?'):11} "
+              f"{entry.get('detail', '')}")  # fmt: skip
+
+
+def firmware_check(service, a) -> int:
+    _receive(service, a.file)
+    keep = not a.no_keep_settings
+    verdict = service.check(keep, a.force)
+    _print_checks(verdict)
+    if not verdict.valid and _hint(verdict, keep):
+        print(_hint(verdict, keep).removeprefix("; "))
+    return 0 if verdict.valid else 1
+
+
+def firmware_install(service, a) -> None:
+    _receive(service, a.file)
+    _install(service, a, a.file)
+
+
+def firmware_rollback(service, a) -> None:
+    slot = service.rollback()
+    _reboot(service, a, f"slot {slot} boots from now on")
+
+
+def _server_entry(service, url: str) -> dict:
+    from router.update import server
+
+    return server.check(url, service.device.version)
+
+
+def firmware_server_check(service, a) -> None:
+    entry = _server_entry(service, a.url)
+    if a.json:
+        show(entry)
+        return
+    if entry["available"]:
+        print(f"newer firmware available: {entry['version']} (running "
+              f"{entry['running_version']})")  # fmt: skip
+        print(f"  {entry['url']}: {entry['size']} bytes, sha256 {entry['sha256'][:16]}..., "
+              f"for {entry['compatible']}")  # fmt: skip
+    else:
+        print(f"up to date: the server's latest is {entry['version']}, running "
+              f"{entry['running_version']}")  # fmt: skip
+
+
+def firmware_server_install(service, a) -> None:
+    from router.update import server
+
+    entry = _server_entry(service, a.url)
+    if not entry["available"] and not a.force:
+        raise Refused(f"the server's latest is {entry['version']}, not newer than the running "
+                      f"{entry['running_version']}; --force installs it anyway")  # fmt: skip
+    print(f"downloading {entry['version']} from {entry['url']} ({entry['size']} bytes)",
+          flush=True)  # fmt: skip
+    server.download(entry, service)
+    _install(service, a, entry["url"])
+
+
+def cmd_firmware(a) -> int | None:
+    service = update_service()
+    try:
+        return globals()[f"firmware_{a.firmware_command.replace('-', '_')}"](service, a)
+    except _service_errors() as error:
+        raise Refused(str(error)) from None
+
+
+def firmware_parser(sub) -> None:
+    fw = sub.add_parser("firmware", help="firmware updates: status, check, install, rollback, "
+                        "server-check, server-install")  # fmt: skip
+    actions = fw.add_subparsers(dest="firmware_command", required=True)
+    st = actions.add_parser("status", help="running version, slots, the update journal")
+    st.add_argument("--json", action="store_true", help="the update service's status as JSON")
+    options = {
+        "--no-keep-settings": "start the new firmware from factory settings",
+        "--force": "accept a downgrade or a reinstall (logged)",
+        "--no-reboot": "do not reboot when done",
+    }
+    commands = (
+        ("check", "check a firmware file; nothing is written", "file", 2),
+        ("install", "check and install a firmware file, then reboot", "file", 3),
+        ("rollback", "boot the other slot (it must hold a good firmware)", None, 0),
+        ("server-check", "ask an update server for a newer firmware", "url", 0),
+        ("server-install", "install the update server's newer firmware, then reboot", "url", 3),
+    )
+    for name, text, target, flags in commands:
+        p = actions.add_parser(name, help=text)
+        if target == "file":
+            p.add_argument("file", help="firmware file")
+        elif target == "url":
+            p.add_argument("url", help="update server URL (its latest.json, or the directory)")
+        for flag in list(options)[:flags]:
+            p.add_argument(flag, action="store_true", help=options[flag])
+        if name == "rollback":
+            p.add_argument("--no-reboot", action="store_true", help=options["--no-reboot"])
+        if name == "server-check":
+            p.add_argument("--json", action="store_true", help="the answer as JSON")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="routerctl", description="natbox router console CLI")
     sub = p.add_subparsers(dest="command", required=True)
@@ -199,6 +427,7 @@ def parser() -> argparse.ArgumentParser:
     fw.add_argument("proto", nargs="?", choices=("tcp", "udp"))
     fw.add_argument("port", nargs="?")
     fw.add_argument("to", nargs="?")
+    firmware_parser(sub)
     return p
 
 
@@ -214,11 +443,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "forward" and args.action == "add" and not args.to:
         p.error("forward add needs HOST[:PORT]")
     try:
-        globals()[f"cmd_{args.command}"](args)
+        code = globals()[f"cmd_{args.command}"](args)
     except Refused as error:
         print(f"routerctl: {error}; nothing changed", file=sys.stderr)
         return 1
-    except NotApplied as error:
+    except (NotApplied, Failed) as error:
         print(f"routerctl: {error}", file=sys.stderr)
         return 1
-    return 0
+    return code or 0

@@ -1,11 +1,15 @@
-"""`natbox firmware build|verify|info`."""
+"""`natbox firmware build|verify|info|manifest`."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 from natbox.argtypes import existing_dir, existing_file, refuse
 
@@ -34,6 +38,56 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     v.add_argument("--compat", default=None, help="the device's compat_version")
     i = sub.add_parser("info", help="print the manifest as JSON")
     i.add_argument("file", type=existing_file)
+    m = sub.add_parser("manifest", help="write DIR/latest.json (an update server's manifest) "
+                       "for the newest firmware in DIR")  # fmt: skip
+    m.add_argument("dir", type=existing_dir)
+
+
+def warn_to_stderr(prog: str) -> Callable[[str], None]:
+    return lambda line: print(f"{prog}: warning: {line}", file=sys.stderr)
+
+
+class NoFirmware(ValueError):
+    """The directory holds no firmware file that parses."""
+
+
+def write_manifest(directory: Path, warn: Callable[[str], None]) -> dict:
+    """DIR/latest.json for the newest *.fw in DIR by its manifest's version, as the device's
+    update client (router.update.server) reads it; returns the "latest" entry. A file that does
+    not parse or whose version cannot be ordered is skipped with a warning."""
+    from router.firmware.format import FormatError, unpack
+    from router.firmware.verify import version_key
+    from router.update.server import FORMAT, MANIFEST
+
+    best = None  # (version key, path, manifest)
+    for path in sorted(p for p in directory.glob("*.fw") if p.is_file()):
+        try:
+            found = unpack(path.read_bytes()).manifest
+        except (FormatError, OSError) as error:
+            warn(f"skipping {path.name}: {error}")
+            continue
+        key = version_key(found.version)
+        if key is None:
+            warn(f"skipping {path.name}: version {found.version!r} cannot be ordered")
+        elif best is not None and key == best[0]:
+            warn(f"skipping {path.name}: the same version {found.version} as {best[1].name}")
+        elif best is None or key > best[0]:
+            best = (key, path, found)
+    if best is None:
+        raise NoFirmware(f"no firmware file (*.fw) that parses in {directory}")
+    _, path, found = best
+    data = path.read_bytes()
+    latest = {
+        "version": found.version,
+        "file": quote(path.name),  # a URL relative to the manifest
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "compatible": found.compatible,
+    }
+    temp = directory / f".{MANIFEST}.tmp"
+    temp.write_text(json.dumps({"format": FORMAT, "latest": latest}, indent=2) + "\n")
+    os.replace(temp, directory / MANIFEST)  # a server reading it meanwhile sees old or new
+    return latest
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,6 +97,18 @@ def run(args: argparse.Namespace) -> int:
         return build_main(
             ["--tree", str(args.tree)] + (["--board", args.board] if args.board else [])
         )
+    if args.firmware_command == "manifest":
+        prog = "natbox firmware manifest"
+        try:
+            latest = write_manifest(args.dir, warn_to_stderr(prog))
+        except NoFirmware as error:
+            return refuse(prog, f"argument dir: {error}")
+        except OSError as error:
+            print(f"{prog}: {error}", file=sys.stderr)
+            return 1
+        print(f"{args.dir / 'latest.json'}: {latest['version']} ({latest['file']}, "
+              f"{latest['size']} bytes)")  # fmt: skip
+        return 0
     if args.firmware_command == "info":
         from router.firmware.format import FormatError, unpack
 

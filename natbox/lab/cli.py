@@ -1,13 +1,15 @@
-"""`natbox lab up|down|status|ctl`: the host-side commands around natbox.lab.lab."""
+"""`natbox lab up|down|status|ctl|serve-firmware`: the host-side commands around
+natbox.lab.lab."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import socket
+import sys
 
 from nat.profiles import PROFILES
-from natbox.argtypes import PORT, int_in, matching, refuse
+from natbox.argtypes import PORT, existing_dir, int_in, matching, refuse
 from natbox.lab import names
 from natbox.lab.lab import Lab, LabOptions, all_lab_ids, remove_lab
 
@@ -49,6 +51,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ctl = actions.add_parser("ctl", help="ask a lab's router (status, counters, mappings...)")
     ctl.add_argument("name", type=LAB_ID)
     ctl.add_argument("cmd")
+    fw = actions.add_parser(
+        "serve-firmware",
+        help="serve a directory of firmware files (with a latest.json for the newest) from the "
+        "lab's internet namespace: the update server the router checks",
+    )
+    fw.add_argument("name", type=LAB_ID)
+    fw.add_argument("dir", type=existing_dir, help="directory of *.fw files")
+    fw.add_argument("--port", type=PORT, default=8000, help="HTTP port (default 8000)")
 
 
 def _free_port() -> int:
@@ -104,14 +114,36 @@ def run(args: argparse.Namespace) -> int:
         for lab_id in all_lab_ids():
             print(lab_id)
         return 0
+    prog = f"natbox lab {args.lab_command}"
     if args.name not in all_lab_ids():
-        return refuse(
-            "natbox lab ctl", f"argument name: no lab {args.name!r} (see natbox lab status)"
-        )
+        return refuse(prog, f"argument name: no lab {args.name!r} (see natbox lab status)")
     try:
         lab = Lab.load(args.name)
     except FileNotFoundError:  # namespaces left by a crash, no state: only `down` helps
-        return refuse("natbox lab ctl", f"argument name: lab {args.name!r} has no state; "
+        return refuse(prog, f"argument name: lab {args.name!r} has no state; "
                       f"remove it with natbox lab down {args.name}")  # fmt: skip
+    if args.lab_command == "serve-firmware":
+        return serve_firmware(lab, args)
     print(json.dumps(lab.ctl(args.cmd), indent=2))
+    return 0
+
+
+def serve_firmware(lab: Lab, args: argparse.Namespace) -> int:
+    from natbox.firmware.cli import NoFirmware, warn_to_stderr, write_manifest
+
+    prog = "natbox lab serve-firmware"
+    directory = args.dir.resolve()
+    try:
+        latest = write_manifest(directory, warn_to_stderr(prog))
+        url = lab.serve_firmware(str(directory), args.port)
+    except NoFirmware as error:
+        return refuse(prog, f"argument dir: {error}")
+    except (OSError, RuntimeError) as error:  # a read-only DIR, a port in use (see the log)
+        print(f"{prog}: {error}", file=sys.stderr)
+        return 1
+    print(f"lab {lab.names.lab_id}: update server in {lab.names.internet} serving {directory}")
+    print(f"  latest: {latest['version']} ({latest['file']}, {latest['size']} bytes)")
+    print(f"  the router checks: {url}")
+    print(f"  e.g. on the appliance: routerctl firmware server-check {url}")
+    print(f"  stopped by: natbox lab down {lab.names.lab_id}")
     return 0

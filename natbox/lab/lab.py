@@ -19,6 +19,8 @@ from router.model import RouterConfig
 from router.plan import DeviceFacts, plan
 from router.store import ConfigStore
 
+FIRMWARE_SERVER = "firmware-server"  # its role in the state's pids and its log's name
+
 # The lab router's interfaces; it shares the host's hostname, so it never sets one.
 DEVICE = DeviceFacts(lan_interface="lan0", wan_interface="wan0")
 
@@ -369,6 +371,30 @@ class Lab:
             finally:
                 sock.close()
         raise RuntimeError(f"web UI did not come up: see {self.names.state_dir}/ui.log")
+
+    def serve_firmware(self, directory: str, port: int, wait: float = 10.0) -> str:
+        """An update server in the internet namespace: ``python -m http.server`` serving
+        ``directory`` (its latest.json written by the caller) on the first server address; its
+        PID is in the lab's state, so `down` stops it. Serving again replaces it. Returns the
+        URL the router (netns or appliance) checks."""
+        self.stop(FIRMWARE_SERVER)
+        address, inet = N.SERVERS[0], self.names.internet
+        process = self.spawn(FIRMWARE_SERVER, inet, sys.executable, "-m", "http.server",
+                             "--directory", directory, "--bind", address, str(port))  # fmt: skip
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and process.poll() is None:
+            sock = socket_in(inet)
+            try:
+                sock.settimeout(1.0)
+                sock.connect((address, port))
+                return f"http://{address}:{port}/"
+            except OSError:
+                time.sleep(0.1)
+            finally:
+                sock.close()
+        self.stop(FIRMWARE_SERVER)
+        raise RuntimeError(f"the firmware server did not start on {address}:{port}: see "
+                           f"{self.names.state_dir}/{FIRMWARE_SERVER}.log")  # fmt: skip
 
     def _kernel_router(self) -> None:
         """The reference: the same topology with Linux forwarding and nftables masquerade."""
