@@ -162,6 +162,9 @@ class UpdateService:
     def receive(self, stream: BinaryIO, limit: int = MAX_FIRMWARE_BYTES, source: str = "") -> str:
         """Store an uploaded firmware, hashing it on the way; returns its sha256."""
         with self._locked():
+            if self.journal.state == J.TRIAL:
+                raise UpdateError("the new firmware is still on trial (its health check has not "
+                                  "committed it yet); try again in a minute")  # fmt: skip
             self.device.work.mkdir(parents=True, exist_ok=True)
             part = self.upload_path.with_suffix(".part")
             digest, size = hashlib.sha256(), 0
@@ -198,7 +201,7 @@ class UpdateService:
         except FileNotFoundError:
             raise UpdateError("file: nothing uploaded; upload a firmware first") from None
 
-    def _check(self, data: bytes, keep_settings: bool, force: bool) -> Verdict:
+    def _check(self, data: bytes, keep_settings: bool, force: bool, again=False) -> Verdict:
         d = self.device
         report = validate(data, Keyring.from_dir(d.keyring), d.compatible, d.compat_version,
                           min(MAX_FIRMWARE_BYTES, d.slot_size), d.version, keep_settings,
@@ -209,12 +212,12 @@ class UpdateService:
         keep_possible = not (compat.get("status") == "fail" or "reset" in compat.get("detail", ""))
         version = report.unpacked.manifest.version if report.unpacked else None
         verdict = Verdict(report.valid, failed == ["version"], keep_possible, version, checks)
-        if self.journal.state in (J.RECEIVED, J.VERIFIED):
-            if verdict.valid:
-                self._move(J.VERIFIED, f"version {version}: every check passed",
-                           update={"version": version})  # fmt: skip
-            else:
-                self._move(J.FAILED, f"refused: {verdict.explain()}", reason=verdict.explain())
+        state = self.journal.state
+        if state in (J.RECEIVED, J.VERIFIED) and not verdict.valid:
+            self._move(J.FAILED, f"refused: {verdict.explain()}", reason=verdict.explain())
+        elif state == J.RECEIVED or (state == J.VERIFIED and not again):
+            self._move(J.VERIFIED, f"version {version}: every check passed",
+                       update={"version": version})  # fmt: skip
         return verdict
 
     def install(
@@ -225,7 +228,7 @@ class UpdateService:
             data = self._read_upload()
             if self.journal.state not in (J.RECEIVED, J.VERIFIED):
                 self._move(J.RECEIVED, "the uploaded file again")
-            verdict = self._check(data, keep_settings, force)
+            verdict = self._check(data, keep_settings, force, again=True)
             if not verdict.valid:
                 raise UpdateError(f"refused: {verdict.explain()}")
             target = self.device.inactive

@@ -3,7 +3,6 @@ version, skips what does not parse, and is what the device's client reads."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -12,17 +11,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fwfactory import BOARD, make
 
 from natbox.cli import main
-from natbox.firmware.keys import sign
 from router.firmware import format as fw
 from router.update import server
-
-
-def versioned(key: Ed25519PrivateKey, version: str) -> bytes:
-    """fwfactory's firmware under another version, signed again."""
-    old = fw.unpack(make(key))
-    manifest = dataclasses.replace(old.manifest, version=version)
-    parts = [fw.Payload(name, data) for name, data in old.payloads.items()]
-    return fw.pack(manifest, parts, *sign(key, manifest.to_bytes()))
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +23,7 @@ def key() -> Ed25519PrivateKey:
 def test_the_newest_version_wins_not_the_newest_name(tmp_path: Path, key, capsys) -> None:
     # By name "natbox-0.9.0" sorts after "natbox-0.10.0"; by version it is older.
     for version in ("0.9.0", "0.10.0", "0.2.0"):
-        (tmp_path / f"natbox-{version}.fw").write_bytes(versioned(key, version))
+        (tmp_path / f"natbox-{version}.fw").write_bytes(make(key, version=version))
     assert main(["firmware", "manifest", str(tmp_path)]) == 0
     newest = (tmp_path / "natbox-0.10.0.fw").read_bytes()
     assert json.loads((tmp_path / "latest.json").read_text()) == {
@@ -45,11 +35,11 @@ def test_the_newest_version_wins_not_the_newest_name(tmp_path: Path, key, capsys
 
 
 def test_junk_is_skipped_with_a_warning(tmp_path: Path, key, capsys) -> None:
-    (tmp_path / "good.fw").write_bytes(versioned(key, "0.2.0"))
+    (tmp_path / "good.fw").write_bytes(make(key, version="0.2.0"))
     (tmp_path / "junk.fw").write_bytes(b"not a firmware at all")
-    (tmp_path / "cut.fw").write_bytes(versioned(key, "0.3.0")[:40])
-    (tmp_path / "odd.fw").write_bytes(versioned(key, "nightly"))
-    (tmp_path / "newer.bin").write_bytes(versioned(key, "9.0.0"))  # not *.fw: not offered
+    (tmp_path / "cut.fw").write_bytes(make(key, version="0.3.0")[:40])
+    (tmp_path / "odd.fw").write_bytes(make(key, version="nightly"))
+    (tmp_path / "newer.bin").write_bytes(make(key, version="9.0.0"))  # not *.fw: not offered
     assert main(["firmware", "manifest", str(tmp_path)]) == 0
     err = capsys.readouterr().err.splitlines()
     assert sorted(line.split(":")[2].strip() for line in err) == [
@@ -60,7 +50,7 @@ def test_junk_is_skipped_with_a_warning(tmp_path: Path, key, capsys) -> None:
 
 
 def test_the_manifest_is_what_the_device_reads(tmp_path: Path, key) -> None:
-    (tmp_path / "a b#1.fw").write_bytes(versioned(key, "0.2.0"))
+    (tmp_path / "a b#1.fw").write_bytes(make(key, version="0.2.0"))
     assert main(["firmware", "manifest", str(tmp_path)]) == 0
     latest = server.parse_manifest((tmp_path / "latest.json").read_bytes(), "test")
     assert latest["file"] == "a%20b%231.fw"  # a relative URL: the name quoted

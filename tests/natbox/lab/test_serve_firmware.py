@@ -3,7 +3,6 @@ and what it prints; the server itself runs in a namespace (test_serve_firmware_n
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -12,17 +11,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fwfactory import make
 
 from natbox import cli
-from natbox.firmware.keys import sign
 from natbox.lab import cli as lab_cli
 from natbox.lab.names import LabNames
-from router.firmware import format as fw
-
-
-def versioned(key: Ed25519PrivateKey, version: str) -> bytes:
-    old = fw.unpack(make(key))
-    manifest = dataclasses.replace(old.manifest, version=version)
-    parts = [fw.Payload(name, data) for name, data in old.payloads.items()]
-    return fw.pack(manifest, parts, *sign(key, manifest.to_bytes()))
 
 
 class FakeLab:
@@ -86,7 +76,7 @@ def test_a_directory_without_firmware_is_refused(lab, tmp_path, capsys):
 
 def test_serving_writes_the_manifest_and_prints_the_url(lab, tmp_path, capsys, monkeypatch):
     key = Ed25519PrivateKey.generate()
-    (tmp_path / "natbox-0.2.0.fw").write_bytes(versioned(key, "0.2.0"))
+    (tmp_path / "natbox-0.2.0.fw").write_bytes(make(key, version="0.2.0"))
     monkeypatch.chdir(tmp_path.parent)
     assert cli.main(["lab", "serve-firmware", "fw1", tmp_path.name, "--port", "8080"]) == 0
     assert lab.served == [(str(tmp_path.resolve()), 8080)]  # absolute: the server's cwd differs
@@ -99,7 +89,7 @@ def test_serving_writes_the_manifest_and_prints_the_url(lab, tmp_path, capsys, m
 
 def test_a_server_that_does_not_start_is_one_line_exit_1(lab, tmp_path, capsys):
     key = Ed25519PrivateKey.generate()
-    (tmp_path / "a.fw").write_bytes(versioned(key, "0.2.0"))
+    (tmp_path / "a.fw").write_bytes(make(key, version="0.2.0"))
     lab.fail = "the firmware server did not start on 198.51.100.10:8000: see its log"
     assert cli.main(["lab", "serve-firmware", "fw1", str(Path(tmp_path))]) == 1
     assert "did not start" in one_line(capsys)

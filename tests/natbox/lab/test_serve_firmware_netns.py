@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 
@@ -12,7 +11,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fwfactory import make
 
 from natbox.firmware.cli import write_manifest
-from natbox.firmware.keys import sign
 from natbox.lab import netns
 from natbox.lab.lab import FIRMWARE_SERVER, Lab
 from router.firmware import format as fw
@@ -29,17 +27,10 @@ print(json.dumps(entry))
 """
 
 
-def versioned(key: Ed25519PrivateKey, version: str) -> bytes:
-    old = fw.unpack(make(key))
-    manifest = dataclasses.replace(old.manifest, version=version)
-    parts = [fw.Payload(name, data) for name, data in old.payloads.items()]
-    return fw.pack(manifest, parts, *sign(key, manifest.to_bytes()))
-
-
 def test_a_lan_client_finds_and_downloads_the_newest_firmware(lab, tmp_path):
     key = Ed25519PrivateKey.generate()
     for version in ("0.2.0", "0.3.0"):
-        (tmp_path / f"natbox-{version}.fw").write_bytes(versioned(key, version))
+        (tmp_path / f"natbox-{version}.fw").write_bytes(make(key, version=version))
     write_manifest(tmp_path, print)
     url = lab.serve_firmware(str(tmp_path), 8000)
     try:

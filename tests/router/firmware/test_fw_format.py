@@ -36,6 +36,7 @@ def test_round_trip(key, ring) -> None:
         "signature": "pass",
         "board": "pass",
         "compat": "pass",
+        "version": "skip",  # no running version given
         "size": "pass",
         "hash:kernel": "pass",
         "hash:rootfs": "pass",

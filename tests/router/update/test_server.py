@@ -3,7 +3,6 @@ directory: which version is "available", what a bad manifest or a bad download g
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import http.server
 import json
@@ -16,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fwfactory import BOARD, make
 
-from natbox.firmware.keys import public_pem, sign
+from natbox.firmware.keys import public_pem
 from router.firmware import format as fw
 from router.update import journal as J
 from router.update import server, slots
@@ -24,14 +23,6 @@ from router.update.bootenv import BootEnv
 from router.update.device import UpdateDevice
 from router.update.server import ServerError
 from router.update.service import Busy, UpdateError, UpdateService
-
-
-def versioned(key: Ed25519PrivateKey, version: str) -> bytes:
-    """fwfactory's firmware under another version, signed again."""
-    old = fw.unpack(make(key))
-    manifest = dataclasses.replace(old.manifest, version=version)
-    parts = [fw.Payload(name, data) for name, data in old.payloads.items()]
-    return fw.pack(manifest, parts, *sign(key, manifest.to_bytes()))
 
 
 class Quiet(http.server.SimpleHTTPRequestHandler):
@@ -203,7 +194,7 @@ def test_a_server_that_never_answers_times_out(monkeypatch):
 
 def test_download_streams_into_the_service_which_then_installs_it(served, service, key):
     directory, url = served
-    data = versioned(key, "0.2.0")
+    data = make(key, version="0.2.0")
     publish(directory, data, "0.2.0")
     entry = server.check(url, "0.1.0")
     assert server.download(entry, service) == fw.sha256(data)
