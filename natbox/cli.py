@@ -7,6 +7,7 @@ import sys
 from natbox.appliance import cli as boot_cli
 from natbox.argtypes import OneLineParser
 from natbox.firmware import cli as firmware_cli
+from natbox.firmware import flash
 from natbox.lab import cli as lab_cli
 from router import cli as router_main
 from webui import serve as ui_serve
@@ -17,6 +18,9 @@ def build_parser() -> OneLineParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("selfcheck", help="run the NAT engine through a short scripted lab")
     firmware_cli.add_parser(commands)
+    flash.add_arguments(
+        commands.add_parser("flash", help="push a firmware to a running appliance, follow it")
+    )
     router_main.add_arguments(commands.add_parser("router", help="run the datapath (root)"))
     lab_cli.add_arguments(commands.add_parser("lab", help="network-namespace lab (root)"))
     ui_serve.add_arguments(commands.add_parser("ui", help="serve the web UI and REST API"))
@@ -40,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         return boot_cli.run(args)
     if args.command == "firmware":
         return firmware_cli.run(args)
+    if args.command == "flash":
+        return flash.run(args)
     return 2
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from natbox.argtypes import existing_dir, existing_file, refuse
+from natbox.imagebuild.config import version_arg
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -21,6 +22,18 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     b.add_argument("--board", default=None, help="board name (image/configs/<board>_defconfig)")
     b.add_argument(
         "--tree", type=existing_dir, default=Path.cwd(), help="source tree (default: cwd)"
+    )
+    b.add_argument(
+        "--version",
+        type=version_arg,
+        default=None,
+        help="build the same image under this version (a firmware to test updates with)",
+    )
+    b.add_argument(
+        "--compat-version",
+        type=version_arg,
+        default=None,
+        help="and this compat_version (a major bump: settings cannot be kept)",
     )
     v = sub.add_parser("verify", help="check a firmware file, one line per check")
     v.add_argument("file", type=existing_file)
@@ -94,9 +107,14 @@ def run(args: argparse.Namespace) -> int:
     if args.firmware_command == "build":
         from natbox.imagebuild.build import main as build_main
 
-        return build_main(
-            ["--tree", str(args.tree)] + (["--board", args.board] if args.board else [])
-        )
+        argv = ["--tree", str(args.tree)]
+        for flag, value in (
+            ("--board", args.board),
+            ("--version", args.version),
+            ("--compat-version", args.compat_version),
+        ):
+            argv += [flag, value] if value else []
+        return build_main(argv)
     if args.firmware_command == "manifest":
         prog = "natbox firmware manifest"
         try:

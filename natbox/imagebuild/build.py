@@ -2,11 +2,15 @@
 
 Each step's inputs are hashed into a key stored in build/image/<board>/<step>.stamp; a step
 runs when its key (which includes the keys of the steps it depends on) changed.
+
+``--version`` (``make image VERSION=0.2.0``) builds the same image under another version, to
+test updates with: in build/image/<board>@<version>/, so the default build stays as it was,
+into out/<board>-<version>.fw. The packages and kernel steps do not depend on the version;
+such a build takes them from the default build directory (``Build.shared_dir``).
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -16,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from natbox.argtypes import OneLineParser
 from natbox.firmware import kernel_payload
 from natbox.firmware.keys import load_or_create_dev_key, public_pem, sign
 from natbox.imagebuild import busybox, config, cpio, fetch, kernel, overlay, packages, pycompile
@@ -40,14 +45,22 @@ class Build:
     keys: dict[str, str] = field(default_factory=dict)
     ran: list[str] = field(default_factory=list)
     step_no: int = 0
+    # Where the version-independent steps (packages, kernel) live; None: in build_dir.
+    shared_dir: Path | None = None
+    # In the firmware's file name: a compat_version override of the defconfig's (config).
+    compat_tag: str = ""
 
     def log(self, msg: str) -> None:
         if not self.quiet:
             print(f"      {msg}", flush=True)
 
-    def step(self, name: str, key: str, outputs: list[Path], fn) -> None:
+    @property
+    def common_dir(self) -> Path:
+        return self.shared_dir or self.build_dir
+
+    def step(self, name: str, key: str, outputs: list[Path], fn, where: Path | None = None) -> None:
         self.step_no += 1
-        stamp = self.build_dir / f"{name}.stamp"
+        stamp = (where or self.build_dir) / f"{name}.stamp"
         self.keys[name] = key
         label = f"[{self.step_no}/{len(STEPS)}] {name}"
         if stamp.exists() and stamp.read_text() == key and all(p.exists() for p in outputs):
@@ -66,11 +79,12 @@ class Build:
 
     @property
     def firmware_path(self) -> Path:
-        return self.out_dir / f"{self.cfg.board}-{self.cfg.version}.fw"
+        return self.out_dir / f"{self.cfg.board}-{self.cfg.version}{self.compat_tag}.fw"
 
     # -- steps ------------------------------------------------------------------------------
     def run(self) -> Path:
         self.build_dir.mkdir(parents=True, exist_ok=True)
+        self.common_dir.mkdir(parents=True, exist_ok=True)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         cfg = self.cfg
         # fetch keeps its own cache outside the tree (it survives `make clean`).
@@ -83,21 +97,24 @@ class Build:
             print(f"[1/{len(STEPS)}] fetch: done in {time.monotonic() - t0:.1f} s", flush=True)
         self.keys["fetch"] = f.key
 
-        pkg_dir, pkg_meta = self.build_dir / "packages", self.build_dir / "packages.json"
+        common = self.common_dir
+        pkg_dir, pkg_meta = common / "packages", common / "packages.json"
         recipes = hash_tree(self.tree / "image" / "package")
         self.step(
             "packages",
             hash_strings(f.key, recipes, cfg.strip_global, cfg.pyc_only, CODE_HASH),
             [pkg_dir, pkg_meta],
             lambda: self._packages(f, pkg_dir, pkg_meta),
+            common,
         )
 
-        kdir = self.build_dir / "kernel"
+        kdir = common / "kernel"
         self.step(
             "kernel",
             hash_strings(f.kernel_deb.name, cfg.kernel_modules, CODE_HASH),
             [kdir / "vmlinux.zst", kdir / "modules.json"],
             lambda: self._kernel(f.kernel_deb, kdir),
+            common,
         )
 
         target, keyring = self.build_dir / "target", self.build_dir / "keyring"
@@ -294,11 +311,11 @@ class Build:
         self.log(f"signed with key {kid.hex()}; build id {manifest.build_id}")
 
     def size_report(self) -> str:
-        meta = json.loads((self.build_dir / "packages.json").read_text())
+        meta = json.loads((self.common_dir / "packages.json").read_text())
         comp = json.loads((self.build_dir / "components.json").read_text())
         initramfs = self.build_dir / f"rootfs.cpio.{self.cfg.compression}"
         payloads = {
-            "kernel (ELF, zstd)": (self.build_dir / "kernel" / "vmlinux.zst").stat().st_size,
+            "kernel (ELF, zstd)": (self.common_dir / "kernel" / "vmlinux.zst").stat().st_size,
             f"rootfs (initramfs, {self.cfg.compression})": initramfs.stat().st_size,
         }
         dropped = {n for n in meta["unstripped"] if self.cfg.recipe(n).drop}
@@ -313,7 +330,7 @@ class Build:
         )
 
     def stats(self) -> dict[str, int]:
-        meta = json.loads((self.build_dir / "packages.json").read_text())
+        meta = json.loads((self.common_dir / "packages.json").read_text())
         comp = json.loads((self.build_dir / "components.json").read_text())
         return {
             "firmware_bytes": self.firmware_path.stat().st_size,
@@ -332,17 +349,27 @@ def make_build(
     out_dir: Path | None = None,
     key_dir: Path | None = None,
     quiet: bool = False,
+    version: str | None = None,
+    compat_version: str | None = None,
 ) -> Build:
-    cfg = config.load(tree, board)
+    """The build of ``board``, or of it under another version / compat_version (ValueError
+    when one is not dotted numbers). An explicit ``build_dir`` holds every step."""
+    default = config.load(tree, board)
+    cfg = config.override(default, version, compat_version)
+    images = tree / "build" / "image"
+    own = images / config.variant_dir_name(default, cfg)
+    shared = images / default.board if build_dir is None and own.name != default.board else None
     key_dir = key_dir or Path(os.environ.get("NATBOX_KEY_DIR") or tree / "keys")
     return Build(
         tree,
         cfg,
-        build_dir or tree / "build" / "image" / cfg.board,
+        build_dir or own,
         out_dir or tree / "out",
         key_dir,
         quiet,
         source_date_epoch(tree),
+        shared_dir=shared,
+        compat_tag=config.compat_tag(default, cfg),
     )
 
 
@@ -351,16 +378,29 @@ def sha256_file(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="natbox firmware build", description=__doc__)
+    p = OneLineParser(prog="natbox firmware build", description=__doc__)
     p.add_argument("--tree", type=Path, default=Path.cwd())
     p.add_argument("--board", default=config.DEFAULT_BOARD)
+    p.add_argument("--version", type=config.version_arg, help="build under this version")
+    p.add_argument(
+        "--compat-version", type=config.version_arg, help="and this compat_version (a bump)"
+    )
     p.add_argument("--build-dir", type=Path)
     p.add_argument("--out-dir", type=Path)
     p.add_argument("--key-dir", type=Path)
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
     t0 = time.monotonic()
-    b = make_build(a.tree.resolve(), a.board, a.build_dir, a.out_dir, a.key_dir, a.quiet)
+    b = make_build(
+        a.tree.resolve(),
+        a.board,
+        a.build_dir,
+        a.out_dir,
+        a.key_dir,
+        a.quiet,
+        version=a.version,
+        compat_version=a.compat_version,
+    )
     fw = b.run()
     print(b.size_report())
     size = fw.stat().st_size

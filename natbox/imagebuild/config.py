@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +106,53 @@ def load(tree: Path, board: str = DEFAULT_BOARD) -> BoardConfig:
         )
     except KeyError as e:
         raise ValueError(f"{path}: missing {e.args[0]}") from e
+
+
+def check_version(text: str) -> str:
+    """A version the device can order (router.firmware.verify.version_key): "0.2.0"."""
+    # Imported here: the CLI's parser uses this, and the keyring behind verify needs
+    # cryptography, which `natbox lab` or `natbox ui` do not.
+    from router.firmware.verify import version_key
+
+    if version_key(text) is None:
+        raise ValueError(f"{text!r} is not a version of dotted numbers such as 0.2.0 (at most 8)")
+    return text
+
+
+def version_arg(text: str) -> str:
+    """``check_version`` as an argparse type: a bad value is one line naming the argument."""
+    try:
+        return check_version(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+version_arg.__name__ = "version"
+
+
+def override(
+    cfg: BoardConfig, version: str | None = None, compat_version: str | None = None
+) -> BoardConfig:
+    """The same board under another version (a firmware to test updates with). ``raw`` follows,
+    so the step keys that hash it see the change."""
+    version = cfg.version if version is None else check_version(version)
+    compat = cfg.compat_version if compat_version is None else check_version(compat_version)
+    raw = {**cfg.raw, "VERSION": version, "COMPAT_VERSION": compat}
+    return dataclasses.replace(cfg, version=version, compat_version=compat, raw=raw)
+
+
+def compat_tag(default: BoardConfig, cfg: BoardConfig) -> str:
+    """Part of an overridden build's names: a compat bump of the same version is another
+    firmware, and must not replace the plain one's file."""
+    return "" if cfg.compat_version == default.compat_version else f"-compat{cfg.compat_version}"
+
+
+def variant_dir_name(default: BoardConfig, cfg: BoardConfig) -> str:
+    """build/image/<this>: the board's own for the defconfig's version, <board>@<version>
+    (and the compat tag) for an override, so switching versions keeps both builds."""
+    if (cfg.version, cfg.compat_version) == (default.version, default.compat_version):
+        return cfg.board
+    return f"{cfg.board}@{cfg.version}{compat_tag(default, cfg)}"
 
 
 def find_tree(start: Path) -> Path | None:
