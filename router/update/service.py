@@ -233,14 +233,18 @@ class UpdateService:
                 raise UpdateError(f"refused: {verdict.explain()}")
             target = self.device.inactive
             old = self.device.version
-            if force and "forced" in verdict.checks["version"]["detail"]:
+            forced = force and "forced" in verdict.checks["version"]["detail"]
+            if forced:
                 self.log(f"forced install of {verdict.version} over {old}")
             update = {"slot": target, "version": verdict.version, "previous_version": old,
                       "previous_slot": self.device.booted, "keep_settings": keep_settings,
                       "forced": force}  # fmt: skip
             env = self.environment()
             self.device.env.save(slots.begin_write(env, target))
-            self._move(J.WRITING, f"slot {target}: {len(data)} bytes", update=update)
+            detail = f"slot {target}: {len(data)} bytes"
+            if forced:
+                detail += f"; {verdict.checks['version']['detail']}"
+            self._move(J.WRITING, detail, update=update)
             self._write_slot(target, data, progress)
             self._keep_config(keep_settings)
             self.device.env.save(slots.switch_to(self.environment(), target, verdict.version))
