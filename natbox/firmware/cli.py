@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from natbox.argtypes import existing_dir, existing_file, refuse
-from natbox.imagebuild.config import version_arg
+from natbox.imagebuild.config import TEST_FAULTS, version_arg
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -34,6 +34,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         type=version_arg,
         default=None,
         help="and this compat_version (a major bump: settings cannot be kept)",
+    )
+    b.add_argument(
+        "--test-fault",
+        choices=TEST_FAULTS,
+        default=None,
+        help="a test firmware that misbehaves on purpose (health-fails: it rolls back)",
     )
     v = sub.add_parser("verify", help="check a firmware file, one line per check")
     v.add_argument("file", type=existing_file)
@@ -112,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
             ("--board", args.board),
             ("--version", args.version),
             ("--compat-version", args.compat_version),
+            ("--test-fault", args.test_fault),
         ):
             argv += [flag, value] if value else []
         return build_main(argv)

@@ -351,11 +351,12 @@ def make_build(
     quiet: bool = False,
     version: str | None = None,
     compat_version: str | None = None,
+    test_fault: str | None = None,
 ) -> Build:
     """The build of ``board``, or of it under another version / compat_version (ValueError
     when one is not dotted numbers). An explicit ``build_dir`` holds every step."""
     default = config.load(tree, board)
-    cfg = config.override(default, version, compat_version)
+    cfg = config.override(default, version, compat_version, test_fault)
     images = tree / "build" / "image"
     own = images / config.variant_dir_name(default, cfg)
     shared = images / default.board if build_dir is None and own.name != default.board else None
@@ -385,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--compat-version", type=config.version_arg, help="and this compat_version (a bump)"
     )
+    p.add_argument("--test-fault", choices=config.TEST_FAULTS, help="a test firmware that fails")
     p.add_argument("--build-dir", type=Path)
     p.add_argument("--out-dir", type=Path)
     p.add_argument("--key-dir", type=Path)
@@ -400,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         a.quiet,
         version=a.version,
         compat_version=a.compat_version,
+        test_fault=a.test_fault,
     )
     fw = b.run()
     print(b.size_report())

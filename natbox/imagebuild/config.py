@@ -130,27 +130,46 @@ def version_arg(text: str) -> str:
 version_arg.__name__ = "version"
 
 
+# Test firmware that misbehaves on purpose (/etc/natbox/test-fault names the fault; only these
+# builds have the file): "health-fails" boots but fails its health check, so it rolls back.
+TEST_FAULTS = ("health-fails",)
+
+
 def override(
-    cfg: BoardConfig, version: str | None = None, compat_version: str | None = None
+    cfg: BoardConfig,
+    version: str | None = None,
+    compat_version: str | None = None,
+    test_fault: str | None = None,
 ) -> BoardConfig:
-    """The same board under another version (a firmware to test updates with). ``raw`` follows,
-    so the step keys that hash it see the change."""
+    """The same board under another version (a firmware to test updates with), or built with
+    a test fault. ``raw`` follows, so the step keys that hash it see the change."""
     version = cfg.version if version is None else check_version(version)
     compat = cfg.compat_version if compat_version is None else check_version(compat_version)
     raw = {**cfg.raw, "VERSION": version, "COMPAT_VERSION": compat}
+    if test_fault:
+        if test_fault not in TEST_FAULTS:
+            raise ValueError(f"{test_fault!r} is not a test fault ({', '.join(TEST_FAULTS)})")
+        raw["TEST_FAULT"] = test_fault
     return dataclasses.replace(cfg, version=version, compat_version=compat, raw=raw)
+
+
+def test_fault(cfg: BoardConfig) -> str:
+    return cfg.raw.get("TEST_FAULT", "")
 
 
 def compat_tag(default: BoardConfig, cfg: BoardConfig) -> str:
     """Part of an overridden build's names: a compat bump of the same version is another
     firmware, and must not replace the plain one's file."""
-    return "" if cfg.compat_version == default.compat_version else f"-compat{cfg.compat_version}"
+    tag = "" if cfg.compat_version == default.compat_version else f"-compat{cfg.compat_version}"
+    return tag + (f"-{test_fault(cfg)}" if test_fault(cfg) else "")
 
 
 def variant_dir_name(default: BoardConfig, cfg: BoardConfig) -> str:
     """build/image/<this>: the board's own for the defconfig's version, <board>@<version>
     (and the compat tag) for an override, so switching versions keeps both builds."""
-    if (cfg.version, cfg.compat_version) == (default.version, default.compat_version):
+    if (cfg.version, cfg.compat_version) == (default.version, default.compat_version) and not (
+        test_fault(cfg)
+    ):
         return cfg.board
     return f"{cfg.board}@{cfg.version}{compat_tag(default, cfg)}"
 

@@ -78,7 +78,7 @@ def generated_files(
         "etc/natbox/modules": mods,
         # Where fw_printenv / fw_setenv find the boot environment: the disk layout's own.
         "etc/fw_env.config": fw_env_config(),
-    }
+    } | ({"etc/natbox/test-fault": f"{fault}\n"} if (fault := cfg.raw.get("TEST_FAULT")) else {})
 
 
 def write_files(root: Path, files: dict[str, str]) -> None:

@@ -5,6 +5,7 @@ None or what is wrong."""
 from __future__ import annotations
 
 import http.client
+from pathlib import Path
 
 from router import control, paths
 from router.store import ConfigStore
@@ -48,5 +49,17 @@ def web_ui(address_file=paths.RUN / "lan-address", port: int = 80) -> str | None
     return None if code == 200 else f"the web UI answers {code}"
 
 
+def test_fault(path=Path("/etc/natbox/test-fault")) -> str | None:
+    """Only test firmware (natbox firmware build --test-fault health-fails) has the file."""
+    try:
+        fault = path.read_text().strip()
+    except OSError:
+        return None
+    return (
+        "this test firmware is built to fail its health check" if fault == "health-fails" else None
+    )
+
+
 def appliance_checks() -> dict:
-    return {"datapath": datapath, "configuration": configuration, "web UI": web_ui}
+    return {"datapath": datapath, "configuration": configuration, "web UI": web_ui,
+            "test fault": test_fault}  # fmt: skip
