@@ -79,15 +79,26 @@ def _restore_config(service: UpdateService) -> bool:
 Check = Callable[[], str | None]  # None: healthy; otherwise what is wrong
 
 
+class Hopeless(Exception):
+    """A check's problem that no waiting will fix: stop waiting at once."""
+
+
 def wait_healthy(checks: dict[str, Check], timeout: float, clock=time.monotonic,
                  sleep=time.sleep) -> str | None:  # fmt: skip
     """Run every check until all pass (None) or ``timeout`` (the last problems)."""
     deadline = clock() + timeout
     while True:
-        problems = [f"{name}: {p}" for name, check in checks.items() if (p := check())]
+        problems, hopeless = [], False
+        for name, check in checks.items():
+            try:
+                problem = check()
+            except Hopeless as error:
+                problem, hopeless = str(error), True
+            if problem:
+                problems.append(f"{name}: {problem}")
         if not problems:
             return None
-        if clock() >= deadline:
+        if hopeless or clock() >= deadline:
             return "; ".join(problems)
         sleep(1.0)
 

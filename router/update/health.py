@@ -55,9 +55,11 @@ def test_fault(path=Path("/etc/natbox/test-fault")) -> str | None:
         fault = path.read_text().strip()
     except OSError:
         return None
-    return (
-        "this test firmware is built to fail its health check" if fault == "health-fails" else None
-    )
+    if fault == "health-fails":
+        from router.update.boot import Hopeless
+
+        raise Hopeless("this test firmware is built to fail its health check")
+    return None
 
 
 def appliance_checks() -> dict:

@@ -38,6 +38,9 @@ def firmware(tmp_path_factory) -> dict[str, Path]:
         build = make_build(TREE, quiet=True, version=None if version == OLD else version)
         build.run()
         files[version] = build.firmware_path
+    broken = make_build(TREE, quiet=True, version=NEW, test_fault="health-fails")
+    broken.run()
+    files["health-fails"] = broken.firmware_path
     return files
 
 
@@ -207,3 +210,22 @@ def test_a_downgrade_is_refused_then_forced_and_logged(box, firmware):
     assert status["state"] == "committed" and status["update"]["forced"] is True
     assert running(box) == ("A", OLD)
     assert any("forced" in h["detail"] for h in status["history"])
+
+
+def test_a_firmware_that_fails_its_health_check_rolls_back_within_its_attempts(box, firmware):
+    shutil.copyfile(firmware["health-fails"], box.served / "broken.fw")
+    box.console.check(f"wget -q -O /tmp/broken.fw http://{N.SERVERS[0]}:8000/broken.fw", 120)
+    box.console.child.sendline("routerctl firmware install /tmp/broken.fw")
+    boots = 0
+    while True:  # the trial boots of slot B, then the bootloader's way back to A
+        box.expect_reboot(timeout=300)
+        boots += 1
+        if running(box)[0] == "A" or boots > 4:
+            break
+    assert boots == 4  # three attempts of B, then A
+    status = wait_committed(box)
+    assert running(box) == ("A", OLD)
+    env = printenv(box)
+    assert env["SLOT_B_STATE"] == "bad" and env["BOOT_ORDER"] == "A B" and env["BOOT_B_LEFT"] == "0"
+    assert status["state"] == "rolled back"
+    assert "built to fail its health check" in status["reason"], status["reason"]

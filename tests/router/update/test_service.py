@@ -223,3 +223,25 @@ def test_the_journal_refuses_moves_outside_its_table(tmp_path):
     journal.move(J.RECEIVED, "x")
     (tmp_path / "j.json").write_text("{not json")
     assert journal.read()["state"] == J.IDLE  # a torn or foreign file never blocks updates
+
+
+def test_waiting_for_health_stops_at_a_hopeless_problem_or_the_timeout():
+    now = [0.0]
+    calls = []
+
+    def hopeless():
+        calls.append("h")
+        raise boot.Hopeless("built to fail")
+
+    got = boot.wait_healthy({"fault": hopeless}, 60, clock=lambda: now[0], sleep=calls.append)
+    assert got == "fault: built to fail" and calls == ["h"]  # no waiting at all
+
+    def later():
+        now[0] += 1.0
+        return None if now[0] >= 3 else "not yet"
+
+    assert boot.wait_healthy({"ui": later}, 60, clock=lambda: now[0], sleep=lambda s: None) is None
+    now[0] = 0.0
+    got = boot.wait_healthy({"ui": lambda: "down"}, 5, clock=lambda: now[0],
+                            sleep=lambda s: now.__setitem__(0, now[0] + s))  # fmt: skip
+    assert got == "ui: down" and now[0] >= 5
