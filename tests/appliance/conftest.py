@@ -74,6 +74,28 @@ class Appliance:
         self.child.close()
         self.boot()
 
+    def follow_reboots(self, until_slot: str, timeout: float = 300, most: int = 6) -> list[str]:
+        """The guest reboots itself, perhaps several times (a trial that fails its health
+        check): power on through the bootloader stage after each reboot, without logging in,
+        until it boots ``until_slot``; then log in. Returns the slots booted, in order."""
+        booted: list[str] = []
+        self.child.expect(self.pexpect.EOF, timeout=timeout)
+        self.child.close()
+        from natbox.appliance.console import Console
+
+        while True:
+            argv = self.session.power_on(log=self.note)
+            booted.append(self.session.bootable.slot)
+            self.child = self.pexpect.spawn(argv[0], argv[1:])
+            self.console = Console(self.child, self)
+            if booted[-1] == until_slot or len(booted) >= most:
+                self.console.wait_login_prompt(90)
+                self.console.login()
+                self.wait_router()
+                return booted
+            self.child.expect(self.pexpect.EOF, timeout=timeout)
+            self.child.close()
+
     # pexpect writes what it reads here: into the current test's transcript
     def write(self, data: bytes) -> None:
         self.transcript.write(data)
