@@ -50,20 +50,22 @@ def _stop(signum, frame) -> None:
     raise SystemExit(128 + signum)  # unwinds into `finally`: the lab is removed
 
 
-def power_cycles(session) -> int:
+def power_cycles(session, log=print, **stdio) -> int:
     """Boot; when the guest reboots (QEMU exits under -no-reboot), run the bootloader stage
-    again and start QEMU anew, as a real board resets into its bootloader."""
+    again and start QEMU anew, as a real board resets into its bootloader. ``stdio``: where
+    QEMU's console goes (this terminal by default)."""
     while True:
         try:
-            argv = session.power_on()
+            argv = session.power_on(log=log)
         except BootError as error:
             print(f"natbox boot: {error}", file=sys.stderr)
             return 1
         watcher = ShutdownWatcher(str(session.qmp_path))
-        code = subprocess.run(argv).returncode
+        session.process = subprocess.Popen(argv, **stdio)
+        code = session.process.wait()
         if not watcher.rebooted():
             return code
-        print("\nnatbox boot: the router rebooted; back to the bootloader", flush=True)
+        log("natbox boot: the router rebooted; back to the bootloader")
 
 
 def run(args: argparse.Namespace) -> int:

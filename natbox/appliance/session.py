@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +46,7 @@ class Session:
     nics: list[qemu.Nic] = field(default_factory=list)
     netns: str | None = None
     accel: str | None = None  # probed at the first power-on
+    process: subprocess.Popen | None = None  # QEMU, while natbox boot's power cycles run it
 
     def power_on(self, log=print) -> list[str]:
         """The bootloader stage (it picks the slot and writes the environment), then the
