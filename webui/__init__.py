@@ -2,7 +2,8 @@
 
 ``create_app`` builds the application: one blueprint per area (``webui.views.*``) plus the
 REST API (``webui.api``), all behind the login and CSRF guard in ``webui.security``. The
-router itself is reached only through a :class:`webui.backend.RouterBackend`.
+router itself is reached only through a :class:`webui.backend.RouterBackend`; firmware updates
+through a ``router.update.service.UpdateService`` when there is one (on the device only).
 """
 
 from __future__ import annotations
@@ -29,10 +30,16 @@ class WebState:
     backend: RouterBackend
     sessions: SessionRegistry
     throttle: LoginThrottle
+    # router.update.service.UpdateService, or None: the device has one, host runs do not.
+    update_service: Any = None
+    # webui.views.firmware.FirmwareJobs: the background install and the reboot after it.
+    firmware_jobs: Any = None
 
 
 def create_app(
-    test_config: dict[str, Any] | None = None, backend: RouterBackend | None = None
+    test_config: dict[str, Any] | None = None,
+    backend: RouterBackend | None = None,
+    update_service: Any = None,
 ) -> Flask:
     from flask import Flask
 
@@ -49,7 +56,9 @@ def create_app(
         CLOCK=time.monotonic,
         CONFIG_PATH=os.environ.get("NATBOX_CONFIG", DEFAULT_CONFIG_PATH),
         PASSWORD_METHOD="scrypt",
-        MAX_CONTENT_LENGTH=1024 * 1024,
+        MAX_CONTENT_LENGTH=1024 * 1024,  # the firmware upload has its own limit
+        # Between a rollback's answer and the reboot: time for the answer to get out.
+        FIRMWARE_REBOOT_DELAY=1.0,
     )
     if test_config:
         app.config.update(test_config)
@@ -62,10 +71,14 @@ def create_app(
         from webui.inprocess import InProcessBackend
 
         backend = InProcessBackend(ConfigStore(app.config["CONFIG_PATH"]), clock=clock)
+    from webui.views.firmware import FirmwareJobs
+
     app.extensions["natbox"] = WebState(
         backend=backend,
         sessions=SessionRegistry(clock, app.config["IDLE_TIMEOUT"]),
         throttle=LoginThrottle(clock),
+        update_service=update_service,
+        firmware_jobs=FirmwareJobs(),
     )
 
     from webui import api, api_errors, hostcheck, security, unavailable

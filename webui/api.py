@@ -9,11 +9,13 @@ as the configuration model does (``port_forwards[0].host``). The OpenAPI documen
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, session
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask import Blueprint, Response, current_app, g, jsonify, request, session, url_for
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.wsgi import get_input_stream
 
 from nat.config import ConfigError
 from router.edits import KEEP, enable_warnings, set_lan
@@ -32,6 +34,7 @@ from webui.settings import (
     with_password,
     with_sections,
 )
+from webui.views import firmware as firmware_views
 from webui.views.monitor import event_filters
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -286,11 +289,6 @@ def system_log():
     return jsonify(state().backend.system_log())
 
 
-@bp.get("/firmware")
-def firmware():
-    return jsonify(state().backend.firmware())
-
-
 @bp.post("/diagnostics/probe")
 def probe():
     data = _body()
@@ -313,6 +311,254 @@ def probe():
         side, proto, data["src"], data["sport"], data["dst"], data["dport"]
     )
     return jsonify(result)
+
+
+# -- firmware updates (router.update.service, imported when a route needs it) ------------------
+
+
+@bp.get("/firmware")
+def firmware():
+    return jsonify(firmware_views.firmware_status())
+
+
+def _updates():
+    """The update service; without one (host development, the demo) 501."""
+    service = state().update_service
+    if service is None:
+        raise NotImplementedError(firmware_views.UPDATES_NEED_DEVICE)
+    return service
+
+
+def _refusals(work):
+    """The service's refusals as API errors: Busy 409, UpdateError 422 naming the check."""
+    from router.update.service import Busy, UpdateError
+
+    try:
+        return work()
+    except Busy as error:
+        return api_error(409, str(error))
+    except UpdateError as error:
+        name, sep, _ = str(error).partition(":")
+        return api_error(422, str(error), name if sep and name.isidentifier() else None)
+
+
+def _option(data: dict, name: str, default: bool) -> bool:
+    value = data.get(name, default)
+    if not isinstance(value, bool):
+        raise ConfigError(name, "must be true or false")
+    return value
+
+
+def _known(data: dict, *allowed: str) -> None:
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ConfigError(unknown[0], "unknown setting")
+
+
+def _options(data: dict) -> tuple[bool, bool]:
+    return _option(data, "keep_settings", True), _option(data, "force", False)
+
+
+QUERY_FLAGS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def _query_flag(name: str, default: bool) -> bool:
+    text = request.args.get(name)
+    if text is None:
+        return default
+    if text.lower() not in QUERY_FLAGS:
+        raise ConfigError(name, "must be true or false")
+    return QUERY_FLAGS[text.lower()]
+
+
+class _Upload:
+    """The request body on its way to the service, counted: past ``limit`` the service
+    refuses the file (and removes it); this says the refusal is a 413. A client that goes away
+    midway is an OSError, which the service journals like a full disk."""
+
+    def __init__(self, raw, limit: int):
+        self.raw, self.limit, self.size, self.cut = raw, limit, 0, False
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            chunk = self.raw.read(n)
+        except ClientDisconnected:
+            self.cut = True
+            raise OSError("the upload was cut short (the client went away)") from None
+        self.size += len(chunk)
+        return chunk
+
+    @property
+    def over(self) -> bool:
+        return self.size > self.limit
+
+
+def _too_large(limit: int):
+    return api_error(413, f"request body too large (a firmware file is at most {limit} bytes)",
+                     "file")  # fmt: skip
+
+
+@bp.post("/firmware/upload")
+def firmware_upload():
+    """The firmware file as the raw body, checked at once: the verdict is the answer, valid or
+    not. Its own size limit (a firmware is far over MAX_CONTENT_LENGTH), so the body is read
+    from the WSGI input, not through Flask's limited stream."""
+    from router.firmware.verify import MAX_FIRMWARE_BYTES
+    from router.update.service import UpdateError
+
+    service = _updates()
+    keep_settings, force = _query_flag("keep_settings", True), _query_flag("force", False)
+    if (request.content_length or 0) > MAX_FIRMWARE_BYTES:
+        return _too_large(MAX_FIRMWARE_BYTES)  # refused before a byte is stored
+    if request.mimetype != "application/octet-stream":
+        raise ConfigError("body", "expected the firmware file as the body "
+                          "(Content-Type: application/octet-stream)")  # fmt: skip
+    body = _Upload(get_input_stream(request.environ), MAX_FIRMWARE_BYTES)
+    page = url_for("firmware.index", _external=True)
+    source = "web UI" if request.referrer == page else "API"
+
+    def receive_and_check():
+        try:
+            sha = service.receive(body, limit=MAX_FIRMWARE_BYTES, source=source)
+        except UpdateError as error:
+            if body.over:
+                return _too_large(MAX_FIRMWARE_BYTES)
+            if body.cut:
+                return api_error(400, str(error), "file")
+            raise
+        verdict = service.check(keep_settings, force)
+        options = {"keep_settings": keep_settings, "force": force}
+        state().firmware_jobs.last_upload = {"sha256": sha, "verdict": verdict, **options}
+        return jsonify({"sha256": sha, "verdict": verdict.to_dict()})
+
+    return _refusals(receive_and_check)
+
+
+def _refused(verdict):
+    """422 with the verdict: every check, the failed ones named."""
+    failed = verdict.failed()
+    error = {"field": failed[0] if failed else None, "message": f"refused: {verdict.explain()}"}
+    response = jsonify({"error": error, "verdict": verdict.to_dict()})
+    response.status_code = 422
+    return response
+
+
+def _busy_jobs():
+    return api_error(409, "a firmware update is already running; wait for it to finish")
+
+
+def _verdict(service, keep_settings: bool, force: bool):
+    """The upload's verdict when that file still waits and the options are the same (a new
+    check would only say it again in the journal); else a new check."""
+    from router.update.service import Busy
+
+    last, now = state().firmware_jobs.last_upload, service.status()
+    if now["busy"]:
+        raise Busy("another update is in progress; wait for it to finish")
+    options = {"keep_settings": keep_settings, "force": force}
+    sha = now["update"].get("sha256")
+    same = last and all(last[name] == value for name, value in options.items())
+    if same and now["uploaded"] and last["sha256"] == sha:
+        return last["verdict"]
+    verdict = service.check(keep_settings, force)
+    state().firmware_jobs.last_upload = {"sha256": sha, "verdict": verdict, **options}
+    return verdict
+
+
+def _start_install(service, keep_settings: bool, force: bool):
+    """Check first (a refusal is the answer), then write and reboot in the background; the
+    service checks again before it writes."""
+    jobs = state().firmware_jobs
+    if jobs.running():
+        return _busy_jobs()
+    verdict = _verdict(service, keep_settings, force)
+    if not verdict.valid:
+        return _refused(verdict)
+    target = service.device.inactive
+    work = functools.partial(firmware_views.install_then_reboot, service, keep_settings, force)
+    if not jobs.start("firmware-install", work):
+        return _busy_jobs()
+    answer = {"state": "writing", "slot": target, "version": verdict.version,
+              "previous_version": service.device.version, "keep_settings": keep_settings,
+              "force": force, "verdict": verdict.to_dict()}  # fmt: skip
+    return jsonify(answer), 202
+
+
+@bp.post("/firmware/install")
+def firmware_install():
+    service = _updates()
+    data = _body()
+    _known(data, "keep_settings", "force")
+    keep_settings, force = _options(data)
+    return _refusals(lambda: _start_install(service, keep_settings, force))
+
+
+@bp.post("/firmware/rollback")
+def firmware_rollback():
+    service = _updates()
+    jobs = state().firmware_jobs
+    delay = current_app.config["FIRMWARE_REBOOT_DELAY"]
+
+    def roll_back():
+        if jobs.running():
+            return _busy_jobs()
+        slot = service.rollback()
+        version = service.status()["slots"][slot]["version"]
+        reboot = functools.partial(firmware_views.reboot_later, service, delay)
+        jobs.start("firmware-reboot", reboot)
+        return jsonify({"state": "rolled back", "slot": slot, "version": version,
+                        "rebooting": True}), 202  # fmt: skip
+
+    return _refusals(roll_back)
+
+
+def _server_url(data: dict) -> str:
+    url = data.get("url")
+    # No default update server yet: the request names it.
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigError("url", "the update server's URL is required")
+    return url.strip()
+
+
+@bp.post("/firmware/server/check")
+def firmware_server_check():
+    from router.update import server
+
+    service = _updates()
+    data = _body()
+    _known(data, "url")
+    try:
+        return jsonify(server.check(_server_url(data), service.device.version))
+    except server.ServerError as error:
+        return api_error(502, f"update server: {error}", "url")
+
+
+@bp.post("/firmware/server/install")
+def firmware_server_install():
+    """Download what the server offers through the same service, then install it as an
+    upload would be: the same checks first, refused with the verdict."""
+    from router.update import server
+
+    service = _updates()
+    data = _body()
+    _known(data, "url", "keep_settings", "force")
+    keep_settings, force = _options(data)
+    url = _server_url(data)
+    if state().firmware_jobs.running():
+        return _busy_jobs()
+
+    def download_and_install():
+        try:
+            offer = server.check(url, service.device.version)
+            if not (offer["available"] or force):
+                return api_error(422, f"the update server offers {offer['version']}, nothing "
+                                 f"newer than {offer['running_version']}", "url")  # fmt: skip
+            server.download(offer, service)
+        except server.ServerError as error:
+            return api_error(502, f"update server: {error}", "url")
+        return _start_install(service, keep_settings, force)
+
+    return _refusals(download_and_install)
 
 
 @bp.get("/openapi.json")

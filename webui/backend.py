@@ -78,6 +78,19 @@ def running_firmware(version_file: Path = DEVICE_VERSION_FILE) -> dict[str, Any]
     }
 
 
+def slots_firmware(update_status: dict[str, Any]) -> dict[str, Any]:
+    """The same description from router.update.service's status(): on the device the booted
+    slot and the versions come from the boot environment."""
+    return {
+        "version": update_status["running_version"],
+        "active_slot": update_status["booted_slot"],
+        "slots": [
+            {"name": name, "version": slot["version"], "active": slot["booted"]}
+            for name, slot in update_status["slots"].items()
+        ],
+    }
+
+
 @dataclass(frozen=True)
 class ApplyResult:
     """What a saved configuration did to the running router."""

@@ -74,9 +74,12 @@ class LiveBackend:
         request: Request = control.request,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        firmware: Callable[[], dict[str, Any]] = running_firmware,
     ):
         self._lock = threading.RLock()  # waitress serves from several threads
         self.store = store
+        # On the appliance the update service knows the booted slot (webui.serve).
+        self._firmware = firmware
         self.control_path = control_path
         self.leases_path = leases_path
         # On the appliance the daemon runs from a running configuration; Save & Apply also
@@ -196,7 +199,7 @@ class LiveBackend:
         return [{k: v for k, v in row.items() if k != "_at"} for _, row in rows]
 
     def firmware(self) -> dict[str, Any]:
-        return running_firmware()
+        return self._firmware()
 
     def reboot(self) -> None:
         # The UI does not own the daemon's process (the lab or init does): a reboot re-reads

@@ -12,6 +12,9 @@ from nat.config_parse import FIELD_RULES, PORT_FORWARD
 from nat.rules import Boolean, Fields, MapOf
 from router.edits import HELPER_NAMES
 from router.model import SECTIONS
+from router.update.journal import STATES as JOURNAL_STATES
+from router.update.layout import SLOTS
+from router.update.slots import STATES as SLOT_STATES
 
 NAT_RULES = {name: rule for name, (rule, _) in FIELD_RULES.items()}
 
@@ -36,6 +39,13 @@ BODY_ERRORS = {"413": ERROR, "422": ERROR}
 WRITE_ERRORS = {**AUTH_ERRORS, **BODY_ERRORS}
 STRINGS = {"type": "array", "items": {"type": "string"}}
 NULLABLE_STRING = {"type": ["string", "null"]}
+# The firmware update routes without an update service (host development, the demo): 501.
+UPDATE_ERRORS = {"409": ERROR, "501": ERROR}
+BOOLEAN = {"type": "boolean"}
+INSTALL_OPTIONS = {
+    "keep_settings": {**BOOLEAN, "default": True, "description": "false: factory settings"},
+    "force": {**BOOLEAN, "default": False, "description": "allow a downgrade or reinstall"},
+}
 
 
 def _backup_admin(schema: dict[str, Any]) -> dict[str, Any]:
@@ -104,6 +114,187 @@ SCHEMAS: dict[str, Any] = {
                     },
                 },
             },
+        },
+    },
+    "FirmwareSlot": {
+        "type": "object",
+        "required": ["state", "version", "attempts_left", "booted"],
+        "properties": {
+            "state": {"enum": list(SLOT_STATES)},
+            "version": NULLABLE_STRING,
+            "attempts_left": {"type": "integer", "minimum": 0},
+            "booted": BOOLEAN,
+        },
+    },
+    "FirmwareStatus": {
+        "type": "object",
+        "description": "router.update.service status(): the journal, the slots, the boot "
+        "environment (without an update service: the running version only)",
+        "required": [
+            "state",
+            "reason",
+            "update",
+            "progress",
+            "history",
+            "running_version",
+            "booted_slot",
+            "boot_order",
+            "slots",
+            "environment",
+            "busy",
+            "uploaded",
+        ],
+        "properties": {
+            "state": {"enum": list(JOURNAL_STATES)},
+            "since": {"type": ["integer", "null"], "description": "seconds since the epoch"},
+            "reason": {"type": "string", "description": "why it failed or rolled back"},
+            "update": {
+                "type": "object",
+                "description": "the update in the journal (fields appear step by step)",
+                "properties": {
+                    "size": {"type": "integer"},
+                    "sha256": {"type": "string"},
+                    "version": NULLABLE_STRING,
+                    "slot": {"enum": list(SLOTS)},
+                    "previous_version": {"type": "string"},
+                    "previous_slot": {"enum": list(SLOTS)},
+                    "keep_settings": BOOLEAN,
+                    "forced": BOOLEAN,
+                },
+            },
+            "progress": {
+                "oneOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "required": ["phase", "done", "total"],
+                        "properties": {
+                            "phase": {"type": "string"},
+                            "done": {"type": "integer"},
+                            "total": {"type": "integer"},
+                        },
+                    },
+                ]
+            },
+            "history": {
+                "type": "array",
+                "description": "oldest first",
+                "items": {
+                    "type": "object",
+                    "required": ["time", "state", "detail"],
+                    "properties": {
+                        "time": {"type": "integer"},
+                        "state": {"enum": list(JOURNAL_STATES)},
+                        "detail": {"type": "string"},
+                    },
+                },
+            },
+            "running_version": {"type": "string"},
+            "booted_slot": {"enum": list(SLOTS)},
+            "boot_order": {"type": "array", "items": {"enum": list(SLOTS)}},
+            "slots": {
+                "type": "object",
+                "required": list(SLOTS),
+                "properties": {slot: _ref("FirmwareSlot") for slot in SLOTS},
+            },
+            "environment": {"type": "object", "additionalProperties": {"type": "string"}},
+            "environment_error": {"type": "string"},
+            "busy": {**BOOLEAN, "description": "an update holds the lock"},
+            "uploaded": {**BOOLEAN, "description": "a file waits to be installed"},
+        },
+    },
+    "Verdict": {
+        "type": "object",
+        "description": "every check of the uploaded file, before anything is written",
+        "required": ["valid", "forceable", "keep_settings_possible", "version", "checks"],
+        "properties": {
+            "valid": BOOLEAN,
+            "forceable": {**BOOLEAN, "description": "only the version check failed"},
+            "keep_settings_possible": BOOLEAN,
+            "version": NULLABLE_STRING,
+            "checks": {
+                "type": "object",
+                "description": "format, signature, board, compat, version, size, hash:NAME",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["status", "detail"],
+                    "properties": {
+                        "status": {"enum": ["pass", "fail", "skip"]},
+                        "detail": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
+    "FirmwareUpload": {
+        "type": "object",
+        "required": ["sha256", "verdict"],
+        "properties": {"sha256": {"type": "string"}, "verdict": _ref("Verdict")},
+    },
+    "FirmwareRefusal": {
+        "type": "object",
+        "description": "an Error; with the verdict when checks failed",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": NULLABLE_STRING, "message": {"type": "string"}},
+            },
+            "verdict": _ref("Verdict"),
+        },
+    },
+    "InstallOptions": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": INSTALL_OPTIONS,
+    },
+    "InstallStarted": {
+        "type": "object",
+        "description": "the slot is being written; follow it with GET /firmware",
+        "required": ["state", "slot", "version", "previous_version", "verdict"],
+        "properties": {
+            "state": {"const": "writing"},
+            "slot": {"enum": list(SLOTS)},
+            "version": {"type": "string"},
+            "previous_version": {"type": "string"},
+            "keep_settings": BOOLEAN,
+            "force": BOOLEAN,
+            "verdict": _ref("Verdict"),
+        },
+    },
+    "RollbackStarted": {
+        "type": "object",
+        "required": ["state", "slot", "version", "rebooting"],
+        "properties": {
+            "state": {"const": "rolled back"},
+            "slot": {"enum": list(SLOTS)},
+            "version": NULLABLE_STRING,
+            "rebooting": BOOLEAN,
+        },
+    },
+    "UpdateServer": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["url"],
+        "properties": {"url": {"type": "string", "minLength": 1}},
+    },
+    "UpdateServerInstall": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["url"],
+        "properties": {"url": {"type": "string", "minLength": 1}, **INSTALL_OPTIONS},
+    },
+    "UpdateOffer": {
+        "type": "object",
+        "required": ["available", "version", "url", "sha256", "size", "running_version"],
+        "properties": {
+            "available": {**BOOLEAN, "description": "newer than the running version"},
+            "version": {"type": "string"},
+            "url": {"type": "string"},
+            "sha256": {"type": "string"},
+            "size": {"type": "integer"},
+            "running_version": {"type": "string"},
         },
     },
     "Status": {
@@ -341,6 +532,10 @@ def _query(name: str, description: str) -> dict[str, Any]:
     }
 
 
+def _flag(name: str, description: str) -> dict[str, Any]:
+    return {**_query(name, description), "schema": {"enum": ["true", "false", "1", "0"]}}
+
+
 PATHS: dict[str, Any] = {
     "/session": {
         "post": {
@@ -509,8 +704,81 @@ PATHS: dict[str, Any] = {
     },
     "/firmware": {
         "get": {
-            "summary": "Firmware version and slots",
-            "responses": {"200": _json(_ref("Firmware")), **AUTH_ERRORS},
+            "summary": "The update journal, both slots and the boot environment",
+            "responses": {"200": _json(_ref("FirmwareStatus")), **AUTH_ERRORS},
+        }
+    },
+    "/firmware/upload": {
+        "post": {
+            "summary": "Upload a firmware file and check it (nothing is written to a slot)",
+            "description": "The body is the file (application/octet-stream). The answer is "
+            "the verdict, also when a check failed; a file over the limit is a 413 naming it.",
+            "parameters": [
+                _flag("keep_settings", "check for keeping the settings (default true)"),
+                _flag("force", "allow a downgrade or reinstall (default false)"),
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                },
+            },
+            "responses": {
+                "200": _json(_ref("FirmwareUpload")),
+                "400": _json(_ref("Error"), "The upload was cut short"),
+                **UPDATE_ERRORS,
+                **WRITE_ERRORS,
+            },
+        }
+    },
+    "/firmware/install": {
+        "post": {
+            "summary": "Install the uploaded file into the other slot, then reboot",
+            "description": "Checked again first: a failed check is a 422 with the verdict. "
+            "Then the slot is written in the background; GET /firmware follows it.",
+            "requestBody": _body("InstallOptions"),
+            "responses": {
+                "202": _json(_ref("InstallStarted")),
+                **UPDATE_ERRORS,
+                **WRITE_ERRORS,
+                "422": _json(_ref("FirmwareRefusal"), "Refused (the verdict says why)"),
+            },
+        }
+    },
+    "/firmware/rollback": {
+        "post": {
+            "summary": "Boot the other slot (it must be good and verify), then reboot",
+            "responses": {
+                "202": _json(_ref("RollbackStarted")),
+                "422": ERROR,
+                **UPDATE_ERRORS,
+                **AUTH_ERRORS,
+            },
+        }
+    },
+    "/firmware/server/check": {
+        "post": {
+            "summary": "Ask an update server for its latest firmware",
+            "requestBody": _body("UpdateServer"),
+            "responses": {
+                "200": _json(_ref("UpdateOffer")),
+                "502": _json(_ref("Error"), "The update server did not answer"),
+                **UPDATE_ERRORS,
+                **WRITE_ERRORS,
+            },
+        }
+    },
+    "/firmware/server/install": {
+        "post": {
+            "summary": "Download the update server's firmware, check it, install it, reboot",
+            "requestBody": _body("UpdateServerInstall"),
+            "responses": {
+                "202": _json(_ref("InstallStarted")),
+                "502": _json(_ref("Error"), "The update server did not answer"),
+                **UPDATE_ERRORS,
+                **WRITE_ERRORS,
+                "422": _json(_ref("FirmwareRefusal"), "Refused (the verdict says why)"),
+            },
         }
     },
     "/diagnostics/probe": {

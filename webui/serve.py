@@ -6,7 +6,8 @@
 ``--config`` file. Port 0 picks a free port; the address actually used is printed as
 ``listening on URL`` so a test (or a lab script) can read it. ``--demo`` pushes a little
 traffic through the in-process engine so the Connections and VPN Monitor pages have something
-to show.
+to show. ``--firmware-updates`` (the appliance's init script) lets the Firmware page and the API
+install updates through router.update.service on this device's slots.
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--demo", action="store_true", help="feed sample traffic at start")
     parser.add_argument(
+        "--firmware-updates",
+        action="store_true",
+        help="on the appliance: install firmware updates into its A/B slots (router.update)",
+    )
+    parser.add_argument(
         "--wait-for-config",
         type=_seconds,
         default=0.0,
@@ -74,15 +80,29 @@ def wait_for_file(path: str, seconds: float, clock=time.monotonic, sleep=time.sl
     return True
 
 
+def update_service():
+    """The device's update service, or None (and why on stderr): the UI serves without it."""
+    from router.update.device import appliance
+    from router.update.service import UpdateService
+
+    try:
+        return UpdateService(appliance())
+    except (OSError, ValueError) as error:
+        print(f"webui.serve: firmware updates are off: {error}", file=sys.stderr)
+        return None
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here: `natbox --help` should not have to load Flask and waitress.
     from waitress.server import create_server
 
     from webui import create_app
+    from webui.backend import running_firmware, slots_firmware
     from webui.hostcheck import host_name
 
     test_config = {"CONFIG_PATH": args.config} if args.config else None
     backend = None
+    service = update_service() if args.firmware_updates else None
     if args.backend == "live":
         if not args.control or args.demo:
             print("webui.serve: --backend live needs --control, no --demo", file=sys.stderr)
@@ -93,8 +113,9 @@ def run(args: argparse.Namespace) -> int:
 
         store = ConfigStore(args.config or DEFAULT_CONFIG_PATH)
         saved = ConfigStore(args.save_to) if args.save_to else None
-        backend = LiveBackend(store, args.control, args.leases, saved=saved)
-    app = create_app(test_config, backend)
+        firmware = (lambda: slots_firmware(service.status())) if service else running_firmware
+        backend = LiveBackend(store, args.control, args.leases, saved=saved, firmware=firmware)
+    app = create_app(test_config, backend, update_service=service)
     if args.demo:
         from webui.demo import feed_sample_traffic
 

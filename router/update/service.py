@@ -245,8 +245,12 @@ class UpdateService:
             if forced:
                 detail += f"; {verdict.checks['version']['detail']}"
             self._move(J.WRITING, detail, update=update)
-            self._write_slot(target, data, progress)
-            self._keep_config(keep_settings)
+            try:
+                self._write_slot(target, data, progress)
+                self._keep_config(keep_settings)
+            except OSError as error:  # the old slot still boots: say so and stop here
+                self._move(J.FAILED, f"slot {target}: {error}", reason=str(error))
+                raise UpdateError(f"slot {target}: {error}") from error
             self.device.env.save(slots.switch_to(self.environment(), target, verdict.version))
             self._move(J.INSTALLED, f"slot {target} holds {verdict.version} (read back, equal); "
                        "boot order switched, attempts " f"{slots.ATTEMPTS}")  # fmt: skip
