@@ -141,6 +141,12 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture(scope="session")
+def appliance_class():
+    """For a test module that needs an appliance of its own (its own disk and boot)."""
+    return Appliance
+
+
+@pytest.fixture(scope="session")
 def appliance(tmp_path_factory):
     if os.geteuid() != 0 or shutil.which("qemu-system-x86_64") is None:
         pytest.skip("the appliance tests need root and qemu-system-x86_64")

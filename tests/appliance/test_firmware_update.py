@@ -45,12 +45,10 @@ def firmware(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def box(tmp_path_factory, firmware):
-    from conftest import Appliance
-
+def box(tmp_path_factory, firmware, appliance_class):
     if shutil.which("qemu-system-x86_64") is None:
         pytest.skip("needs qemu-system-x86_64")
-    appliance = Appliance(tmp_path_factory.mktemp("updates"))
+    appliance = appliance_class(tmp_path_factory.mktemp("updates"))
     try:
         served = tmp_path_factory.mktemp("served")
         shutil.copyfile(firmware[NEW], served / firmware[NEW].name)
