@@ -29,6 +29,7 @@ from collections.abc import Callable
 
 from router.update import journal as J
 from router.update import slots
+from router.update.health import Hopeless
 from router.update.service import KEPT_CONFIG, UpdateService
 
 NORMAL, TRIAL, ROLLED_BACK, INTERRUPTED = "normal", "trial", "rolled back", "interrupted"
@@ -77,10 +78,6 @@ def _restore_config(service: UpdateService) -> bool:
 
 
 Check = Callable[[], str | None]  # None: healthy; otherwise what is wrong
-
-
-class Hopeless(Exception):
-    """A check's problem that no waiting will fix: stop waiting at once."""
 
 
 def wait_healthy(checks: dict[str, Check], timeout: float, clock=time.monotonic,

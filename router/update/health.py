@@ -11,6 +11,12 @@ from router import control, paths
 from router.store import ConfigStore
 
 
+class Hopeless(Exception):
+    """A check's problem that no waiting will fix: the waiting stops at once. (Defined here,
+    beside the checks: router.update.boot runs as __main__, so a class of its own would be
+    another class when a check imports it.)"""
+
+
 def datapath() -> str | None:
     try:
         status = control.request(paths.control_path(), "status", timeout=3)
@@ -56,8 +62,6 @@ def test_fault(path=Path("/etc/natbox/test-fault")) -> str | None:
     except OSError:
         return None
     if fault == "health-fails":
-        from router.update.boot import Hopeless
-
         raise Hopeless("this test firmware is built to fail its health check")
     return None
 
