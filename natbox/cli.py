@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from natbox.appliance import bootenv_cli
 from natbox.appliance import cli as boot_cli
 from natbox.argtypes import OneLineParser
 from natbox.firmware import cli as firmware_cli
@@ -25,6 +26,9 @@ def build_parser() -> OneLineParser:
     lab_cli.add_arguments(commands.add_parser("lab", help="network-namespace lab (root)"))
     ui_serve.add_arguments(commands.add_parser("ui", help="serve the web UI and REST API"))
     boot_cli.add_arguments(commands.add_parser("boot", help="boot the appliance under QEMU"))
+    bootenv_cli.add_arguments(
+        commands.add_parser("bootenv", help="print or set the appliance's boot environment")
+    )
     return parser
 
 
@@ -46,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         return firmware_cli.run(args)
     if args.command == "flash":
         return flash.run(args)
+    if args.command == "bootenv":
+        return bootenv_cli.run(args)
     return 2
 
 
