@@ -1,6 +1,7 @@
 """Firmware updates on the booted appliance, end to end: 0.1.0 -> 0.2.0 through the API
 (`natbox flash` from the host), a manual rollback, an update from the lab's update server
-with the settings reset, a downgrade refused and then forced from routerctl. Each ends with
+with the settings reset, a downgrade refused and then forced from routerctl, a firmware that
+fails its health check rolled back, and the Firmware page in Chromium. Each ends with
 the booted slot, the running version, both slots as fw_printenv shows them, the configuration
 and the journal's story.
 
@@ -10,6 +11,7 @@ slots. They run in order; each starts where the one before left the device."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -222,3 +224,42 @@ def test_a_firmware_that_fails_its_health_check_rolls_back_within_its_attempts(b
     assert env["SLOT_B_STATE"] == "bad" and env["BOOT_ORDER"] == "A B" and env["BOOT_B_LEFT"] == "0"
     assert status["state"] == "rolled back"
     assert "built to fail its health check" in status["reason"], status["reason"]
+
+
+def test_update_through_the_web_ui_in_chromium(box, firmware):
+    """The Firmware page on the real appliance: upload with every check shown, install, the
+    wait across the reboot, and the outcome after logging in again."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from chromium import OUT, chromium_page, shot
+
+    expect, base = sync_api.expect, box.session.ui_url.rstrip("/")
+    assert running(box) == ("A", OLD)
+    screenshots = OUT / "screenshots-appliance"
+    login = re.compile(re.escape(base) + r"/login\?next=(/|%2F)firmware$")
+    with chromium_page() as page:
+        page.goto(base + "/firmware")
+        expect(page).to_have_url(login)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        expect(page).to_have_url(base + "/firmware")
+        page.set_input_files("#fw-upload input[type=file]", str(firmware[NEW]))
+        page.click("#fw-upload button[type=submit]")
+        expect(page.locator("#fw-verdict")).to_contain_text(f"ready to install {NEW}",
+                                                            timeout=180_000)  # fmt: skip
+        expect(page.locator("#fw-checks tr.check-fail")).to_have_count(0)
+        shot(page, screenshots, "checked")
+        page.click("#fw-install")
+        expect(page.locator("#fw-phase")).to_contain_text("Rebooting: waiting for the router",
+                                                          timeout=180_000)  # fmt: skip
+        box.expect_reboot(timeout=300)
+        status = wait_committed(box)
+        expect(page).to_have_url(login, timeout=180_000)  # the reboot logged everyone out
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        outcome = f"Update committed: running {NEW} from slot B (previous version {OLD})"
+        expect(page.locator("#fw-outcome")).to_contain_text(outcome, timeout=60_000)
+        shot(page, screenshots, "committed")
+    assert status["state"] == "committed" and running(box) == ("B", NEW)
+    assert printenv(box)["SLOT_B_STATE"] == "good"
+    received = [h for h in status["history"] if h["state"] == "received"]
+    assert "from web UI" in received[-1]["detail"]
