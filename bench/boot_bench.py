@@ -21,7 +21,7 @@ RUNS = 3
 TREE = Path(__file__).resolve().parent.parent
 
 
-def _boot_once(session, keyring: Path) -> tuple[float, float, float]:
+def _boot_once(session) -> tuple[float, float, float]:
     import pexpect
 
     from natbox.appliance.console import Console
@@ -73,23 +73,22 @@ def main() -> None:
     if shutil.which("qemu-system-x86_64") is None:
         print("boot_bench: skipped (no qemu-system-x86_64)")
         return
-    from natbox.appliance.session import Options, firmware_and_keyring, open_session
+    from natbox.appliance.session import Options, open_session
 
     os.environ.setdefault("NATBOX_TREE", str(TREE))
     with tempfile.TemporaryDirectory(prefix="natbox-boot-bench-") as tmp:
         session = open_session(Options(workdir=Path(tmp), network="user"), log=lambda m: None)
-        _, keyring = firmware_and_keyring(build=False)
         try:
             floors, stages, logins, uis = [], [], [], []
             for _ in range(RUNS):
-                floors.append(_floor_once(session))
-                stage, login, ui = _boot_once(session, keyring)
+                stage, login, ui = _boot_once(session)
+                floors.append(_floor_once(session))  # the kernel and initramfs just booted
                 stages.append(stage)
                 logins.append(login)
                 uis.append(ui)
         finally:
             session.close()
-    accel = next((n for n in session.notes if n.startswith("accelerator")), "")
+    accel = f"accelerator: {session.accel}"
     print(f"# {accel}; runs: bootstage {stages}, login {logins}, ui {uis}, floor {floors}")
     print(f"BENCH boot.bootstage_s {statistics.median(stages):.2f} s")
     print(f"BENCH boot.login_prompt_s {statistics.median(logins):.2f} s")

@@ -10,20 +10,20 @@ verify is never booted; when no slot can boot, BootError says why for each.
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from natbox.appliance import disk
 from natbox.firmware import kernel_payload
-from router.firmware.format import Manifest
+from router.firmware.format import Manifest, read_head
 from router.firmware.keyring import Keyring
-from router.firmware.verify import Report, validate
+from router.firmware.verify import Report
 from router.update import slots
 from router.update.bootenv import EnvError
+from router.update.layout import BY_NAME, SLOT_ARGUMENT
+from router.update.service import slot_report
 
 COMPATIBLE = "natbox,qemu-x86_64"
-SLOT_ARGUMENT = "natbox.slot"
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,6 @@ class Bootable:
     manifest: Manifest
     slot: str
     cmdline: str = ""  # the firmware's own (its signed manifest); "" means QEMU's default
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
 class BootError(RuntimeError):
@@ -46,21 +45,15 @@ def install_if_changed(disk_path: Path, firmware: bytes, log=print) -> bool:
     if disk_path.exists() and not disk.matches_layout(disk_path):
         log(f"natbox boot: {disk_path} has an older layout; making a new disk")
         disk_path.unlink()
-    fresh = not disk_path.exists()
-    if fresh:
+    if not disk_path.exists():
         disk.create(disk_path)
     else:
         try:
-            if (
-                hashlib.sha256(disk.read_slot(disk_path, "A")).digest()
-                == hashlib.sha256(firmware).digest()
-            ):
+            if disk.read_slot(disk_path, "A") == firmware:
                 return False
         except ValueError:
             pass
-    from router.firmware.format import unpack
-
-    version = unpack(firmware).manifest.version
+    version = read_head(lambda at, n: firmware[at : at + n])[0].version
     env = disk.environment(disk_path)
     try:
         current = env.load()
@@ -75,18 +68,6 @@ def install_if_changed(disk_path: Path, firmware: bytes, log=print) -> bool:
     return True
 
 
-def verify_slot(disk_path: Path, keyring: Keyring, slot: str) -> Report | str:
-    try:
-        data = disk.read_slot(disk_path, slot)
-    except ValueError as error:
-        return str(error)
-    report = validate(data, keyring, COMPATIBLE)
-    if not report.valid:
-        failed = [f"{name}: {c.detail}" for name, c in report.checks.items() if c.status == "fail"]
-        return "; ".join(failed)
-    return report
-
-
 def prepare(disk_path: Path, keyring_dir: Path, workdir: Path, log=print) -> Bootable:
     env = disk.environment(disk_path)
     try:
@@ -97,7 +78,8 @@ def prepare(disk_path: Path, keyring_dir: Path, workdir: Path, log=print) -> Boo
     verified: dict[str, Report] = {}
 
     def verify(slot: str) -> str | None:
-        result = verify_slot(disk_path, keyring, slot)
+        part = BY_NAME[slot]
+        result = slot_report(disk_path, part.offset, part.size, keyring, COMPATIBLE)
         if isinstance(result, str):
             return result
         verified[slot] = result
@@ -121,7 +103,7 @@ def prepare(disk_path: Path, keyring_dir: Path, workdir: Path, log=print) -> Boo
     initrd.write_bytes(fw.payloads["rootfs"])
     cmdline = fw.manifest.extra.get("kernel_cmdline", "")
     cmdline = cmdline if isinstance(cmdline, str) else ""
-    return Bootable(kernel, initrd, fw.manifest, slot, cmdline, tuple(selection.notes))
+    return Bootable(kernel, initrd, fw.manifest, slot, cmdline)
 
 
 def kernel_command_line(bootable: Bootable, default: str) -> str:

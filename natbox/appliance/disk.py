@@ -11,7 +11,7 @@ import struct
 import subprocess
 from pathlib import Path
 
-from router.firmware.format import FormatError, declared_length
+from router.firmware.format import FormatError, read_firmware
 from router.update.bootenv import BootEnv
 from router.update.layout import BY_NAME, DISK_BYTES, LAYOUT, SECTOR, Partition
 
@@ -77,16 +77,7 @@ def write_slot(path: Path, slot: str, firmware: bytes) -> None:
 def read_slot(path: Path, slot: str) -> bytes:
     """The firmware file in ``slot``; ValueError when the slot holds none."""
     part = BY_NAME[slot]
-    with open(path, "rb") as f:
-
-        def read_at(offset: int, size: int) -> bytes:
-            f.seek(part.offset + offset)
-            return f.read(max(0, min(size, part.size - offset)))
-
-        try:
-            length = declared_length(read_at)
-        except FormatError as error:
-            raise ValueError(f"slot {slot} holds no firmware ({error})") from error
-        if length > part.size:
-            raise ValueError(f"slot {slot}: the header declares {length} bytes, more than the slot")
-        return read_at(0, length)
+    try:
+        return read_firmware(path, part.offset, part.size)
+    except FormatError as error:
+        raise ValueError(f"slot {slot} holds no firmware ({error})") from error

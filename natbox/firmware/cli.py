@@ -74,26 +74,30 @@ def write_manifest(directory: Path, warn: Callable[[str], None]) -> dict:
     """DIR/latest.json for the newest *.fw in DIR by its manifest's version, as the device's
     update client (router.update.server) reads it; returns the "latest" entry. A file that does
     not parse or whose version cannot be ordered is skipped with a warning."""
-    from router.firmware.format import FormatError, unpack
+    from router.firmware.format import FormatError, read_head
     from router.firmware.verify import version_key
     from router.update.server import FORMAT, MANIFEST
 
-    best = None  # (version key, path, manifest)
+    found_by_key: dict[tuple[int, ...], list[tuple[Path, object]]] = {}
     for path in sorted(p for p in directory.glob("*.fw") if p.is_file()):
         try:
-            found = unpack(path.read_bytes()).manifest
+            with open(path, "rb") as f:
+                manifest = read_head(lambda at, n, f=f: (f.seek(at), f.read(n))[1])[0]
         except (FormatError, OSError) as error:
             warn(f"skipping {path.name}: {error}")
             continue
-        key = version_key(found.version)
+        key = version_key(manifest.version)
         if key is None:
-            warn(f"skipping {path.name}: version {found.version!r} cannot be ordered")
-        elif best is not None and key == best[0]:
-            warn(f"skipping {path.name}: the same version {found.version} as {best[1].name}")
-        elif best is None or key > best[0]:
-            best = (key, path, found)
-    if best is None:
+            warn(f"skipping {path.name}: version {manifest.version!r} cannot be ordered")
+        else:
+            found_by_key.setdefault(key, []).append((path, manifest))
+    if not found_by_key:
         raise NoFirmware(f"no firmware file (*.fw) that parses in {directory}")
+    newest = found_by_key[max(found_by_key)]
+    if len(newest) > 1:  # a test build (-health-fails, -compat2.0) beside the plain one, say
+        names = ", ".join(path.name for path, _ in newest)
+        raise NoFirmware(f"{names} all claim version {newest[0][1].version}: serve one of them")
+    best = (max(found_by_key), *newest[0])
     _, path, found = best
     data = path.read_bytes()
     latest = {

@@ -31,10 +31,11 @@ from urllib.parse import urlencode, urlsplit
 from urllib.request import HTTPCookieProcessor, ProxyHandler, Request, build_opener
 
 from natbox.argtypes import existing_file, refuse
+from router.update import journal as J
 
 PROG = "natbox flash"
 API = "/api/v1"
-DONE = ("committed", "rolled back", "failed")
+DONE = (J.COMMITTED, J.ROLLED_BACK, J.FAILED)
 POLL_S = 1.0  # between two looks at the update's state
 REQUEST_S = 10.0  # one look; a router that is rebooting may not even refuse the connection
 RELOGINS = 3  # logins in a row that the next request does not honour: the session is lost
@@ -355,13 +356,13 @@ class Flash:
         if update.get("sha256") and update["sha256"] != self.sha:
             self.err(f"{PROG}: another upload (sha256 {update['sha256'][:16]}...) replaced ours")
             return 1
-        if state == "committed":
+        if state == J.COMMITTED:
             self.out(f"committed: {running} running from slot {slot} (was {was})")
             if self.version and running != self.version:
                 self.err(f"{PROG}: but the router runs {running}, not {self.version}")
                 return 1
             return 0
-        if state == "rolled back":
+        if state == J.ROLLED_BACK:
             self.out(f"rolled back: {running} running from slot {slot}; {reason or 'no reason'}")
         else:
             self.out(f"failed: {reason or 'no reason given'}; {running} running from slot {slot}")

@@ -144,10 +144,10 @@ def pack(manifest: Manifest, payloads: list[Payload], key_id: bytes, signature: 
     return b"".join([head, raw, sig_block, *(p.data for p in payloads)])
 
 
-def declared_length(read_at) -> int:
-    """The file's length as its header and manifest declare it (a slot holds the file and then
-    whatever was there before). ``read_at(offset, size)`` returns bytes; FormatError if the
-    start is not a natbox firmware."""
+def read_head(read_at) -> tuple[Manifest, int]:
+    """The manifest and the file's length as its header declares them, read from the start
+    of a file (a slot holds the file and then whatever was there before) without the
+    payloads. ``read_at(offset, size)`` returns bytes; FormatError if it is no natbox firmware."""
     head = read_at(0, HEADER.size)
     if len(head) < HEADER.size:
         raise FormatError("file shorter than the header")
@@ -157,7 +157,22 @@ def declared_length(read_at) -> int:
     if version != FORMAT_VERSION or slen != KEY_ID_LEN + SIG_LEN or mlen > MAX_MANIFEST:
         raise FormatError("not a natbox firmware of a known format")
     manifest = Manifest.from_bytes(read_at(HEADER.size, mlen))
-    return HEADER.size + mlen + slen + sum(p["size"] for p in manifest.payloads)
+    return manifest, HEADER.size + mlen + slen + sum(p["size"] for p in manifest.payloads)
+
+
+def read_firmware(path, offset: int = 0, size: int | None = None) -> bytes:
+    """The firmware file stored at ``offset`` of ``path`` (a slot of a disk or a block
+    device), as long as its header declares, within ``size`` bytes. FormatError otherwise."""
+    with open(path, "rb") as f:
+
+        def read_at(at: int, n: int) -> bytes:
+            f.seek(offset + at)
+            return f.read(n if size is None else max(0, min(n, size - at)))
+
+        length = read_head(read_at)[1]
+        if size is not None and length > size:
+            raise FormatError(f"the header declares {length} bytes, more than the {size} here")
+        return read_at(0, length)
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from router.firmware.format import FormatError, Unpacked, unpack
-from router.firmware.keyring import Keyring
+
+if TYPE_CHECKING:  # only a type here: checking needs no cryptography import until it runs
+    from router.firmware.keyring import Keyring
 
 REQUIRED_PAYLOADS = ("kernel", "rootfs")
 MAX_FIRMWARE_BYTES = 25_000_000
@@ -22,6 +25,8 @@ class Check:
 class Report:
     checks: dict[str, Check] = field(default_factory=dict)
     unpacked: Unpacked | None = None
+    forced: bool = False  # an older or equal version accepted because force was given
+    settings_reset: bool = False  # a compat_version major step: installed without settings
 
     @property
     def valid(self) -> bool:
@@ -32,6 +37,13 @@ class Report:
 
     def lines(self) -> list[str]:
         return [f"{c.status.upper():4}  {name:14} {c.detail}" for name, c in self.checks.items()]
+
+    def failed(self) -> list[str]:
+        return [name for name, c in self.checks.items() if c.status == "fail"]
+
+    def problems(self) -> str:
+        """The failed checks in one line: ``name: detail; ...``."""
+        return "; ".join(f"{name}: {self.checks[name].detail}" for name in self.failed())
 
 
 def _major(v: str) -> str:
@@ -114,10 +126,13 @@ def validate(
     else:
         report.add("compat", True, f"compat_version {m.compat_version} from {device_compat}: "
                    "settings reset to factory defaults")  # fmt: skip
+        report.settings_reset = True
     if running_version is None:
         report.add("version", None, f"version {m.version}; no running version given")
     else:
-        report.add("version", *version_check(m.version, running_version, force))
+        ok, detail = version_check(m.version, running_version, force)
+        report.add("version", ok, detail)
+        report.forced = force and ok and not version_check(m.version, running_version, False)[0]
     report.add("size", len(data) <= max_bytes, f"{len(data)} bytes (limit {max_bytes})")
     for p in m.payloads:
         got = hashlib.sha256(fw.payloads[p["name"]]).hexdigest()

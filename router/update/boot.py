@@ -21,12 +21,11 @@ booted slot its attempts back (RAUC's mark-good), so power cuts never add up.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
 import time
 from collections.abc import Callable
 
+from router.store import write_atomic
 from router.update import journal as J
 from router.update import slots
 from router.update.health import Hopeless
@@ -36,44 +35,48 @@ NORMAL, TRIAL, ROLLED_BACK, INTERRUPTED = "normal", "trial", "rolled back", "int
 
 
 def settle(service: UpdateService) -> str:
+    """The environment says what this boot is; the journal adds the story (it may lag behind
+    after a power cut, so it is never what decides)."""
     device, journal = service.device, service.journal
-    env = service.environment()
-    here = device.booted
-    record = journal.read()
-    state, update = record["state"], record.get("update", {})
-    if slots.state(env, here) == "trial":
-        left = slots.attempts(env, here)
-        attempt = slots.ATTEMPTS - left
-        if state in (J.INSTALLED, J.TRIAL):
-            service._move(J.TRIAL, f"slot {here}: first boots of {device.version} (attempt "
-                          f"{attempt} of {slots.ATTEMPTS})")  # fmt: skip
-        return TRIAL
-    target = update.get("slot")
-    if state in (J.INSTALLED, J.TRIAL) and target and target != here:
-        reason = record.get("reason") or (
-            f"slot {target} ({update.get('version')}) did not become healthy within "
-            f"{slots.ATTEMPTS} attempts"
-        )
-        device.env.save(slots.mark_bad(env, target))
-        restored = _restore_config(service)
-        service._move(J.ROLLED_BACK, f"back on slot {here} ({device.version}): {reason}"
-                      + ("; configuration from before the update restored" if restored else ""),
-                      reason=reason)  # fmt: skip
-        return ROLLED_BACK
-    if state in (J.RECEIVED, J.VERIFIED, J.WRITING):
-        why = f"interrupted while {state} (power lost or rebooted); start the update again"
-        service._move(J.FAILED, why, reason=why)
-        return INTERRUPTED
-    return NORMAL
+    here, other = device.booted, slots.other(device.booted)
+    with service.locked(wait=10):
+        env = service.environment()
+        record = journal.read()
+        update = record.get("update", {})
+        if slots.state(env, here) == "trial":
+            attempt = slots.ATTEMPTS - slots.attempts(env, here)
+            detail = f"slot {here}: first boots of {device.version} (attempt {attempt} of " \
+                f"{slots.ATTEMPTS})"  # fmt: skip
+            reset = update.get("keep_settings") is False and not update.get("settings_reset")
+            if reset and update.get("slot") == here:
+                device.config.unlink(missing_ok=True)  # before the router reads it
+                detail += "; settings reset to factory defaults"
+            service.record(J.TRIAL, detail, update={"settings_reset": True} if reset else {})
+            return TRIAL
+        if slots.state(env, other) == "trial":  # the bootloader came back: its attempts are spent
+            version = env.get(slots.version_name(other), "?")
+            reason = record.get("reason") or (
+                f"slot {other} ({version}) did not become healthy within {slots.ATTEMPTS} attempts"
+            )
+            device.env.save(slots.mark_bad(env, other))
+            restored = _restore_config(service)
+            service.record(J.ROLLED_BACK, f"back on slot {here} ({device.version}): {reason}"
+                           + ("; configuration from before the update restored" if restored
+                              else ""), reason=reason)  # fmt: skip
+            return ROLLED_BACK
+        if record["state"] in (J.RECEIVED, J.VERIFIED, J.WRITING):
+            why = f"interrupted while {record['state']} (power lost or rebooted); start the " \
+                "update again"  # fmt: skip
+            service.record(J.FAILED, why, reason=why)
+            return INTERRUPTED
+        return NORMAL
 
 
 def _restore_config(service: UpdateService) -> bool:
     kept = service.device.work / KEPT_CONFIG
     if not kept.exists():
         return False
-    temp = service.device.config.with_suffix(".restore")
-    shutil.copyfile(kept, temp)
-    os.replace(temp, service.device.config)
+    write_atomic(service.device.config, kept.read_text())
     return True
 
 
@@ -107,15 +110,15 @@ def commit(service: UpdateService, checks: dict[str, Check], timeout: float) -> 
     trial = slots.state(env, here) == "trial"
     problem = wait_healthy(checks, timeout)
     if problem is None:
-        env = service.environment()
-        if trial:
-            device.env.save(slots.mark_good(env, here))
-            update = service.journal.read().get("update", {})
-            was = update.get("previous_version")
-            service._move(J.COMMITTED, f"slot {here} ({device.version}) healthy and marked "
-                          f"good" + (f"; was {was}" if was else ""))  # fmt: skip
-        elif slots.attempts(env, here) < slots.ATTEMPTS or slots.state(env, here) != "good":
-            device.env.save(slots.mark_good(env, here))
+        with service.locked(wait=10):  # an install may be changing the environment too
+            env = service.environment()
+            if trial:
+                device.env.save(slots.mark_good(env, here))
+                was = service.journal.read().get("update", {}).get("previous_version")
+                service.record(J.COMMITTED, f"slot {here} ({device.version}) healthy and "
+                               "marked good" + (f"; was {was}" if was else ""))  # fmt: skip
+            elif slots.attempts(env, here) < slots.ATTEMPTS or slots.state(env, here) != "good":
+                device.env.save(slots.mark_good(env, here))
         return "healthy"
     if trial:
         reason = f"health check failed on slot {here} ({device.version}): {problem}"

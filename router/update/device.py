@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from router import paths
+from router.update import slots as slot_policy
 from router.update.bootenv import BootEnv
-from router.update.layout import BY_NAME, SLOTS
+from router.update.layout import BY_NAME, SLOT_ARGUMENT, SLOTS
 
 ETC = Path(os.environ.get("NATBOX_ETC", "/etc/natbox"))
-SLOT_ARGUMENT = "natbox.slot"  # on the kernel command line, from the bootloader stage
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class UpdateDevice:
 
     @property
     def inactive(self) -> str:
-        return SLOTS[1 - SLOTS.index(self.booted)]
+        return slot_policy.other(self.booted)
 
 
 def booted_slot(cmdline: str) -> str:

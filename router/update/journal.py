@@ -8,10 +8,11 @@ from every state: an interrupted update never blocks the next one.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
+
+from router.store import write_atomic
 
 IDLE, RECEIVED, VERIFIED, WRITING = "idle", "received", "verified", "writing"
 INSTALLED, TRIAL, COMMITTED = "installed", "trial", "committed"
@@ -29,6 +30,9 @@ MOVES: dict[str, frozenset[str]] = {
     ROLLED_BACK: frozenset({RECEIVED, ROLLED_BACK, FAILED}),
     FAILED: frozenset({RECEIVED, FAILED, ROLLED_BACK}),
 }
+# What the boot environment says happened is recorded from any state: the journal may lag
+# behind it after a power cut (say, between the switch and the "installed" line).
+MOVES = {state: moves | {TRIAL, ROLLED_BACK} for state, moves in MOVES.items()}
 STATES = tuple(MOVES)
 HISTORY = 60  # entries kept: several whole updates
 
@@ -81,15 +85,4 @@ class Journal:
         self.write(record)
 
     def write(self, record: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temp = self.path.with_suffix(".tmp")
-        with open(temp, "w") as f:
-            json.dump(record, f, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, self.path)
-        fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_atomic(self.path, json.dumps(record, sort_keys=True), mode=0o644)

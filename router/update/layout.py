@@ -43,6 +43,8 @@ LAYOUT = (
 DISK_BYTES = (LAYOUT[-1].start_mib + LAYOUT[-1].size_mib) * MIB
 BY_NAME = {p.name: p for p in LAYOUT}
 SLOTS = ("A", "B")
+# The bootloader stage tells the kernel which slot it booted: natbox.slot=A on its command line.
+SLOT_ARGUMENT = "natbox.slot"
 
 # The redundant environment: two copies of ENV_SIZE bytes at these offsets of partition 1
 # (U-Boot's CONFIG_ENV_SIZE / CONFIG_ENV_OFFSET / CONFIG_ENV_OFFSET_REDUND).

@@ -19,15 +19,15 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from router.firmware.format import FormatError, declared_length
-from router.firmware.keyring import Keyring
-from router.firmware.verify import MAX_FIRMWARE_BYTES, validate
+from router.firmware.format import FormatError, read_firmware
+from router.firmware.verify import MAX_FIRMWARE_BYTES, Report, validate
+from router.store import write_atomic
 from router.update import journal as J
 from router.update import slots
 from router.update.device import UpdateDevice
@@ -55,6 +55,9 @@ class Verdict:
     version: str | None
     checks: dict[str, dict[str, str]] = field(default_factory=dict)
 
+    explanation: str = ""  # the failed checks in one line (Report.problems)
+    forced: bool = False  # an older or equal version, accepted because force was given
+
     def failed(self) -> list[str]:
         return [name for name, c in self.checks.items() if c["status"] == "fail"]
 
@@ -68,7 +71,7 @@ class Verdict:
         }
 
     def explain(self) -> str:
-        return "; ".join(f"{name}: {self.checks[name]['detail']}" for name in self.failed())
+        return self.explanation
 
 
 def syslog(message: str) -> None:
@@ -135,7 +138,7 @@ class UpdateService:
 
     def busy(self) -> bool:
         try:
-            with self._locked():
+            with self.locked(wait=0):
                 return False
         except Busy:
             return True
@@ -143,28 +146,36 @@ class UpdateService:
     # -- the steps ----------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def locked(self, wait: float = 2.0) -> Iterator[None]:
+        """One step at a time. ``wait``: how long to retry for a lock held briefly (a status
+        poll, the boot's environment update) before answering Busy."""
         self.device.lock.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.device.lock, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + wait
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise Busy("another update is in progress; wait for it to finish") from None
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise Busy("another update is in progress; wait for it to finish") from None
+                    time.sleep(0.05)
             yield
         finally:
             os.close(fd)
 
-    def _move(self, state: str, detail: str, **fields: Any) -> None:
+    def record(self, state: str, detail: str, **fields: Any) -> None:
+        """A move in the journal, and the same line in syslog."""
         self.journal.move(state, detail, **fields)
         self.log(f"{state}: {detail}" if detail else state)
 
     def receive(self, stream: BinaryIO, limit: int = MAX_FIRMWARE_BYTES, source: str = "") -> str:
         """Store an uploaded firmware, hashing it on the way; returns its sha256."""
-        with self._locked():
-            if self.journal.state == J.TRIAL:
-                raise UpdateError("the new firmware is still on trial (its health check has not "
-                                  "committed it yet); try again in a minute")  # fmt: skip
+        with self.locked():
+            if self.journal.state in (J.INSTALLED, J.TRIAL):
+                raise UpdateError("a new firmware is installed and not yet committed (reboot, "
+                                  "or wait for its health check); try again then")  # fmt: skip
             self.device.work.mkdir(parents=True, exist_ok=True)
             part = self.upload_path.with_suffix(".part")
             digest, size = hashlib.sha256(), 0
@@ -181,18 +192,18 @@ class UpdateService:
                     os.fsync(out.fileno())
             except (UpdateError, OSError) as error:
                 part.unlink(missing_ok=True)
-                self._move(J.RECEIVED, f"upload from {source or 'a client'}")
-                self._move(J.FAILED, f"upload refused: {error}", reason=str(error))
+                self.record(J.RECEIVED, f"upload from {source or 'a client'}")
+                self.record(J.FAILED, f"upload refused: {error}", reason=str(error))
                 raise UpdateError(str(error)) from error
             os.replace(part, self.upload_path)
             sha = digest.hexdigest()
             detail = f"{size} bytes, sha256 {sha[:16]}..." + (f" from {source}" if source else "")
-            self._move(J.RECEIVED, detail, update={"size": size, "sha256": sha})
+            self.record(J.RECEIVED, detail, update={"size": size, "sha256": sha})
             return sha
 
     def check(self, keep_settings: bool = True, force: bool = False) -> Verdict:
         """Validate the uploaded file; nothing is written to a slot."""
-        with self._locked():
+        with self.locked():
             return self._check(self._read_upload(), keep_settings, force)
 
     def _read_upload(self) -> bytes:
@@ -203,20 +214,19 @@ class UpdateService:
 
     def _check(self, data: bytes, keep_settings: bool, force: bool, again=False) -> Verdict:
         d = self.device
-        report = validate(data, Keyring.from_dir(d.keyring), d.compatible, d.compat_version,
+        report = validate(data, self._keyring(), d.compatible, d.compat_version,
                           min(MAX_FIRMWARE_BYTES, d.slot_size), d.version, keep_settings,
                           force)  # fmt: skip
         checks = {n: {"status": c.status, "detail": c.detail} for n, c in report.checks.items()}
-        failed = [n for n, c in checks.items() if c["status"] == "fail"]
-        compat = checks.get("compat", {})
-        keep_possible = not (compat.get("status") == "fail" or "reset" in compat.get("detail", ""))
+        keep_possible = not (report.settings_reset or "compat" in report.failed())
         version = report.unpacked.manifest.version if report.unpacked else None
-        verdict = Verdict(report.valid, failed == ["version"], keep_possible, version, checks)
+        verdict = Verdict(report.valid, report.failed() == ["version"], keep_possible, version,
+                          checks, report.problems(), report.forced)  # fmt: skip
         state = self.journal.state
         if state in (J.RECEIVED, J.VERIFIED) and not verdict.valid:
-            self._move(J.FAILED, f"refused: {verdict.explain()}", reason=verdict.explain())
+            self.record(J.FAILED, f"refused: {verdict.explain()}", reason=verdict.explain())
         elif state == J.RECEIVED or (state == J.VERIFIED and not again):
-            self._move(J.VERIFIED, f"version {version}: every check passed",
+            self.record(J.VERIFIED, f"version {version}: every check passed",
                        update={"version": version})  # fmt: skip
         return verdict
 
@@ -224,35 +234,35 @@ class UpdateService:
         self, keep_settings: bool = True, force: bool = False, progress: Progress | None = None
     ) -> Verdict:
         """Check again, write the inactive slot, read it back, switch. The caller reboots."""
-        with self._locked():
+        with self.locked():
             data = self._read_upload()
             if self.journal.state not in (J.RECEIVED, J.VERIFIED):
-                self._move(J.RECEIVED, "the uploaded file again")
+                self.record(J.RECEIVED, "the uploaded file again")
             verdict = self._check(data, keep_settings, force, again=True)
             if not verdict.valid:
                 raise UpdateError(f"refused: {verdict.explain()}")
             target = self.device.inactive
             old = self.device.version
-            forced = force and "forced" in verdict.checks["version"]["detail"]
+            forced = verdict.forced
             if forced:
                 self.log(f"forced install of {verdict.version} over {old}")
             update = {"slot": target, "version": verdict.version, "previous_version": old,
                       "previous_slot": self.device.booted, "keep_settings": keep_settings,
                       "forced": force}  # fmt: skip
-            env = self.environment()
-            self.device.env.save(slots.begin_write(env, target))
+            env = slots.begin_write(self.environment(), target)
+            self.device.env.save(env)
             detail = f"slot {target}: {len(data)} bytes"
             if forced:
                 detail += f"; {verdict.checks['version']['detail']}"
-            self._move(J.WRITING, detail, update=update)
+            self.record(J.WRITING, detail, update=update)
             try:
                 self._write_slot(target, data, progress)
-                self._keep_config(keep_settings)
-            except OSError as error:  # the old slot still boots: say so and stop here
-                self._move(J.FAILED, f"slot {target}: {error}", reason=str(error))
+                self._keep_config()
+                self.device.env.save(slots.switch_to(env, target, verdict.version))
+            except Exception as error:  # the old slot still boots: say so and stop here
+                self.record(J.FAILED, f"slot {target}: {error}", reason=str(error))
                 raise UpdateError(f"slot {target}: {error}") from error
-            self.device.env.save(slots.switch_to(self.environment(), target, verdict.version))
-            self._move(J.INSTALLED, f"slot {target} holds {verdict.version} (read back, equal); "
+            self.record(J.INSTALLED, f"slot {target} holds {verdict.version} (read back, equal); "
                        "boot order switched, attempts " f"{slots.ATTEMPTS}")  # fmt: skip
             return verdict
 
@@ -269,27 +279,24 @@ class UpdateService:
                 if done == total or (offset // CHUNK) % 4 == 3:
                     self.journal.note(progress={"phase": "writing", "done": done, "total": total})
             os.fsync(fd)
+            # Drop the cached pages, so the read back comes from the disk, not from memory.
+            os.posix_fadvise(fd, 0, total, os.POSIX_FADV_DONTNEED)
         finally:
             os.close(fd)
-        # Read back through a fresh descriptor and compare.
         with open(path, "rb") as f:
-            back = f.read(total)
-        if hashlib.sha256(back).digest() != hashlib.sha256(data).digest():
-            self._move(J.FAILED, f"slot {slot}: read back differs from what was written",
-                       reason=f"slot {slot}: read-back mismatch")  # fmt: skip
-            raise UpdateError(f"slot {slot}: read back differs from what was written")
+            if f.read(total) != data:
+                raise UpdateError("read back differs from what was written")
         if progress:
             progress("verified", total, total)
 
-    def _keep_config(self, keep_settings: bool) -> None:
-        """The saved configuration, kept beside the journal for a rollback; removed from its
-        place when the update resets the settings (the new firmware starts from factory)."""
+    def _keep_config(self) -> None:
+        """The saved configuration, kept beside the journal for a rollback. (An update that
+        resets the settings leaves it in place: the new firmware's first trial boot resets
+        them, so a power cut before the switch never costs the old firmware its settings.)"""
         kept = self.device.work / KEPT_CONFIG
         kept.unlink(missing_ok=True)
         if self.device.config.exists():
-            shutil.copyfile(self.device.config, kept)
-            if not keep_settings:
-                self.device.config.unlink()
+            write_atomic(kept, self.device.config.read_text())
 
     def install_file(self, stream: BinaryIO, keep_settings=True, force=False, progress=None,
                      source: str = "") -> Verdict:  # fmt: skip
@@ -298,7 +305,7 @@ class UpdateService:
 
     def rollback(self) -> str:
         """Boot the other slot from now on (it must be good and verify). The caller reboots."""
-        with self._locked():
+        with self.locked():
             other = self.device.inactive
             env = self.environment()
             if slots.state(env, other) != "good":
@@ -309,7 +316,7 @@ class UpdateService:
                 raise UpdateError(f"slot {other} does not verify: {problem}")
             version = env.get(slots.version_name(other), "?")
             self.device.env.save(slots.prefer(env, other))
-            self._move(J.ROLLED_BACK, f"manual rollback to slot {other} ({version})",
+            self.record(J.ROLLED_BACK, f"manual rollback to slot {other} ({version})",
                        reason="manual rollback",
                        update={"slot": other, "version": version,
                                "previous_version": self.device.version,
@@ -318,20 +325,22 @@ class UpdateService:
 
     def slot_problem(self, slot: str) -> str | None:
         """Why the firmware in ``slot`` would not boot (None: it verifies)."""
-        path, size = self.device.slots[slot], self.device.slot_size
-        try:
-            with open(path, "rb") as f:
+        report = slot_report(self.device.slots[slot], 0, self.device.slot_size, self._keyring(),
+                             self.device.compatible)  # fmt: skip
+        return report if isinstance(report, str) else None
 
-                def read_at(offset: int, n: int) -> bytes:
-                    f.seek(offset)
-                    return f.read(max(0, min(n, size - offset)))
+    def _keyring(self):
+        # Imported when a check runs: cryptography stays off the boot and status paths.
+        from router.firmware.keyring import Keyring
 
-                length = declared_length(read_at)
-                data = read_at(0, length)
-        except (FormatError, OSError) as error:
-            return str(error)
-        d = self.device
-        report = validate(data, Keyring.from_dir(d.keyring), d.compatible)
-        if report.valid:
-            return None
-        return "; ".join(f"{n}: {c.detail}" for n, c in report.checks.items() if c.status == "fail")
+        return Keyring.from_dir(self.device.keyring)
+
+
+def slot_report(path, offset: int, size: int, keyring, compatible: str) -> Report | str:
+    """The firmware stored in a slot, checked (the host's bootloader stage and the device's
+    rollback use this): its Report when it verifies, otherwise what is wrong."""
+    try:
+        report = validate(read_firmware(path, offset, size), keyring, compatible)
+    except (FormatError, OSError) as error:
+        return str(error)
+    return report if report.valid else report.problems()

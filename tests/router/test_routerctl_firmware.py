@@ -153,7 +153,8 @@ def test_install_without_reboot_and_without_settings(fake, key, capsys):
                        "--no-keep-settings")  # fmt: skip
     assert code == 0 and fake.reboots == []
     assert "installed to slot B; the new slot boots at the next reboot" in out
-    assert not fake.device.config.exists()  # the new firmware starts from factory settings
+    # The new firmware's first boot resets them; until then the old one keeps its settings.
+    assert fake.service.journal.read()["update"]["keep_settings"] is False
 
 
 def test_refused_install_prints_the_failed_checks_and_writes_nothing(fake, key, capsys):
@@ -167,7 +168,7 @@ def test_refused_install_prints_the_failed_checks_and_writes_nothing(fake, key, 
 
 def test_install_while_another_update_runs_is_busy(fake, key, capsys):
     path = fake.file(make(key, version="0.2.0"))
-    with fake.service._locked():  # another update holds the lock
+    with fake.service.locked():  # another update holds the lock
         code, out, err = run(capsys, "install", path)
     assert code == 1 and out == ""
     assert err == (

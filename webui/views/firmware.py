@@ -17,13 +17,14 @@ from typing import Any
 
 from flask import Blueprint, render_template
 
+from router.update import journal as J
 from webui.security import state
 
 bp = Blueprint("firmware", __name__)
 
 UPDATES_NEED_DEVICE = "firmware updates need the device"
 # Journal states the page follows (polling) until they end.
-FOLLOWED = ("writing", "installed", "trial")
+FOLLOWED = (J.WRITING, J.INSTALLED, J.TRIAL)
 
 
 class FirmwareJobs:
@@ -129,21 +130,21 @@ def outcome(status: dict[str, Any]) -> tuple[str, str] | None:
     previous = update.get("previous_version")
     before = f" (previous version {previous})" if previous else ""
     new = f"{update.get('version')} in slot {update.get('slot')}"
-    if now == "committed":
+    if now == J.COMMITTED:
         return "ok", f"Update committed: running {running}{before}."
-    if now == "rolled back":
+    if now == J.ROLLED_BACK:
         return "warn", f"Rolled back: running {running}{before}. Reason: {reason or '-'}."
-    if now == "failed":
+    if now == J.FAILED:
         return "error", f"Update failed: {reason}. The running firmware is unchanged."
-    if now == "trial":
+    if now == J.TRIAL:
         return "warn", (f"Trial: {new} is checking its health; it commits itself, or the "
                         f"router goes back to {previous}.")  # fmt: skip
-    if now == "writing" and not status["busy"]:  # the writer holds the lock while it writes
+    if now == J.WRITING and not status["busy"]:  # the writer holds the lock while it writes
         return "error", (f"Writing {new} was interrupted: that slot does not boot; the running "
                          "firmware is unchanged. Upload the firmware again.")  # fmt: skip
-    if now == "writing":
+    if now == J.WRITING:
         return "warn", "Writing firmware: do not power off."
-    if now == "installed":
+    if now == J.INSTALLED:
         return "warn", f"Installed {new}; the router reboots into it."
     return None
 
@@ -157,7 +158,7 @@ def index():
     history = [{**entry, "when": _when(entry.get("time"))} for entry in status["history"]]
     other = next(s for s in status["slots"] if s != status["booted_slot"])
     last = web.firmware_jobs.last_upload
-    waiting = status["uploaded"] and status["state"] in ("received", "verified", "failed")
+    waiting = status["uploaded"] and status["state"] in (J.RECEIVED, J.VERIFIED, J.FAILED)
     if not (last and waiting and last["sha256"] == status["update"].get("sha256")):
         last = None
     return render_template(
@@ -166,7 +167,7 @@ def index():
         history=history[::-1],
         since=_when(status.get("since")),
         outcome=outcome(status),
-        follow=status["state"] in FOLLOWED and (status["busy"] or status["state"] != "writing"),
+        follow=status["state"] in FOLLOWED and (status["busy"] or status["state"] != J.WRITING),
         rollback_slot=other if status["slots"][other]["state"] == "good" else None,
         other=status["slots"][other],
         last_upload=last,

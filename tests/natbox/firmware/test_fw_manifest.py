@@ -67,3 +67,15 @@ def test_no_firmware_is_a_one_line_refusal(tmp_path: Path, capsys) -> None:
         main(["firmware", "manifest", str(tmp_path / "missing")])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_two_files_of_the_newest_version_are_refused_naming_both(tmp_path: Path, key, capsys):
+    """natbox-0.2.0-health-fails.fw sorts before natbox-0.2.0.fw: picking by name would serve
+    the test build."""
+    (tmp_path / "natbox-0.2.0-health-fails.fw").write_bytes(make(key, version="0.2.0",
+                                                                 rootfs=b"F" * 40))  # fmt: skip
+    (tmp_path / "natbox-0.2.0.fw").write_bytes(make(key, version="0.2.0"))
+    assert main(["firmware", "manifest", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "natbox-0.2.0-health-fails.fw" in err and "natbox-0.2.0.fw" in err
+    assert not (tmp_path / "latest.json").exists()

@@ -247,7 +247,7 @@ def test_a_busy_service_is_busy_not_a_server_error(served, service):
     directory, url = served
     publish(directory, b"x" * 100, "0.2.0")
     entry = server.check(url, "0.1.0")
-    with service._locked(), pytest.raises(Busy):
+    with service.locked(), pytest.raises(Busy):
         server.download(entry, service)
 
 

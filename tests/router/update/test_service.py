@@ -99,8 +99,15 @@ def test_a_compat_major_step_installs_only_without_the_settings(fake):
     assert "cannot be kept" in verdict.checks["compat"]["detail"]
     assert not verdict.keep_settings_possible
     service.install(keep_settings=False)
-    assert not fake.device.config.exists()  # the new firmware starts from factory defaults
+    # Until the new slot boots, the old firmware keeps its settings (a power cut before the
+    # reboot must not cost them); the new one's first trial boot starts from factory defaults.
+    assert fake.device.config.exists()
     assert json.loads((fake.device.work / "config-before.json").read_text()) == {"hostname": "kept"}
+    env = fake.device.env
+    slots.select(env.load(), lambda s: None, env.save)
+    assert boot.settle(fake.booted_from("B", "0.2.0")) == boot.TRIAL
+    assert not fake.device.config.exists()
+    assert (fake.device.work / "config-before.json").stat().st_mode & 0o777 == 0o600
 
 
 def test_oversize_upload_is_refused_and_nothing_is_kept(fake):
@@ -114,7 +121,7 @@ def test_oversize_upload_is_refused_and_nothing_is_kept(fake):
 
 def test_one_update_at_a_time(fake):
     service = fake.service()
-    with service._locked(), pytest.raises(Busy):
+    with service.locked(), pytest.raises(Busy):
         service.receive(io.BytesIO(b"x"))
     assert service.busy() is False
 
@@ -245,3 +252,21 @@ def test_waiting_for_health_stops_at_a_hopeless_problem_or_the_timeout():
     got = boot.wait_healthy({"ui": lambda: "down"}, 5, clock=lambda: now[0],
                             sleep=lambda s: now.__setitem__(0, now[0] + s))  # fmt: skip
     assert got == "ui: down" and now[0] >= 5
+
+
+def test_a_power_cut_between_the_switch_and_the_journal_still_gives_a_trial_and_a_rollback(fake):
+    """The environment decides what a boot is; the journal may lag behind it."""
+    service = fake.service()
+    service.receive(io.BytesIO(make(fake.key, version="0.2.0")))
+    service.check()
+    service.journal.move(J.WRITING, "the switch is on disk, this line is the last one")
+    fake.device.env.save(slots.switch_to(service.environment(), "B", "0.2.0"))
+    env = fake.device.env
+    assert slots.select(env.load(), lambda s: None, env.save).slot == "B"
+    new = fake.booted_from("B", "0.2.0")
+    assert boot.settle(new) == boot.TRIAL and new.journal.state == J.TRIAL
+    for _ in range(slots.ATTEMPTS - 1):
+        slots.select(env.load(), lambda s: None, env.save)
+    assert slots.select(env.load(), lambda s: None, env.save).slot == "A"
+    assert boot.settle(fake.service()) == boot.ROLLED_BACK
+    assert slots.state(env.load(), "B") == "bad"
