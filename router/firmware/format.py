@@ -181,7 +181,7 @@ class Unpacked:
     manifest: Manifest
     key_id: bytes
     signature: bytes
-    payloads: dict[str, bytes]
+    payloads: dict[str, memoryview]
 
 
 def unpack(data: bytes) -> Unpacked:
@@ -203,11 +203,13 @@ def unpack(data: bytes) -> Unpacked:
     pos += mlen
     key_id, signature = data[pos : pos + KEY_ID_LEN], data[pos + KEY_ID_LEN : pos + slen]
     pos += slen
-    payloads: dict[str, bytes] = {}
+    # Views into the file, not copies: a firmware is 24 MB and the device has 256 MB.
+    view = memoryview(data)
+    payloads: dict[str, memoryview] = {}
     for p in manifest.payloads:
         if p["name"] in payloads:
             raise FormatError(f"payload {p['name']!r} listed twice")
-        payloads[p["name"]] = data[pos : pos + p["size"]]
+        payloads[p["name"]] = view[pos : pos + p["size"]]
         pos += p["size"]
     if pos != len(data):
         raise FormatError(f"payload sizes add up to {pos} bytes but the file has {len(data)}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import mmap
 import os
 import subprocess
 import time
@@ -203,14 +204,28 @@ class UpdateService:
 
     def check(self, keep_settings: bool = True, force: bool = False) -> Verdict:
         """Validate the uploaded file; nothing is written to a slot."""
-        with self.locked():
-            return self._check(self._read_upload(), keep_settings, force)
+        with self.locked(), self._upload() as data:
+            return self._check(data, keep_settings, force)
 
-    def _read_upload(self) -> bytes:
+    @contextlib.contextmanager
+    def _upload(self) -> Iterator[bytes]:
+        """The uploaded file, mapped rather than read: its pages are the page cache's, which
+        the kernel can drop, where 24 MB of bytes would be the process's own on a 256 MB
+        device that also holds the upload in waitress's buffer."""
         try:
-            return self.upload_path.read_bytes()
+            f = open(self.upload_path, "rb")  # noqa: SIM115
         except FileNotFoundError:
             raise UpdateError("file: nothing uploaded; upload a firmware first") from None
+        with f:
+            if os.fstat(f.fileno()).st_size == 0:
+                yield b""
+                return
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            try:
+                yield data  # type: ignore[misc]
+            finally:
+                with contextlib.suppress(BufferError):  # a view still held: the GC closes it
+                    data.close()
 
     def _check(self, data: bytes, keep_settings: bool, force: bool, again=False) -> Verdict:
         d = self.device
@@ -234,8 +249,7 @@ class UpdateService:
         self, keep_settings: bool = True, force: bool = False, progress: Progress | None = None
     ) -> Verdict:
         """Check again, write the inactive slot, read it back, switch. The caller reboots."""
-        with self.locked():
-            data = self._read_upload()
+        with self.locked(), self._upload() as data:
             if self.journal.state not in (J.RECEIVED, J.VERIFIED):
                 self.record(J.RECEIVED, "the uploaded file again")
             verdict = self._check(data, keep_settings, force, again=True)
@@ -283,9 +297,10 @@ class UpdateService:
             os.posix_fadvise(fd, 0, total, os.POSIX_FADV_DONTNEED)
         finally:
             os.close(fd)
-        with open(path, "rb") as f:
-            if f.read(total) != data:
-                raise UpdateError("read back differs from what was written")
+        with open(path, "rb") as f:  # a chunk at a time: no second 24 MB in memory
+            for offset in range(0, total, CHUNK):
+                if f.read(min(CHUNK, total - offset)) != data[offset : offset + CHUNK]:
+                    raise UpdateError(f"read back differs from what was written at {offset}")
         if progress:
             progress("verified", total, total)
 
