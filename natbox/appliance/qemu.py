@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 QEMU = "qemu-system-x86_64"
-MEMORY_MB = 256
+# 384 MB: the firmware (python, Flask, the datapath) leaves about 45 MB free of 256, too
+# little for a 24 MB firmware upload beside the running services.
+MEMORY_MB = 384
 # Two vCPUs: under TCG each is a host thread, so the datapath daemon and the web UI start
 # side by side instead of taking turns (about 1.5 s of boot). NATBOX_SMP overrides.
 SMP = 2
