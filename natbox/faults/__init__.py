@@ -1,0 +1,1 @@
+"""Fault injection for the appliance: power cuts at named points, disk corruption, bad firmware."""
