@@ -7,6 +7,7 @@ import sys
 from natbox.appliance import bootenv_cli
 from natbox.appliance import cli as boot_cli
 from natbox.argtypes import OneLineParser
+from natbox.faults import cli as fault_cli
 from natbox.firmware import cli as firmware_cli
 from natbox.firmware import flash
 from natbox.lab import cli as lab_cli
@@ -28,6 +29,9 @@ def build_parser() -> OneLineParser:
     boot_cli.add_arguments(commands.add_parser("boot", help="boot the appliance under QEMU"))
     bootenv_cli.add_arguments(
         commands.add_parser("bootenv", help="print or set the appliance's boot environment")
+    )
+    fault_cli.add_arguments(
+        commands.add_parser("fault", help="power cuts, disk damage, bad firmware: on purpose")
     )
     return parser
 
@@ -52,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         return flash.run(args)
     if args.command == "bootenv":
         return bootenv_cli.run(args)
+    if args.command == "fault":
+        return fault_cli.run(args)
     return 2
 
 

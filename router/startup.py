@@ -5,6 +5,9 @@ in this same process (one Python start-up less under TCG), with dnsmasq serving 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import subprocess
 import sys
 
 from nat.config import ConfigError
@@ -21,9 +24,26 @@ def load_saved():
         return config
     try:
         return store.load()
-    except (ConfigError, OSError) as error:  # never leave the device without a router
-        print(f"startup: saved configuration refused ({error}); factory defaults", flush=True)
-        return factory_or_defaults()
+    # Never leave the device without a router (bytes that are not UTF-8: UnicodeDecodeError).
+    except (ConfigError, UnicodeDecodeError, OSError) as error:
+        # Kept aside for a look, and replaced: the web UI and routerctl read the same file.
+        refused = store.path.with_name(store.path.name + ".refused")
+        message = f"saved configuration refused ({error}); factory defaults, the refused " \
+            f"file kept as {refused}"  # fmt: skip
+        print(f"startup: {message}", flush=True)
+        syslog(message)
+        config = factory_or_defaults()
+        try:
+            os.replace(store.path, refused)
+            store.save(config)
+        except OSError as save_error:
+            print(f"startup: factory defaults not saved ({save_error})", flush=True)
+        return config
+
+
+def syslog(message: str) -> None:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(["logger", "-t", "natbox", message], check=False, timeout=5)
 
 
 def factory_or_defaults():

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nat.config import ConfigError
+from router.checkpoint import reached
 from router.model import RouterConfig
 
 
@@ -71,6 +72,7 @@ def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
             out.flush()
             os.fsync(out.fileno())
         os.chmod(temp, mode)
+        reached(f"save:{path.name}:written")
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
@@ -80,3 +82,4 @@ def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
         os.fsync(directory)  # make the rename itself durable
     finally:
         os.close(directory)
+    reached(f"save:{path.name}:done")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from natbox.appliance import disk
 from natbox.firmware import kernel_payload
-from router.firmware.format import Manifest, read_head
+from router.firmware.format import FormatError, Manifest, read_head
 from router.firmware.keyring import Keyring
 from router.firmware.verify import Report
 from router.update import slots
@@ -72,7 +72,12 @@ def prepare(disk_path: Path, keyring_dir: Path, workdir: Path, log=print) -> Boo
     env = disk.environment(disk_path)
     try:
         variables = env.load()
-    except (EnvError, OSError) as error:
+    except EnvError as error:
+        variables = slots.fallback(slot_versions(disk_path))
+        log(f"bootloader: {error}; the default environment (order A B, every slot holding a "
+            "firmware good) is used and written back")  # fmt: skip
+        env.save(variables)
+    except OSError as error:
         raise BootError(f"bootloader: {error}") from error
     keyring = Keyring.from_dir(keyring_dir)
     verified: dict[str, Report] = {}
@@ -104,6 +109,24 @@ def prepare(disk_path: Path, keyring_dir: Path, workdir: Path, log=print) -> Boo
     cmdline = fw.manifest.extra.get("kernel_cmdline", "")
     cmdline = cmdline if isinstance(cmdline, str) else ""
     return Bootable(kernel, initrd, fw.manifest, slot, cmdline)
+
+
+def slot_versions(disk_path: Path) -> dict[str, str]:
+    """What each slot's header says it holds ("" when it holds no firmware)."""
+    versions = {}
+    for slot in ("A", "B"):
+        part = BY_NAME[slot]
+        with open(disk_path, "rb") as f:
+
+            def read_at(at: int, n: int, f=f, base=part.offset) -> bytes:
+                f.seek(base + at)
+                return f.read(n)
+
+            try:
+                versions[slot] = read_head(read_at)[0].version
+            except (FormatError, ValueError):  # the slot holds no firmware we know
+                versions[slot] = ""
+    return versions
 
 
 def kernel_command_line(bootable: Bootable, default: str) -> str:

@@ -2,8 +2,11 @@
 
 Two virtio NICs (LAN first, so the guest sees it as eth0; WAN as eth1), the serial console
 on stdio (`-nographic`: leave with Ctrl-A X), a QMP socket for power off, reset and hard
-kill, and the virtual disk. KVM is used only when a short probe shows a guest really runs:
-on some hosts /dev/kvm opens but guests hang, so "can open /dev/kvm" is not enough.
+kill, a second one for tools beside it (`natbox fault` cuts the power through it while
+`natbox boot` holds the first), the checkpoint port (router.checkpoint: the device announces
+where it is, so a power cut lands at a named point) and the virtual disk. KVM is used only
+when a short probe shows a guest really runs: on some hosts /dev/kvm opens but guests hang,
+so "can open /dev/kvm" is not enough.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from router.checkpoint import PORT_NAME as CHECKPOINT_PORT
 
 QEMU = "qemu-system-x86_64"
 # 384 MB: the firmware (python, Flask, the datapath) leaves about 45 MB free of 256, too
@@ -68,6 +73,8 @@ def command(
     *,
     disk: Path | None = None,
     qmp: Path | None = None,
+    control: Path | None = None,
+    checkpoint: Path | None = None,
     accel: str = "tcg",
     cmdline: str = CMDLINE,
     memory_mb: int = MEMORY_MB,
@@ -84,8 +91,14 @@ def command(
         argv += nic.args()
     if disk is not None:
         argv += ["-drive", f"file={disk},format=raw,if=virtio,cache=writeback"]
-    if qmp is not None:
-        argv += ["-qmp", f"unix:{qmp},server=on,wait=off"]
+    for socket_path in (qmp, control):
+        if socket_path is not None:
+            argv += ["-qmp", f"unix:{socket_path},server=on,wait=off"]
+    if checkpoint is not None:
+        argv += ["-chardev", f"socket,id=checkpoint,path={checkpoint},server=on,wait=off",
+                 "-device", "virtio-serial-pci,id=vser",
+                 "-device", f"virtserialport,bus=vser.0,chardev=checkpoint,"
+                 f"name={CHECKPOINT_PORT}"]  # fmt: skip
     return ["ip", "netns", "exec", netns, *argv] if netns else argv
 
 

@@ -60,6 +60,13 @@ class Qmp:
     def reset(self) -> None:
         self.execute("system_reset")
 
+    def power_cut(self) -> None:
+        """Pull the plug and put it back: QEMU stops at once (under -no-reboot a reset ends
+        it) with whatever the guest had not written lost, and the harness or `natbox boot`
+        powers the board up again through the bootloader stage."""
+        with contextlib.suppress(ConnectionError, OSError):
+            self.execute("system_reset")
+
     def kill(self) -> None:
         """Pull the plug: QEMU exits at once, nothing is flushed in the guest."""
         with contextlib.suppress(ConnectionError, OSError):
@@ -67,6 +74,11 @@ class Qmp:
 
     def close(self) -> None:
         self.sock.close()
+
+
+# SHUTDOWN reasons after which the board comes back: a guest reboot (or a panic, or the
+# watchdog) and a power cut by a tool (natbox fault).
+POWER_CYCLES = ("guest-reset", "host-qmp-system-reset")
 
 
 class ShutdownWatcher:
@@ -93,5 +105,7 @@ class ShutdownWatcher:
             return
 
     def rebooted(self) -> bool:
+        """The guest reset itself, or a tool cut the power (QMP system_reset, which -no-reboot
+        also turns into an exit): either way the board powers up again."""
         self.thread.join(timeout=5)
-        return self.reason == "guest-reset"
+        return self.reason in POWER_CYCLES

@@ -14,6 +14,10 @@ from pathlib import Path
 from natbox.appliance import bootstage, network, qemu
 from natbox.lab import names as N
 
+# In the work directory, where tools find a running appliance (natbox fault).
+CONTROL_SOCKET = "control.sock"
+CHECKPOINT_SOCKET = "checkpoint.sock"
+
 # The source tree (tox installs natbox into site-packages): the current directory by default.
 TREE = Path(os.environ.get("NATBOX_TREE", os.getcwd())).resolve()
 
@@ -36,6 +40,8 @@ class Session:
     options: Options
     argv: list[str] = field(default_factory=list)
     qmp_path: Path | None = None
+    control_path: Path | None = None  # a second QMP socket, for tools (natbox fault)
+    checkpoint_path: Path | None = None  # the host end of the device's checkpoint port
     lab: network.ApplianceLab | None = None
     own_taps: list[qemu.Nic] = field(default_factory=list)
     ui_url: str | None = None
@@ -63,12 +69,15 @@ class Session:
             self.nics,
             disk=self.disk,
             qmp=self.qmp_path,
+            control=self.control_path,
+            checkpoint=self.checkpoint_path,
             accel=self.accel,
             cmdline=bootstage.kernel_command_line(self.bootable, qemu.CMDLINE),
             netns=self.netns,
         )
-        if self.qmp_path is not None:
-            self.qmp_path.unlink(missing_ok=True)
+        for path in (self.qmp_path, self.control_path, self.checkpoint_path):
+            if path is not None:
+                path.unlink(missing_ok=True)
         return self.argv
 
     def close(self) -> None:
@@ -106,6 +115,8 @@ def open_session(options: Options, log=print) -> Session:
     if bootstage.install_if_changed(session.disk, firmware.read_bytes(), log=log):
         log(f"natbox boot: {firmware.name} written to slot A of {session.disk}")
     session.qmp_path = work / "qmp.sock"
+    session.control_path = work / CONTROL_SOCKET
+    session.checkpoint_path = work / CHECKPOINT_SOCKET
     ui_port = options.ui_port or free_port()
     kind = options.network
     if kind == "auto":

@@ -11,6 +11,7 @@ such a build takes them from the default build directory (``Build.shared_dir``).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -83,6 +84,15 @@ class Build:
 
     # -- steps ------------------------------------------------------------------------------
     def run(self) -> Path:
+        """Build what is stale. One build at a time per tree: two processes (two test runs
+        side by side) share the common steps' directories; the second waits, then finds
+        them done."""
+        self.common_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.common_dir.parent / ".build.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self._run()
+
+    def _run(self) -> Path:
         self.build_dir.mkdir(parents=True, exist_ok=True)
         self.common_dir.mkdir(parents=True, exist_ok=True)
         self.out_dir.mkdir(parents=True, exist_ok=True)

@@ -131,8 +131,13 @@ version_arg.__name__ = "version"
 
 
 # Test firmware that misbehaves on purpose (/etc/natbox/test-fault names the fault; only these
-# builds have the file): "health-fails" boots but fails its health check, so it rolls back.
-TEST_FAULTS = ("health-fails",)
+# builds have it, and the init script a fault needs: natbox.imagebuild.overlay). Each must be
+# rolled back by the old slot within the boot attempts:
+#   health-fails   boots, and its health check fails (it reboots into the next attempt);
+#   panic-at-boot  the kernel panics early in boot (panic=-1 resets the board);
+#   hang-at-boot   the boot stops before the health check (the trial watchdog resets it);
+#   never-commit   boots and runs, but never checks its health, so never marks itself good.
+TEST_FAULTS = ("health-fails", "panic-at-boot", "hang-at-boot", "never-commit")
 
 
 def override(

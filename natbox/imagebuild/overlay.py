@@ -78,10 +78,38 @@ def generated_files(
         "etc/natbox/modules": mods,
         # Where fw_printenv / fw_setenv find the boot environment: the disk layout's own.
         "etc/fw_env.config": fw_env_config(),
-    } | ({"etc/natbox/test-fault": f"{fault}\n"} if (fault := cfg.raw.get("TEST_FAULT")) else {})
+    } | test_fault_files(cfg.raw.get("TEST_FAULT", ""))
+
+
+# What a test fault (natbox.imagebuild.config.TEST_FAULTS) adds to the image besides its name:
+# health-fails needs nothing (router.update.health reads the name).
+TEST_FAULT_SCRIPTS = {
+    "panic-at-boot": ("etc/init.d/S03test-fault",
+                      "# Test firmware: the kernel panics early in boot.\n"
+                      "[ \"$1\" = start ] && echo c > /proc/sysrq-trigger\n"),
+    "hang-at-boot": ("etc/init.d/S55test-fault",
+                     "# Test firmware: the boot stops here, after the router starts and before\n"
+                     "# the health check (S60update); only the trial watchdog ends it.\n"
+                     "[ \"$1\" = start ] && exec sleep 2147483647\n"),
+    "never-commit": ("etc/init.d/S60update",
+                     "# Test firmware: no health check, so the slot is never marked good.\n"
+                     "exit 0\n"),
+}  # fmt: skip
+
+
+def test_fault_files(fault: str) -> dict[str, str]:
+    if not fault:
+        return {}
+    files = {"etc/natbox/test-fault": f"{fault}\n"}
+    if fault in TEST_FAULT_SCRIPTS:
+        path, body = TEST_FAULT_SCRIPTS[fault]
+        files[path] = "#!/bin/sh\n" + body
+    return files
 
 
 def write_files(root: Path, files: dict[str, str]) -> None:
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
+        if rel.startswith("etc/init.d/"):
+            (root / rel).chmod(0o755)  # rcS runs only executable scripts

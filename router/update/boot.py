@@ -25,9 +25,10 @@ import sys
 import time
 from collections.abc import Callable
 
+from router.checkpoint import reached
 from router.store import write_atomic
 from router.update import journal as J
-from router.update import slots
+from router.update import slots, trialwatch
 from router.update.health import Hopeless
 from router.update.service import KEPT_CONFIG, UpdateService
 
@@ -40,6 +41,10 @@ def settle(service: UpdateService) -> str:
     device, journal = service.device, service.journal
     here, other = device.booted, slots.other(device.booted)
     with service.locked(wait=10):
+        partial = service.upload_path.with_suffix(".part")
+        if partial.exists():  # the power went while a file was being received
+            partial.unlink()
+            service.log("a partial upload (the power went while receiving it) removed")
         env = service.environment()
         record = journal.read()
         update = record.get("update", {})
@@ -52,18 +57,37 @@ def settle(service: UpdateService) -> str:
                 device.config.unlink(missing_ok=True)  # before the router reads it
                 detail += "; settings reset to factory defaults"
             service.record(J.TRIAL, detail, update={"settings_reset": True} if reset else {})
+            if device.watchdog is not None and device.watchdog.exists():
+                trialwatch.start(device.watchdog, journal.path, trialwatch.margin(env))
+            reached("trial-boot", attempt)
             return TRIAL
-        if slots.state(env, other) == "trial":  # the bootloader came back: its attempts are spent
+        pending = record["state"] in (J.INSTALLED, J.TRIAL)  # the journal awaits a verdict
+        if slots.state(env, other) == "trial" or (
+            pending and update.get("slot") == other and slots.state(env, other) == "bad"
+        ):  # the bootloader came back: the attempts are spent (or the mark-bad was cut short)
             version = env.get(slots.version_name(other), "?")
             reason = record.get("reason") or (
                 f"slot {other} ({version}) did not become healthy within {slots.ATTEMPTS} attempts"
             )
-            device.env.save(slots.mark_bad(env, other))
+            if slots.state(env, other) == "trial":
+                device.env.save(
+                    slots.mark_bad(env, other), between=lambda: reached("mark-bad:between-copies")
+                )
             restored = _restore_config(service)
             service.record(J.ROLLED_BACK, f"back on slot {here} ({device.version}): {reason}"
                            + ("; configuration from before the update restored" if restored
                               else ""), reason=reason)  # fmt: skip
             return ROLLED_BACK
+        if pending and update.get("slot") == other:  # neither trial nor bad: forgotten
+            why = f"the update to slot {other} is no longer in the boot environment (it was " \
+                "lost, and the bootloader started from its defaults); install it again"  # fmt: skip
+            service.record(J.FAILED, why, reason=why)
+            return INTERRUPTED
+        if pending and update.get("slot") == here and slots.state(env, here) == "good":
+            # The power went after the mark-good reached the environment, before the journal.
+            service.record(J.COMMITTED, f"slot {here} ({device.version}) marked good (the "
+                           "journal caught up after a power loss)")  # fmt: skip
+            return NORMAL
         if record["state"] in (J.RECEIVED, J.VERIFIED, J.WRITING):
             why = f"interrupted while {record['state']} (power lost or rebooted); start the " \
                 "update again"  # fmt: skip
@@ -113,10 +137,14 @@ def commit(service: UpdateService, checks: dict[str, Check], timeout: float) -> 
         with service.locked(wait=10):  # an install may be changing the environment too
             env = service.environment()
             if trial:
-                device.env.save(slots.mark_good(env, here))
+                reached("healthy")
+                device.env.save(
+                    slots.mark_good(env, here), between=lambda: reached("mark-good:between-copies")
+                )
                 was = service.journal.read().get("update", {}).get("previous_version")
                 service.record(J.COMMITTED, f"slot {here} ({device.version}) healthy and "
                                "marked good" + (f"; was {was}" if was else ""))  # fmt: skip
+                reached("committed")
             elif slots.attempts(env, here) < slots.ATTEMPTS or slots.state(env, here) != "good":
                 device.env.save(slots.mark_good(env, here))
         return "healthy"

@@ -29,6 +29,7 @@ class UpdateDevice:
     version: str
     booted: str  # the slot this firmware runs from
     lock: Path
+    watchdog: Path | None = None  # armed on a trial boot (router.update.trialwatch)
 
     @property
     def inactive(self) -> str:
@@ -60,4 +61,5 @@ def appliance() -> UpdateDevice:
         version=_etc("version"),
         booted=booted_slot(Path("/proc/cmdline").read_text()),
         lock=paths.RUN / "update.lock",
+        watchdog=Path("/dev/watchdog"),
     )

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from router.checkpoint import reached
 from router.firmware.format import FormatError, read_firmware
 from router.firmware.verify import MAX_FIRMWARE_BYTES, Report, validate
 from router.store import write_atomic
@@ -189,6 +190,7 @@ class UpdateService:
                             raise UpdateError(f"file: larger than the limit of {limit} bytes")
                         digest.update(chunk)
                         out.write(chunk)
+                        reached("upload", size)
                     out.flush()
                     os.fsync(out.fileno())
             except (UpdateError, OSError) as error:
@@ -197,6 +199,7 @@ class UpdateService:
                 self.record(J.FAILED, f"upload refused: {error}", reason=str(error))
                 raise UpdateError(str(error)) from error
             os.replace(part, self.upload_path)
+            reached("uploaded", size)
             sha = digest.hexdigest()
             detail = f"{size} bytes, sha256 {sha[:16]}..." + (f" from {source}" if source else "")
             self.record(J.RECEIVED, detail, update={"size": size, "sha256": sha})
@@ -255,6 +258,7 @@ class UpdateService:
             verdict = self._check(data, keep_settings, force, again=True)
             if not verdict.valid:
                 raise UpdateError(f"refused: {verdict.explain()}")
+            reached("verified")
             target = self.device.inactive
             old = self.device.version
             forced = verdict.forced
@@ -264,7 +268,7 @@ class UpdateService:
                       "previous_slot": self.device.booted, "keep_settings": keep_settings,
                       "forced": force}  # fmt: skip
             env = slots.begin_write(self.environment(), target)
-            self.device.env.save(env)
+            self.device.env.save(env, between=lambda: reached("begin-write:between-copies"))
             detail = f"slot {target}: {len(data)} bytes"
             if forced:
                 detail += f"; {verdict.checks['version']['detail']}"
@@ -272,12 +276,17 @@ class UpdateService:
             try:
                 self._write_slot(target, data, progress)
                 self._keep_config()
-                self.device.env.save(slots.switch_to(env, target, verdict.version))
+                reached("config-kept")
+                self.device.env.save(
+                    slots.switch_to(env, target, verdict.version),
+                    between=lambda: reached("switch:between-copies"),
+                )
             except Exception as error:  # the old slot still boots: say so and stop here
                 self.record(J.FAILED, f"slot {target}: {error}", reason=str(error))
                 raise UpdateError(f"slot {target}: {error}") from error
             self.record(J.INSTALLED, f"slot {target} holds {verdict.version} (read back, equal); "
                        "boot order switched, attempts " f"{slots.ATTEMPTS}")  # fmt: skip
+            reached("installed")
             return verdict
 
     def _write_slot(self, slot: str, data: bytes, progress: Progress | None) -> None:
@@ -288,6 +297,7 @@ class UpdateService:
             for offset in range(0, total, CHUNK):
                 os.pwrite(fd, data[offset : offset + CHUNK], offset)
                 done = min(offset + CHUNK, total)
+                reached("write", done)
                 if progress:
                     progress("writing", done, total)
                 if done == total or (offset // CHUNK) % 4 == 3:
@@ -297,10 +307,12 @@ class UpdateService:
             os.posix_fadvise(fd, 0, total, os.POSIX_FADV_DONTNEED)
         finally:
             os.close(fd)
+        reached("written", total)
         with open(path, "rb") as f:  # a chunk at a time: no second 24 MB in memory
             for offset in range(0, total, CHUNK):
                 if f.read(min(CHUNK, total - offset)) != data[offset : offset + CHUNK]:
                     raise UpdateError(f"read back differs from what was written at {offset}")
+        reached("read-back", total)
         if progress:
             progress("verified", total, total)
 

@@ -10,6 +10,11 @@ Variables (all text, as fw_printenv shows them):
   ``good`` (booted and healthy) or ``bad`` (failed its trial; never tried again);
 - ``SLOT_A_VERSION`` / ``SLOT_B_VERSION``: the firmware version written there.
 
+When neither environment copy can be read (both CRCs fail), the bootloader starts from
+``fallback()``, U-Boot's "default environment": order A B, every slot holding a firmware
+``good`` with its attempts, so the first that verifies boots (A before B); it is written back
+at once.
+
 A power cut during boot costs an attempt. When every slot's attempts are spent but a slot has
 booted healthily before (``good``), the bootloader gives the good slots their attempts back
 instead of stopping: power cuts alone never leave the device stuck.
@@ -89,6 +94,20 @@ def mark_good(env: dict[str, str], slot: str) -> dict[str, str]:
 def mark_bad(env: dict[str, str], slot: str) -> dict[str, str]:
     keep = other(slot)
     return env | {state_name(slot): "bad", left_name(slot): "0", ORDER: f"{keep} {slot}"}
+
+
+def fallback(versions: dict[str, str]) -> dict[str, str]:
+    """The default environment, for a disk whose two copies are both unreadable: every slot
+    that holds a firmware (``versions``: what its header says, "" for none) is ``good``."""
+    env = {ORDER: " ".join(SLOTS)}
+    for slot in SLOTS:
+        version = versions.get(slot, "")
+        env |= {
+            left_name(slot): str(ATTEMPTS) if version else "0",
+            state_name(slot): "good" if version else "empty",
+            version_name(slot): version,
+        }
+    return env  # fmt: skip
 
 
 def prefer(env: dict[str, str], slot: str) -> dict[str, str]:
