@@ -14,8 +14,11 @@ run: setup
 	@$(TOX) -q -e py3 --notest
 	@.tox/py3/bin/natbox boot
 
+# The fault matrix (tests/appliance/test_fault_matrix.py: appliances that mostly boot and wait)
+# runs beside the other tiers, so the whole stays well under half an hour on two cores.
 test: setup
-	$(TOX) -e lint,webui-device,py3
+	$(TOX) -e lint,webui-device
+	$(TOX) run-parallel -p 2 --parallel-live -e py3,faults
 
 test-unit: setup
 	$(TOX) -e py3 -- -m unit

@@ -252,15 +252,21 @@ def progress_printer():
 
 def _install(service, a, what: str) -> None:
     """Check the uploaded firmware (the checks printed), install it, reboot."""
+    from router.update.service import Refusal
+
     keep = not a.no_keep_settings
-    verdict = service.check(keep, a.force)
-    _print_checks(verdict)
-    if not verdict.valid:
-        raise Refused(f"{what} refused: {verdict.explain()}{_hint(verdict, keep)}")
     target = service.device.inactive
-    print(f"installing {verdict.version} to slot {target}; do not power off", flush=True)
+
+    def checked(verdict) -> None:
+        _print_checks(verdict)
+        if verdict.valid:
+            print(f"installing {verdict.version} to slot {target}; do not power off", flush=True)
+
     try:
-        service.install(keep, a.force, progress_printer())
+        service.install(keep, a.force, progress_printer(), checked=checked)
+    except Refusal as refusal:
+        raise Refused(f"{what} refused: {refusal.verdict.explain()}"
+                      f"{_hint(refusal.verdict, keep)}") from None  # fmt: skip
     except _service_errors() as error:
         if "slot" in service.status()["update"]:  # the journal says writing began
             raise Failed(f"install failed: {error}; still running {service.device.version} "

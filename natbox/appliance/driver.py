@@ -131,13 +131,15 @@ class Appliance:
     # -- faults ---------------------------------------------------------------------------------
 
     def cut_at(self, triggers: str | Trigger | list, action: Callable[[], object] | None = None,
-               timeout: float = 300, most_boots: int = 8) -> Cut:  # fmt: skip
+               timeout: float = 300, most_boots: int = 8,
+               until_slot: str | None = None) -> Cut:  # fmt: skip
         """Arm the trigger(s), start ``action`` (a command that makes the device go there) in
         the background, and wait until the device reaches the point and the power is cut
         there, following the reboots the device makes on its way (a trial boot comes after
         one). Several triggers: after each cut the board powers on and the next is armed
         (the device goes on by itself: the next attempt of a trial, say). Then power on, log
-        in and wait for the router. DriverError if a point never comes."""
+        in and wait for the router (``until_slot``: follow the reboots the device makes until
+        it boots that slot, then log in). DriverError if a point never comes."""
         chain = [triggers] if isinstance(triggers, str | Trigger) else list(triggers)
         pending = [t if isinstance(t, Trigger) else Trigger.parse(t) for t in chain]
         cuts: list[Reached] = []
@@ -165,7 +167,10 @@ class Appliance:
         finally:
             self.pending = None
         seen = list(self.listener.seen)
-        self.boot()
+        if until_slot is None:
+            self.boot()
+        else:
+            boots += self._follow_to(until_slot, timeout, most_boots)
         return Cut(cuts, boots, seen)
 
     def _power_on_after_exit(self, boots: list[str], most: int, exited: bool = False) -> None:
@@ -181,8 +186,13 @@ class Appliance:
         """The guest reboots itself, perhaps several times (a trial that fails): power on
         through the bootloader stage after each reboot, without logging in, until it boots
         ``until_slot``; then log in. Returns the slots booted, in order."""
-        booted: list[str] = []
         self.stopped(timeout)
+        return self._follow_to(until_slot, timeout, most)
+
+    def _follow_to(self, until_slot: str, timeout: float, most: int) -> list[str]:
+        """Power on (the board is off), and again after each reboot, until ``until_slot``
+        boots; log in there."""
+        booted: list[str] = []
         while True:
             self.power_on()
             booted.append(self.session.bootable.slot)

@@ -62,10 +62,16 @@ def corrupt_slot(disk: Path, slot: str, offset: int, length: int = 4096) -> str:
 
 def corrupt_config(disk: Path, content: bytes = GARBAGE) -> str:
     """The data partition's saved configuration replaced by bytes no parser takes (debugfs
-    writes into the ext4 image in place: nothing to mount)."""
+    writes into the ext4 image in place: nothing to mount). A journal the guest left to
+    replay (it was not shut down cleanly) is replayed first: else the guest's replay at the
+    next mount would put the old file back."""
     if shutil.which("debugfs") is None:
         raise DiskFaultError("debugfs (e2fsprogs) is needed to write into the data partition")
     image = f"{disk}?offset={BY_NAME['data'].offset}"
+    features = subprocess.run(["debugfs", "-R", "features", image], capture_output=True,
+                              text=True, check=False).stdout  # fmt: skip
+    if "needs_recovery" in features.split():
+        replay_journal(disk)
     with tempfile.NamedTemporaryFile() as garbage:
         garbage.write(content)
         garbage.flush()
@@ -79,6 +85,30 @@ def corrupt_config(disk: Path, content: bytes = GARBAGE) -> str:
         raise DiskFaultError(f"{CONFIG_ON_DATA} not written: the data partition has no {where} "
                              "yet (boot and save a configuration first)")  # fmt: skip
     return f"{CONFIG_ON_DATA} on the data partition: replaced by {len(content)} bytes of garbage"
+
+
+def replay_journal(disk: Path) -> None:
+    """e2fsck -p on a loop device over the data partition (it replays the journal; debugfs
+    and e2fsck cannot both address a partition inside an image file). Needs root."""
+    if os.geteuid() != 0:
+        raise DiskFaultError(
+            "the data partition's journal needs replaying (the appliance was "
+            "not shut down cleanly): run as root, or power it off cleanly"
+        )
+    data = BY_NAME["data"]
+    loop = subprocess.run(["losetup", "--find", "--show", "--offset", str(data.offset),
+                           "--sizelimit", str(data.size), str(disk)], capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    if loop.returncode != 0:
+        raise DiskFaultError(f"losetup: {loop.stderr.strip()}")
+    device = loop.stdout.strip()
+    try:
+        fsck = subprocess.run(["e2fsck", "-p", device], capture_output=True, text=True,
+                              check=False)  # fmt: skip
+        if fsck.returncode not in (0, 1):  # 1: errors corrected (the replay)
+            raise DiskFaultError(f"e2fsck: {fsck.stdout.strip()} {fsck.stderr.strip()}")
+    finally:
+        subprocess.run(["losetup", "-d", device], check=False)
 
 
 def env_copies_good(disk: Path) -> list[bool]:

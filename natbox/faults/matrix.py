@@ -45,7 +45,9 @@ def build_firmware(tree: Path, workdir: Path, log: Callable[[str], None] = print
     served = workdir / "served"
     shutil.rmtree(served, ignore_errors=True)
     files: dict[str, Path] = {}
-    for name, which in ((S.NEW, "new"), (S.OLD, "old")):
+    # An update server directory each (its latest.json): the device streams what it installs
+    # straight from there, as from a real server.
+    for name, which in ((S.NEW, "new"), (S.OLD, "old"), *((v, v) for v in S.VARIANTS)):
         (served / which).mkdir(parents=True)
         shutil.copyfile(built[name], served / which / built[name].name)
         write_manifest(served / which, log)

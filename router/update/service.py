@@ -47,6 +47,14 @@ class Busy(UpdateError):
     pass
 
 
+class Refusal(UpdateError):
+    """The file failed its checks: ``verdict`` says which."""
+
+    def __init__(self, message: str, verdict: Verdict):
+        super().__init__(message)
+        self.verdict = verdict
+
+
 @dataclass
 class Verdict:
     """What the front ends show before anything is written (OpenWrt's validate answer)."""
@@ -249,15 +257,23 @@ class UpdateService:
         return verdict
 
     def install(
-        self, keep_settings: bool = True, force: bool = False, progress: Progress | None = None
+        self,
+        keep_settings: bool = True,
+        force: bool = False,
+        progress: Progress | None = None,
+        checked: Callable[[Verdict], None] | None = None,
     ) -> Verdict:
-        """Check again, write the inactive slot, read it back, switch. The caller reboots."""
+        """Check again, write the inactive slot, read it back, switch. The caller reboots.
+        ``checked`` sees the verdict before anything is written (routerctl prints it: one
+        check of the file, not a check and then another)."""
         with self.locked(), self._upload() as data:
             if self.journal.state not in (J.RECEIVED, J.VERIFIED):
                 self.record(J.RECEIVED, "the uploaded file again")
             verdict = self._check(data, keep_settings, force, again=True)
+            if checked is not None:
+                checked(verdict)
             if not verdict.valid:
-                raise UpdateError(f"refused: {verdict.explain()}")
+                raise Refusal(f"refused: {verdict.explain()}", verdict)
             reached("verified")
             target = self.device.inactive
             old = self.device.version

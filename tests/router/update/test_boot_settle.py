@@ -165,8 +165,8 @@ def test_a_normal_boot_does_not_arm_it(fake, started, tmp_path):
 
 @pytest.mark.parametrize(
     ("value", "margin"),
-    [(None, 120), ("40", 40), ("abc", 120), ("5", 120), ("", 120), ("10", 10), ("3600", 3600),
-     ("3601", 120), ("-40", 120)],
+    [(None, 60), ("40", 40), ("abc", 60), ("5", 60), ("", 60), ("10", 10), ("3600", 3600),
+     ("3601", 60), ("-40", 60)],
 )  # fmt: skip
 def test_the_margin(value, margin):
     env = {} if value is None else {trialwatch.MARGIN_VARIABLE: value}
@@ -193,3 +193,40 @@ def test_watch_keeps_it_alive_until_the_commit_then_stops_it(tmp_path, monkeypat
     assert watchdog.read_bytes() == b"\0V"
     assert ioctls == [(trialwatch.WDIOC_SETTIMEOUT, (40).to_bytes(4, "little", signed=True))]
     assert os.stat(watchdog).st_size == 2
+
+
+def test_watch_feeds_it_while_the_health_check_runs_and_not_past_the_limit(tmp_path, monkeypatch):
+    """The health check's process alive (its pid file names a live process: ours): a keepalive
+    each round; past ``limit`` seconds none, so a hung check is reset too."""
+    monkeypatch.setattr(trialwatch.fcntl, "ioctl", lambda fd, op, arg: None)
+    watchdog = tmp_path / "watchdog"
+    watchdog.write_bytes(b"")
+    pid_file = tmp_path / "update.pid"
+    pid_file.write_text(f"{os.getpid()}\n")
+    journal = J.Journal(tmp_path / "journal.json")
+    journal.move(J.TRIAL, "first boot")
+    now = [0.0]
+    thread = threading.Thread(target=trialwatch.watch, args=(watchdog, journal.path, 20, 0.01),
+                              kwargs={"check_pid": pid_file, "limit": 5.0,
+                                      "clock": lambda: now[0]})  # fmt: skip
+    thread.start()
+    thread.join(0.2)
+    fed = watchdog.read_bytes().count(b"\0")
+    assert fed > 2  # the first keepalive and the health check's
+    now[0] = 6.0  # past the limit: no more keepalives
+    thread.join(0.1)
+    stopped_at = watchdog.read_bytes().count(b"\0")
+    thread.join(0.2)
+    assert watchdog.read_bytes().count(b"\0") == stopped_at
+    journal.move(J.COMMITTED, "healthy")
+    thread.join(2)
+    assert watchdog.read_bytes().endswith(b"V")
+
+
+def test_a_dead_health_check_feeds_nothing(tmp_path):
+    pid_file = tmp_path / "update.pid"
+    assert not trialwatch.running(pid_file)
+    pid_file.write_text("not a pid")
+    assert not trialwatch.running(pid_file)
+    pid_file.write_text(f"{os.getpid()}")
+    assert trialwatch.running(pid_file)
