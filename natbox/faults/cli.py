@@ -47,8 +47,7 @@ def positive(text: str) -> float:
 # that these equal natbox.faults.badfiles.KINDS and natbox.faults.scenarios.GROUPS).
 BAD_FILE_KINDS = ("truncated", "bit-flipped", "other-board", "compat-bumped", "unsigned",
                   "unknown-key", "revoked-key", "payload-hash")  # fmt: skip
-GROUPS = ("cuts-before-switch", "cuts-after-switch", "bad-files", "variants", "watchdog",
-          "disk")  # fmt: skip
+GROUPS = ("cuts-before-switch", "cuts-after-switch", "files-and-disk", "variants", "watchdog")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,9 +99,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     matrix.add_argument(
         "--jobs",
         type=int,
-        choices=range(1, 5),
-        default=2,
-        help="groups run side by side (default 2)",
+        choices=range(1, 6),
+        default=3,
+        help="groups run side by side (default 3)",
     )
     matrix.add_argument(
         "--json",

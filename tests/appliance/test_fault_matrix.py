@@ -30,7 +30,7 @@ def outcomes(request, tmp_path_factory):
     selected = [item.callspec.params["name"] for item in request.session.items
                 if item.nodeid.startswith(here) and hasattr(item, "callspec")]  # fmt: skip
     results, seconds = matrix.run(TREE, tmp_path_factory.mktemp("faults"), selected,
-                                  jobs=int(os.environ.get("NATBOX_FAULT_JOBS", "2")))  # fmt: skip
+                                  jobs=int(os.environ.get("NATBOX_FAULT_JOBS", "3")))  # fmt: skip
     matrix.write_json(results, seconds, REPORT)
     print(f"\n{matrix.table(results)}\n{len(results)} scenarios in {seconds:.0f} s: {REPORT}")
     return {o.scenario: o for o in results}
