@@ -1,6 +1,7 @@
 """`natbox fault`: the checkpoints listed, a bad trigger or a missing appliance refused in one
 line, disk faults on a powered-off disk, a bad firmware file made from a good one, and the
-scenario list. (Cutting a running appliance's power is the vm tests' part.)"""
+scenario list, and `fault cut` against the two sockets a running QEMU serves (faked here; the
+real appliance's power is cut in the vm tier's fault matrix)."""
 
 from __future__ import annotations
 
@@ -200,3 +201,86 @@ def test_matrix_refuses_an_unknown_scenario(capsys):
 def test_the_cli_copies_agree_with_their_modules():
     assert fault_cli.BAD_FILE_KINDS == badfiles.KINDS
     assert fault_cli.GROUPS == scenarios.GROUPS
+
+
+class FakeQemu:
+    """The two sockets `natbox fault cut` talks to, as QEMU serves them: the checkpoint port
+    (the device's side announces) and the control QMP socket (it records the commands)."""
+
+    def __init__(self, workdir: Path):
+        import threading
+
+        from natbox.appliance.session import CHECKPOINT_SOCKET, CONTROL_SOCKET
+
+        self.port = socket.socket(socket.AF_UNIX)
+        self.port.bind(str(workdir / CHECKPOINT_SOCKET))
+        self.port.listen(1)
+        self.qmp = socket.socket(socket.AF_UNIX)
+        self.qmp.bind(str(workdir / CONTROL_SOCKET))
+        self.qmp.listen(2)
+        self.commands: list[str] = []
+        self.answers: list[str] = []
+        threading.Thread(target=self._serve_qmp, daemon=True).start()
+
+    def _serve_qmp(self) -> None:
+        import json
+
+        while True:
+            try:
+                conn, _ = self.qmp.accept()
+            except OSError:
+                return
+            try:
+                with conn, conn.makefile("rw") as f:
+                    f.write('{"QMP": {"version": {}}}\n')
+                    f.flush()
+                    for line in f:
+                        self.commands.append(json.loads(line)["execute"])
+                        f.write('{"return": {}}\n')
+                        f.flush()
+            except OSError:  # a client that only looked (is anyone there?) and left
+                continue
+
+    def device(self, *lines: str) -> list[str]:
+        """The device announces ``lines`` one by one; returns what came back for each."""
+        conn, _ = self.port.accept()
+        conn.settimeout(0.5)
+        for line in lines:
+            conn.sendall(line.encode() + b"\n")
+            try:
+                self.answers.append(conn.recv(100).decode().strip())
+            except TimeoutError:
+                self.answers.append("")  # no go: the device waits (for the power cut)
+        conn.close()
+        return self.answers
+
+
+def test_cut_answers_the_points_before_and_cuts_the_power_at_the_armed_one(capsys, tmp_path):
+    import threading
+
+    qemu = FakeQemu(tmp_path)
+    device = threading.Thread(
+        target=qemu.device,
+        args=("reached t1 verified", "reached t2 write 4194304", "reached t3 write 8388608"),
+    )
+    device.start()
+    code = cli.main(["fault", "cut", "--at", "write@8M", "--workdir", str(tmp_path),
+                     "--timeout", "10"])  # fmt: skip
+    device.join(5)
+    assert code == 0
+    assert qemu.answers == ["go t1", "go t2", ""]  # the armed point gets no go
+    assert "system_reset" in qemu.commands  # the power cut, through the control socket
+    out = capsys.readouterr().out
+    assert "the power was cut at write@8388608" in out
+
+
+def test_cut_gives_up_when_the_point_never_comes(capsys, tmp_path):
+    import threading
+
+    qemu = FakeQemu(tmp_path)
+    threading.Thread(target=qemu.device, args=("reached t1 verified",), daemon=True).start()
+    code = cli.main(["fault", "cut", "--at", "written", "--workdir", str(tmp_path),
+                     "--timeout", "1"])  # fmt: skip
+    assert code == 1
+    assert "system_reset" not in qemu.commands
+    assert "written not reached; points seen: verified" in capsys.readouterr().err
