@@ -189,6 +189,18 @@ def firmware_seeds() -> tuple[list[bytes], list[bytes]]:
     return [fw.pack(manifest, parts, kid, sig)], [manifest.to_bytes()]
 
 
+def bootenv_seeds() -> list[bytes]:
+    """Environments the bootloader meets: a new disk's, mid-update (trial) and after a
+    rollback; each as the target reads it (a flags byte asking for the CRC to be made, then
+    the copy's data)."""
+    from router.update import bootenv, slots
+
+    new = slots.initial("0.1.0")
+    trial = slots.switch_to(slots.begin_write(new, "B"), "B", "0.2.0")
+    back = slots.mark_bad(trial, "B")
+    return [b"\x03" + bootenv.encode(env, 1, 256)[bootenv.HEADER :] for env in (new, trial, back)]
+
+
 def all_seeds() -> dict[str, list[bytes]]:
     firmware, manifests = firmware_seeds()
     return {
@@ -202,6 +214,7 @@ def all_seeds() -> dict[str, list[bytes]]:
         "config": config_seeds(),
         "firmware": firmware,
         "manifest": manifests,
+        "bootenv": bootenv_seeds(),
         "selftest": [b"NATBOX: the planted crash"],
     }
 

@@ -10,6 +10,7 @@ be a conversation: an Outgoing-Call-Request and its reply, an INVITE and its 200
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterator
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -24,6 +25,7 @@ from router.firmware import verify
 from router.firmware.keyring import Keyring
 from router.model import RouterConfig
 from router.store import dump_json, parse_json
+from router.update import bootenv, slots
 
 __all__ = ["TARGETS", "Crash", "frame", "messages"]
 
@@ -239,6 +241,34 @@ def manifest_target(data: bytes) -> None:
         return
 
 
+def bootenv_target(data: bytes) -> None:
+    """A boot environment copy as the bootloader stage and the device read it. The first
+    byte's low bit makes the CRC hold (random bytes never pass a CRC32, so nothing would
+    reach the variables); then the slot policy on whatever they say (attempts, states and an
+    order that are not numbers or names), and a save of what was read, read back the same."""
+    if not data:
+        return
+    body = data[1:]
+    if data[0] & 1:
+        raw = zlib.crc32(body).to_bytes(4, "little") + bytes([data[0] >> 1]) + body
+    else:
+        raw = data
+    copy = bootenv.decode(raw)
+    if not copy.good:
+        return
+    env = copy.variables
+    fails = data[-1] & 1  # whether the slots the policy tries verify
+    chosen = slots.select(env, lambda slot: "does not verify" if fails else None, lambda e: None)
+    if chosen.slot is not None and fails:
+        raise Crash("the bootloader chose a slot that does not verify")
+    try:
+        again = bootenv.decode(bootenv.encode(env, copy.flag, max(len(raw), bootenv.HEADER + 2)))
+    except bootenv.EnvError:  # a name it cannot store (empty): refused, not written
+        return
+    if again.variables != env:
+        raise Crash("a boot environment read and saved does not read back the same")
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "ipv4": ipv4_target,
     "tcp": _transport_target(ipv4.TCP),
@@ -254,6 +284,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "config": config_target,
     "firmware": firmware_target,
     "manifest": manifest_target,
+    "bootenv": bootenv_target,
 }
 
 
