@@ -47,7 +47,7 @@ def positive(text: str) -> float:
 # that these equal natbox.faults.badfiles.KINDS and natbox.faults.scenarios.GROUPS).
 BAD_FILE_KINDS = ("truncated", "bit-flipped", "other-board", "compat-bumped", "unsigned",
                   "unknown-key", "revoked-key", "payload-hash")  # fmt: skip
-GROUPS = ("cuts-before-switch", "cuts-after-switch", "files-and-disk", "variants", "watchdog")
+GROUPS = ("cuts-before-switch", "cuts-after-switch", "variants", "watchdog")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,14 +15,12 @@ TREE = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def key_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("keys")
-
-
-@pytest.fixture(scope="session")
-def built(tmp_path_factory, key_dir) -> Build:
-    base = tmp_path_factory.mktemp("image1")
-    b = make_build(TREE, build_dir=base / "build", out_dir=base / "out", key_dir=key_dir)
+def built() -> Build:
+    """The tree's own build (build/image/<board>, out/, the checkout's key): the firmware
+    `make run` boots. On a clean checkout it is built from nothing here or by the tiers before
+    (the appliance's); test_reproducible makes a second one elsewhere, from nothing, and
+    compares them byte for byte."""
+    b = make_build(TREE)
     b.run()
     return b
 

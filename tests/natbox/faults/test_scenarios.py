@@ -72,8 +72,8 @@ def test_names_are_unique_and_found_by_name():
 
 
 def test_the_groups_in_order():
-    assert scenarios.GROUPS == ("cuts-before-switch", "cuts-after-switch", "files-and-disk",
-                                "variants", "watchdog")  # fmt: skip
+    assert scenarios.GROUPS == ("cuts-before-switch", "cuts-after-switch", "variants",
+                                "watchdog")  # fmt: skip
     assert sorted(scenarios.RUN_ORDER) == sorted(scenarios.GROUPS)
     assert {s.group for s in scenarios.SCENARIOS} == set(scenarios.GROUPS)
     # A group's scenarios run one after another on one appliance: they are listed together.
@@ -86,7 +86,7 @@ def update_cut_points() -> list[str]:
     the variants' attempts go through the driver's cut_at)."""
     points = []
     for s in scenarios.SCENARIOS:
-        if s.group not in (*CUT_GROUPS, "variants", "watchdog") or s.name.startswith("downgrade"):
+        if s.name.startswith(("bad file", "downgrade")) or "corrupted" in s.name:
             continue  # the bad files, the downgrade and the disk are refused or damaged, not cut
         rig = RecordingRig()
         s.run(rig)
@@ -101,7 +101,9 @@ def test_there_are_enough_cuts():
     """20 or more power cuts spread over the whole update (the configuration saves apart)."""
     points = update_cut_points()
     assert len(points) >= 20, points
-    assert len(set(points)) >= 19, points  # spread: nearly every one somewhere else
+    # Spread: the upload, each step of the write (three offsets), both environment saves, the
+    # switch, the new slot's boots (of good firmware and of each bad variant), the commit.
+    assert len(set(points)) >= 16, points
     assert {s.group for s in cut_scenarios()} == set(CUT_GROUPS)
 
 
