@@ -10,16 +10,19 @@ configuration and applied at once (the daemon reloads, and says what waits for a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from nat.config import ConfigError
 from router import control, edits
 from router import paths as files
 from router.model import RouterConfig
+from router.store import write_atomic
 
 
 class Refused(Exception):
@@ -170,10 +173,16 @@ def cmd_forward(a) -> None:
     applied("forward removed", apply(edits.remove_forward, a.proto, int(a.port)))
 
 
+SHADOW, KEPT_SHADOW = Path("/etc/shadow"), Path("/data/etc/shadow")
+
+
 def cmd_save(a) -> None:
     files.saved_store().save(running())
-    subprocess.run(["sh", "-c", "mkdir -p /data/etc && cp /etc/shadow /data/etc/shadow"],
-                   check=False, stderr=subprocess.DEVNULL)  # fmt: skip
+    # The root password, kept atomically: a plain copy cut short by a power loss left an
+    # empty file, which the next boot installed as /etc/shadow (no root login at all).
+    with contextlib.suppress(OSError):
+        if KEPT_SHADOW.parent.parent.is_dir():
+            write_atomic(KEPT_SHADOW, SHADOW.read_text())
     print(f"saved to {files.saved_store().path}")
 
 

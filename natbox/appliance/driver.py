@@ -88,6 +88,13 @@ class Appliance:
             "i=$((i+1)); done; test -S /run/natbox/router.sock",
             60,
         )
+        # ... for the web UI on the LAN address (the host's forward resets a connection it
+        # cannot pass on yet) ...
+        self.console.check(
+            'i=0; until wget -q -O /dev/null "http://$(cat /run/natbox/lan-address)/login" '
+            "2>/dev/null || [ $i -ge 300 ]; do sleep 0.2; i=$((i+1)); done; [ $i -lt 300 ]",
+            90,
+        )
         # ... and for the WAN lease (the daemon notices it at its next link poll).
         self.console.check(
             "i=0; while ! ip -4 addr show dev eth1 | grep -q inet && [ $i -lt 300 ]; do "

@@ -372,7 +372,12 @@ def _disk_faults() -> list[Scenario]:
 
 
 SCENARIOS: list[Scenario] = (
-    _cuts_before_switch() + _cuts_after_switch() + _bad_files() + _disk_faults() + _variants()
+    _cuts_before_switch()
+    + _cuts_after_switch()
+    + _bad_files()
+    + [s for s in _variants() if s.group == "variants"]
+    + _disk_faults()  # last on its appliance: the corrupted config brings factory defaults
+    + [s for s in _variants() if s.group == "watchdog"]
 )
 GROUPS = tuple(dict.fromkeys(s.group for s in SCENARIOS))
 # The order the groups start in: the one that mostly waits first, then the longest.
