@@ -106,6 +106,15 @@ def set_lan(config: RouterConfig, hostname: Any = KEEP, dhcp: Any = KEEP) -> Rou
     return RouterConfig.from_dict(data)
 
 
+def set_web(config: RouterConfig, changes: Any) -> RouterConfig:
+    """How the web UI is reached (``changes``: the fields of ``web`` to change)."""
+    if not isinstance(changes, dict):
+        raise ConfigError("web", "must be an object")
+    data = config.to_dict()
+    data["web"] = {**data["web"], **changes}
+    return RouterConfig.from_dict(data)
+
+
 def with_sections(config: RouterConfig, changes: Any) -> RouterConfig:
     """A whole-config update (the API); the admin account is not changed this way."""
     if not isinstance(changes, dict):

@@ -87,6 +87,14 @@ class DnsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class WebAccess:
+    """How the web UI is reached. HTTP on port 80 always (the LAN's first contact); HTTPS on
+    port 443 besides it when ``https`` is on, with the device's self-signed certificate."""
+
+    https: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class RouterConfig:
     hostname: str = "natbox"
     nat: NatConfig = field(default_factory=NatConfig)
@@ -94,6 +102,7 @@ class RouterConfig:
     wan: WanSettings = field(default_factory=WanSettings)
     dhcp: DhcpServer = field(default_factory=DhcpServer)
     dns: DnsSettings = field(default_factory=DnsSettings)
+    web: WebAccess = field(default_factory=WebAccess)
 
     def replace(self, **changes: Any) -> RouterConfig:
         return dataclasses.replace(self, **changes)
@@ -122,6 +131,7 @@ class RouterConfig:
             wan=_wan(data.get("wan", {})),
             dhcp=_dhcp(data.get("dhcp", {})),
             dns=_dns(data.get("dns", {})),
+            web=WebAccess(**WEB.parse("web", data.get("web", {}))),
         )
         _check_lan_hosts(config)
         _check_wan_gateway(config)
@@ -145,6 +155,7 @@ class RouterConfig:
             "wan": wan,
             "dhcp": dhcp,
             "dns": {"hosts": [dataclasses.asdict(record) for record in self.dns.hosts]},
+            "web": dataclasses.asdict(self.web),
         }
 
 
@@ -240,6 +251,7 @@ HOST_RECORD = Fields(
     required=("name", "address"),
 )
 DNS = Fields({"hosts": ListOf(HOST_RECORD, MAX_HOST_RECORDS)})
+WEB = Fields({"https": Boolean()})
 # The sections besides ``nat`` (which nat.config_parse owns), for the API's document.
 SECTIONS: dict[str, Rule] = {
     "hostname": HOSTNAME,
@@ -247,6 +259,7 @@ SECTIONS: dict[str, Rule] = {
     "wan": WAN,
     "dhcp": DHCP,
     "dns": DNS,
+    "web": WEB,
 }
 
 

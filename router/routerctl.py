@@ -137,6 +137,14 @@ def cmd_hostname(a) -> None:
     applied(f"hostname {a.name}", apply(edits.set_lan, a.name))
 
 
+def cmd_https(a) -> None:
+    """The web UI's HTTPS listener (port 443, self-signed; the UI follows within seconds)."""
+    if a.state is None:
+        print("on" if running().web.https else "off")
+        return
+    applied(f"HTTPS {a.state}", apply(edits.set_web, {"https": a.state == "on"}))
+
+
 def cmd_dhcp(a) -> None:
     config = running()
     if a.first is None:
@@ -432,6 +440,8 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("name", nargs="?")
     hn = sub.add_parser("hostname", help="show or set the router's name")
     hn.add_argument("name", nargs="?")
+    hs = sub.add_parser("https", help="show or switch the web UI's HTTPS listener: on | off")
+    hs.add_argument("state", nargs="?", choices=("on", "off"))
     dh = sub.add_parser("dhcp", help="show or set the LAN's DHCP pool: FIRST LAST [LEASE_S]")
     dh.add_argument("first", nargs="?")
     dh.add_argument("last", nargs="?")

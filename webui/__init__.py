@@ -34,6 +34,8 @@ class WebState:
     update_service: Any = None
     # webui.views.firmware.FirmwareJobs: the background install and the reboot after it.
     firmware_jobs: Any = None
+    # webui.https.HttpsListener when the server offers HTTPS (webui.serve --https-port).
+    https: Any = None
 
 
 def create_app(
@@ -50,7 +52,7 @@ def create_app(
         SESSION_COOKIE_NAME="natbox_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
-        # The UI is served over plain HTTP on the LAN; set True when TLS fronts it.
+        # Secure only over HTTPS (webui.cookies.SchemeAwareCookie): HTTP is served too.
         SESSION_COOKIE_SECURE=False,
         IDLE_TIMEOUT=600.0,
         CLOCK=time.monotonic,
@@ -82,6 +84,7 @@ def create_app(
     )
 
     from webui import api, api_errors, hostcheck, security, unavailable
+    from webui.cookies import SchemeAwareCookie
     from webui.views import (
         auth,
         connections,
@@ -94,6 +97,7 @@ def create_app(
         system,
     )
 
+    app.session_interface = SchemeAwareCookie()
     hostcheck.install(app)  # first: nothing else runs for a request meant for another host
     security.install(app)
     unavailable.install(app)

@@ -18,10 +18,11 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wsgi import get_input_stream
 
 from nat.config import ConfigError
-from router.edits import KEEP, enable_warnings, set_lan
+from router.edits import KEEP, enable_warnings, set_lan, set_web
 from webui import jsonbody
 from webui.backup import backup_json, check_fits
 from webui.filters import events_csv, filter_events, filter_mappings
+from webui.https import follow_https, web_access
 from webui.openapi import openapi_document
 from webui.security import api_error, state
 from webui.settings import (
@@ -234,6 +235,18 @@ def put_lan():
 
 
 # -- system and firmware ----------------------------------------------------------------------
+
+
+@bp.get("/system/web")
+def get_web():
+    return jsonify(web_access(state()))
+
+
+@bp.put("/system/web")
+def put_web():
+    answer = _apply(set_web(state().backend.get_config(), _body()))
+    follow_https(state())
+    return answer
 
 
 @bp.put("/system/password")

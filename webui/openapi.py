@@ -354,6 +354,24 @@ SCHEMAS: dict[str, Any] = {
         {k: NAT_RULES[k] for k in ("profile", "port_forwards", "dmz_host")}
     ).schema(),
     "LanSettings": Fields({"hostname": SECTIONS["hostname"], "dhcp": SECTIONS["dhcp"]}).schema(),
+    "WebSettings": SECTIONS["web"].schema(),
+    "WebAccess": {
+        "type": "object",
+        "required": ["https", "https_port", "listening", "certificate_sha256", "error"],
+        "properties": {
+            "https": {"type": "boolean", "description": "web.https: HTTPS switched on"},
+            "https_port": {
+                "type": ["integer", "null"],
+                "description": "the HTTPS port this server offers (null: none, e.g. a lab)",
+            },
+            "listening": {"type": "boolean"},
+            "certificate_sha256": {
+                "type": ["string", "null"],
+                "description": "the self-signed certificate's SHA-256 fingerprint",
+            },
+            "error": {"type": "string", "description": "why it does not listen, if it should"},
+        },
+    },
     "RouterConfig": {
         **Fields({"nat": Fields(NAT_RULES), **SECTIONS}).schema(),
         "description": "router.model.RouterConfig; nat is nat.config.NatConfig as a dict",
@@ -652,6 +670,17 @@ PATHS: dict[str, Any] = {
         "put": {
             "summary": "Change the hostname or DHCP fields given (the others stay)",
             "requestBody": _body("LanSettings"),
+            "responses": {"200": _json(_ref("ApplyResult")), **WRITE_ERRORS},
+        },
+    },
+    "/system/web": {
+        "get": {
+            "summary": "How the UI is reached: HTTPS on or off, its port and certificate",
+            "responses": {"200": _json(_ref("WebAccess")), **AUTH_ERRORS},
+        },
+        "put": {
+            "summary": "Switch HTTPS on or off (HTTP stays: the LAN's first contact)",
+            "requestBody": _body("WebSettings"),
             "responses": {"200": _json(_ref("ApplyResult")), **WRITE_ERRORS},
         },
     },

@@ -13,8 +13,10 @@ install updates through router.update.service on this device's slots.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -62,6 +64,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="on the appliance: install firmware updates into its A/B slots (router.update)",
     )
     parser.add_argument(
+        "--https-port",
+        type=_port,
+        help="serve HTTPS on this port too while the configuration's web.https is on",
+    )
+    parser.add_argument(
+        "--tls-dir",
+        help="with --https-port: where the self-signed certificate and its key are kept "
+        "(made there when missing)",
+    )
+    parser.add_argument(
         "--wait-for-config",
         type=_seconds,
         default=0.0,
@@ -100,6 +112,10 @@ def run(args: argparse.Namespace) -> int:
     from webui.backend import running_firmware, slots_firmware
     from webui.hostcheck import host_name
 
+    if args.https_port is not None and not args.tls_dir:
+        print("webui.serve: --https-port needs --tls-dir (where its certificate is kept)",
+              file=sys.stderr)  # fmt: skip
+        return 2
     test_config = {"CONFIG_PATH": args.config} if args.config else None
     backend = None
     service = update_service() if args.firmware_updates else None
@@ -134,13 +150,42 @@ def run(args: argparse.Namespace) -> int:
     app.config["LISTEN_HOSTS"] = (host_name(host),)
     server = create_server(app, host=host, port=args.port, threads=4)
     print(f"listening on http://{host}:{server.effective_port}", flush=True)
+    if args.https_port is not None:  # beside, so that HTTP answers while the key is made
+        threading.Thread(target=start_https, args=(app, host, args), daemon=True).start()
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
         server.close()
+        if app.extensions["natbox"].https is not None:
+            app.extensions["natbox"].https.close()
     return 0
+
+
+def start_https(app, host: str, args: argparse.Namespace) -> None:
+    """The HTTPS listener, following the configuration's web.https; none (and a line on
+    stderr) when there is no certificate to serve: the HTTP UI comes up regardless."""
+    from webui import certificate
+    from webui.https import HttpsListener
+
+    backend = app.extensions["natbox"].backend
+    config = backend.get_config()
+    names, addresses = config.own_names(), ()
+    try:
+        addresses = (str(ipaddress.ip_address(host)),)
+    except ValueError:
+        names = (host, *names)
+    try:
+        cert = certificate.ensure(Path(args.tls_dir), names, addresses)
+    except (OSError, ValueError) as error:
+        print(f"webui.serve: no HTTPS: {error}", file=sys.stderr)
+        return
+    if cert.made:
+        print(f"webui.serve: made a self-signed certificate {cert.fingerprint}", flush=True)
+    listener = HttpsListener(app, host, args.https_port, cert)
+    app.extensions["natbox"].https = listener
+    listener.follow(lambda: backend.get_config().web.https)
 
 
 def main(argv: list[str] | None = None) -> int:

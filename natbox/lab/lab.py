@@ -23,6 +23,8 @@ FIRMWARE_SERVER = "firmware-server"  # its role in the state's pids and its log'
 
 # The lab router's interfaces; it shares the host's hostname, so it never sets one.
 DEVICE = DeviceFacts(lan_interface="lan0", wan_interface="wan0")
+ROUTER_WAIT = 15.0  # seconds for the router to forward (a static WAN)
+WAN_DHCP_WAIT = 60.0  # with its WAN from DHCP, which may retry on a lossy link
 
 CLIENT_DHCP_SCRIPT = """#!/bin/sh
 case "$1" in
@@ -330,9 +332,13 @@ class Lab:
             fresh = store.load().replace(nat=fresh.nat)
         store.save(fresh)
 
-    def start_router(self, wait: float = 15.0) -> None:
+    def start_router(self, wait: float | None = None) -> None:
         self.write_router_config()
         o = self.options
+        if wait is None:
+            # A WAN lease over an impaired link (netem loss) takes rounds of DHCP retries:
+            # seconds each, and a lab must not fail for one unlucky round.
+            wait = WAN_DHCP_WAIT if o.wan_dhcp else ROUTER_WAIT
         args = ["router", "--lan", "lan0", "--wan", "wan0", "--offload", o.offload]
         args += ["--batch", str(o.batch), "--io", o.io]
         state = os.path.join(self.names.state_dir, "router-state")

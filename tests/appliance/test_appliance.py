@@ -154,6 +154,73 @@ def test_web_ui_on_the_lan_drives_the_live_daemon(device, leased):
     assert status["lan"]["address"] == "192.168.1.1" and status["uptime_s"] > 0
 
 
+HTTPS_PROBE = """
+import hashlib, http.client, json, socket, ssl, sys, time
+host, want = sys.argv[1], sys.argv[2]
+deadline = time.monotonic() + 20
+while True:  # the UI follows the configuration within seconds
+    try:
+        pem = ssl.get_server_certificate((host, 443), timeout=3)
+        break
+    except OSError:
+        if want == "off" or time.monotonic() > deadline:
+            print(json.dumps({"listening": False})); sys.exit()
+        time.sleep(0.5)
+if want == "off":
+    print(json.dumps({"listening": True})); sys.exit()
+der = ssl.PEM_cert_to_DER_cert(pem)
+context = ssl.create_default_context(cadata=pem)  # trust exactly that one; the name is checked
+conn = http.client.HTTPSConnection(host, 443, context=context, timeout=10)
+conn.request("GET", "/login")
+reply = conn.getresponse()
+print(json.dumps({"listening": True, "sha256": hashlib.sha256(der).hexdigest(),
+                  "status": reply.status, "cookie": reply.getheader("Set-Cookie") or ""}))
+"""
+
+
+def https_probe(device, want: str) -> dict:
+    ns = device.lab.names.client(1)
+    result = subprocess.run(netns.exec_args(ns, sys.executable, "-c", HTTPS_PROBE,
+                                            "192.168.1.1", want),
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_https_on_the_lan_with_the_devices_own_certificate(device, leased):
+    """routerctl switches HTTPS on: a LAN client gets the UI over TLS with the certificate the
+    device made on its data partition (its name checked against the LAN address in it) and a
+    Secure cookie; switched off, port 443 closes again."""
+    out, code = device.console.run("routerctl https on")
+    assert code == 0 and "HTTPS on" in out, out
+    try:
+        seen = https_probe(device, "on")
+        assert seen["listening"] and seen["status"] == 200, seen
+        assert "; Secure" in seen["cookie"] and "natbox_session=" in seen["cookie"]
+        mode, code = device.console.run("stat -c %a /data/natbox/tls/key.pem")
+        assert code == 0 and mode.strip() == "600"
+        pem, code = device.console.run("cat /data/natbox/tls/cert.pem")
+        assert code == 0
+        import hashlib
+        import ssl
+
+        kept = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem.strip() + "\n")).hexdigest()
+        assert seen["sha256"] == kept  # the served certificate is the one kept on /data
+    finally:
+        out, code = device.console.run("routerctl https off")
+    assert code == 0 and "HTTPS off" in out
+    assert https_probe(device, "off") == {"listening": False} or _closes_soon(device)
+
+
+def _closes_soon(device) -> bool:
+    deadline = time.monotonic() + 20 * scale()
+    while time.monotonic() < deadline:
+        if https_probe(device, "off") == {"listening": False}:
+            return True
+        time.sleep(1)
+    return False
+
+
 def test_lan_client_gets_a_lease(device, leased):
     assert "lease of 192.168.1." in leased and "obtained from 192.168.1.1" in leased
 

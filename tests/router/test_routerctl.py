@@ -48,6 +48,17 @@ def test_passthrough_enable_writes_the_running_config_and_reloads(device, capsys
     assert "pptp   on" in out and "sstp   on" in out and "sip    off" in out
 
 
+def test_https_is_switched_in_the_running_configuration(device, capsys):
+    routerctl.main(["https"])
+    assert capsys.readouterr().out == "off\n"
+    assert routerctl.main(["https", "on"]) == 0
+    assert running()["web"] == {"https": True} and "HTTPS on" in capsys.readouterr().out
+    routerctl.main(["https"])
+    assert capsys.readouterr().out == "on\n"
+    assert routerctl.main(["https", "off"]) == 0 and running()["web"] == {"https": False}
+    assert device == ["reload", "reload"]
+
+
 def test_hostname_and_dhcp_pool_are_edits_of_the_same_model(device, capsys):
     assert routerctl.main(["hostname", "edge"]) == 0
     assert routerctl.main(["dhcp", "192.168.1.20", "192.168.1.40", "600"]) == 0

@@ -40,3 +40,11 @@ def test_existing_file_costs_no_wait(tmp_path) -> None:
     (tmp_path / "c.json").write_text("{}")
     fake = FakeTime()
     assert wait_for_file(str(tmp_path / "c.json"), 5, fake.clock, fake.sleep) and fake.sleeps == 0
+
+
+def test_https_without_a_place_for_its_certificate_is_one_line_and_status_2(tmp_path, capsys):
+    from webui.serve import main
+
+    assert main(["--port", "0", "--https-port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--https-port needs --tls-dir" in err

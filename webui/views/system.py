@@ -5,8 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 
 from nat.config import ConfigError
+from router.edits import set_web
 from webui import jsonbody
 from webui.backup import backup_json
+from webui.https import follow_https, web_access
 from webui.security import state
 from webui.settings import restored
 from webui.views.common import save_and_report
@@ -16,7 +18,22 @@ bp = Blueprint("system", __name__)
 
 @bp.route("/system")
 def index():
-    return render_template("system.html", log=list(reversed(state().backend.system_log())))
+    web = state()
+    log = list(reversed(web.backend.system_log()))
+    return render_template("system.html", log=log, access=web_access(web))
+
+
+@bp.route("/system/web", methods=["POST"])
+def web_settings():
+    web = state()
+    try:
+        new = set_web(web.backend.get_config(), {"https": request.form.get("https") == "on"})
+    except ConfigError as error:
+        flash(f"Not saved: {error.field}: {error.message}", "error")
+        return redirect(url_for("system.index"))
+    save_and_report(new, "Web access")
+    follow_https(web)
+    return redirect(url_for("system.index"))
 
 
 @bp.route("/system/reboot", methods=["POST"])

@@ -96,6 +96,11 @@ def strongswan_pair(lab, tmp_path):
                     remote_ts=f"{BEHIND_SERVER}/32")  # fmt: skip
 
         def initiate(seconds: int):
+            # A timed-out try leaves charon retransmitting its IKE_SA_INIT: once the path
+            # opens that one gets through and the next try is refused as a duplicate CHILD_SA.
+            # Each try starts clean.
+            lab.run(client, "swanctl", "--terminate", "--ike", "lab", "--force", "--uri", uri,
+                    check=False)  # fmt: skip
             command = ["swanctl", "--initiate", "--child", "net", "--uri", uri]
             return lab.run(client, *command, "--timeout", str(seconds), check=False,
                            timeout=seconds + 30)  # fmt: skip
