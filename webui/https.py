@@ -3,16 +3,21 @@ threaded WSGI server with the device's certificate (webui.certificate), serving 
 app. ``web.https`` in the configuration switches it; :meth:`HttpsListener.follow` applies
 the switch within seconds however it was changed (page, API, routerctl, restore).
 
-Hardened for the LAN it faces: the TLS handshake runs in the connection's own thread with a
-timeout (a client that connects and says nothing holds one thread for a while, never the
-accept loop), and at most ``MAX_CONNECTIONS`` are served at once; more are closed at once.
+Hardened for the LAN it faces: the TLS handshake runs in the connection's own thread (a client
+that connects and says nothing holds one thread for a while, never the accept loop), every
+connection has deadlines for its handshake and its request (a byte every few seconds does not
+keep it), and at
+most ``MAX_CONNECTIONS`` are served at once; more are closed before any TLS work.
 """
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import ssl
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +26,11 @@ from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from webui.certificate import Certificate
 
 MAX_CONNECTIONS = 16
-TIMEOUT = 20.0  # seconds a connection may stay silent (handshake, request, keep-alive)
+TIMEOUT = 20.0  # seconds a connection may stay silent
+HANDSHAKE_DEADLINE = 10.0  # seconds for the whole TLS handshake
+# Seconds for the request after it (Werkzeug closes the connection after one): long enough for
+# a 25 MB firmware upload under TCG, short enough that a trickle cannot hold a slot for hours.
+REQUEST_DEADLINE = 600.0
 
 
 def tls_context(certificate: Certificate) -> ssl.SSLContext:
@@ -67,19 +76,42 @@ class TlsServer(ThreadedWSGIServer):
 
     def finish_request(self, request, client_address) -> None:
         request.settimeout(TIMEOUT)
+        # Its own handle on the connection (wrapping detaches ``request``), for the deadline
+        # to shut it down with; closed only after the timer is cancelled.
+        guard = request.dup()
+        timer = _deadline(HANDSHAKE_DEADLINE, guard)
         try:
             tls = self.ssl_context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
-            return  # not TLS, or gone: nothing to answer
+            tls = None  # not TLS, or gone: nothing to answer
+        timer.cancel()
+        timer = _deadline(REQUEST_DEADLINE, guard)
         try:
-            super().finish_request(tls, client_address)
+            if tls is not None:
+                super().finish_request(tls, client_address)
         except (ssl.SSLError, OSError):
-            pass  # the client went away mid-request
+            pass  # the client went away mid-request, or its deadline passed
         finally:
-            tls.close()
+            timer.cancel()
+            if tls is not None:
+                tls.close()
+            guard.close()
 
     def handle_error(self, request, client_address) -> None:
         print(f"webui.https: error serving {client_address[0]}", file=sys.stderr)
+        traceback.print_exc()
+
+
+def _deadline(seconds: float, connection: socket.socket) -> threading.Timer:
+    timer = threading.Timer(seconds, _shut, (connection,))
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _shut(connection: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        connection.shutdown(socket.SHUT_RDWR)
 
 
 class HttpsListener:
@@ -96,10 +128,6 @@ class HttpsListener:
     def listening(self) -> bool:
         return self.server is not None
 
-    @property
-    def address(self) -> tuple[str, int] | None:
-        return self.server.server_address[:2] if self.server else None
-
     def sync(self, wanted: bool) -> None:
         with self.lock:
             if wanted and self.server is None and not self.closing.is_set():
@@ -109,16 +137,25 @@ class HttpsListener:
 
     def start(self) -> None:
         try:
-            self.server = TlsServer(self.host, self.port, self.app, tls_context(self.certificate))
-        except (OSError, ssl.SSLError) as error:
-            if str(error) != self.error:  # said once, not at every retry
-                print(f"webui.https: not listening on port {self.port}: {error}", file=sys.stderr)
-            self.error = str(error)
+            server = TlsServer(self.host, self.port, self.app, tls_context(self.certificate))
+        except (OSError, ssl.SSLError, SystemExit) as error:
+            # Werkzeug 3 answers a port in use with SystemExit (2.2 with the OSError).
+            self._failed(error if isinstance(error, Exception) else f"port {self.port} in use")
             return
-        self.error = ""
-        self.port = self.server.server_address[1]  # port 0 (tests): the same one from now on
-        threading.Thread(target=self.server.serve_forever, name="https", daemon=True).start()
-        print(f"listening on https://{self.host}:{self.address[1]}", flush=True)
+        try:
+            threading.Thread(target=server.serve_forever, name="https", daemon=True).start()
+        except RuntimeError as error:  # no thread to be had: never left half started
+            server.server_close()
+            self._failed(error)
+            return
+        self.server, self.error = server, ""
+        self.port = server.server_address[1]  # port 0 (tests): the same one from now on
+        print(f"listening on https://{self.host}:{self.port}", flush=True)
+
+    def _failed(self, error) -> None:
+        if str(error) != self.error:  # said once, not at every retry
+            print(f"webui.https: not listening on port {self.port}: {error}", file=sys.stderr)
+        self.error = str(error)
 
     def stop(self) -> None:
         server, self.server = self.server, None

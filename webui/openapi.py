@@ -848,7 +848,12 @@ def openapi_document() -> dict[str, Any]:
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {
-                "session": {"type": "apiKey", "in": "cookie", "name": "natbox_session"}
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "natbox_session",
+                    "description": "over HTTPS the cookie is __Host-natbox_session (Secure)",
+                }
             },
         },
     }

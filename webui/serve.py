@@ -163,24 +163,29 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def start_https(app, host: str, args: argparse.Namespace) -> None:
-    """The HTTPS listener, following the configuration's web.https; none (and a line on
-    stderr) when there is no certificate to serve: the HTTP UI comes up regardless."""
+def start_https(app, host: str, args: argparse.Namespace, retry: float = 30.0) -> None:
+    """The HTTPS listener, following the configuration's web.https. Without a certificate
+    (the data partition full or read-only) it says so on stderr and tries again every
+    ``retry`` seconds: the HTTP UI comes up regardless."""
     from webui import certificate
     from webui.https import HttpsListener
 
     backend = app.extensions["natbox"].backend
-    config = backend.get_config()
-    names, addresses = config.own_names(), ()
-    try:
-        addresses = (str(ipaddress.ip_address(host)),)
-    except ValueError:
-        names = (host, *names)
-    try:
-        cert = certificate.ensure(Path(args.tls_dir), names, addresses)
-    except (OSError, ValueError) as error:
-        print(f"webui.serve: no HTTPS: {error}", file=sys.stderr)
-        return
+    said = ""
+    while True:
+        try:
+            names, addresses = backend.get_config().own_names(), ()
+            try:
+                addresses = (str(ipaddress.ip_address(host)),)
+            except ValueError:
+                names = (host, *names)
+            cert = certificate.ensure(Path(args.tls_dir), names, addresses)
+            break
+        except Exception as error:  # whatever it is, the UI must stay up
+            if str(error) != said:
+                print(f"webui.serve: no HTTPS yet: {error}", file=sys.stderr, flush=True)
+            said = str(error)
+            time.sleep(retry)
     if cert.made:
         print(f"webui.serve: made a self-signed certificate {cert.fingerprint}", flush=True)
     listener = HttpsListener(app, host, args.https_port, cert)

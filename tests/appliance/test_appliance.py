@@ -156,8 +156,8 @@ def test_web_ui_on_the_lan_drives_the_live_daemon(device, leased):
 
 HTTPS_PROBE = """
 import hashlib, http.client, json, socket, ssl, sys, time
-host, want = sys.argv[1], sys.argv[2]
-deadline = time.monotonic() + 20
+host, want, wait = sys.argv[1], sys.argv[2], float(sys.argv[3])
+deadline = time.monotonic() + wait
 while True:  # the UI follows the configuration within seconds
     try:
         pem = ssl.get_server_certificate((host, 443), timeout=3)
@@ -180,9 +180,10 @@ print(json.dumps({"listening": True, "sha256": hashlib.sha256(der).hexdigest(),
 
 def https_probe(device, want: str) -> dict:
     ns = device.lab.names.client(1)
+    wait = 20 * scale()
     result = subprocess.run(netns.exec_args(ns, sys.executable, "-c", HTTPS_PROBE,
-                                            "192.168.1.1", want),
-                            capture_output=True, text=True, timeout=60)  # fmt: skip
+                                            "192.168.1.1", want, str(wait)),
+                            capture_output=True, text=True, timeout=wait + 60)  # fmt: skip
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -196,7 +197,7 @@ def test_https_on_the_lan_with_the_devices_own_certificate(device, leased):
     try:
         seen = https_probe(device, "on")
         assert seen["listening"] and seen["status"] == 200, seen
-        assert "; Secure" in seen["cookie"] and "natbox_session=" in seen["cookie"]
+        assert seen["cookie"].startswith("__Host-natbox_session=") and "; Secure" in seen["cookie"]
         mode, code = device.console.run("stat -c %a /data/natbox/tls/key.pem")
         assert code == 0 and mode.strip() == "600"
         pem, code = device.console.run("cat /data/natbox/tls/cert.pem")

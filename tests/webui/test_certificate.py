@@ -39,7 +39,24 @@ def test_kept_across_restarts(tmp_path):
     assert not again.made and again.fingerprint == first.fingerprint
 
 
-def test_valid_from_yesterday_for_ten_years(tmp_path):
+def test_for_server_authentication_as_apple_clients_demand(tmp_path):
+    cert = loaded(certificate.ensure(tmp_path, NAMES, ADDRESSES))
+    usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usage) == [x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]
+    assert cert.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature
+    assert certificate.VALID_DAYS <= 825
+
+
+def test_made_again_in_its_last_month(tmp_path):
+    start = datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC)
+    first = certificate.ensure(tmp_path, NAMES, ADDRESSES, now=start)
+    later = start + datetime.timedelta(days=certificate.VALID_DAYS - certificate.RENEW_DAYS - 1)
+    assert not certificate.ensure(tmp_path, NAMES, ADDRESSES, now=later).made
+    renewed = certificate.ensure(tmp_path, NAMES, ADDRESSES, now=later + datetime.timedelta(2))
+    assert renewed.made and renewed.fingerprint != first.fingerprint
+
+
+def test_valid_from_yesterday_for_its_whole_term(tmp_path):
     now = datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC)
     cert = loaded(certificate.ensure(tmp_path, NAMES, ADDRESSES, now=now))
     assert utc(cert, "not_valid_before") == now - datetime.timedelta(days=1)

@@ -14,7 +14,7 @@ import time
 
 import pytest
 from cryptography import x509
-from webui_clients import PASSWORD, ApiClient, Browser
+from webui_clients import PASSWORD, ApiClient, Browser, cookie_value
 
 from router.edits import set_web
 from router.store import ConfigStore
@@ -54,7 +54,7 @@ def fetch(listener, cert, method="GET", path="/login", body=None, headers=None):
 
 
 def served_fingerprint(port: int) -> str:
-    pem = ssl.get_server_certificate(("127.0.0.1", port))
+    pem = ssl.get_server_certificate(("127.0.0.1", port), timeout=10)
     return certificate.fingerprint(x509.load_pem_x509_certificate(pem.encode()))
 
 
@@ -70,8 +70,58 @@ def test_the_ui_over_tls_with_the_devices_certificate_and_a_secure_cookie(listen
     listener.sync(True)
     status, cookie, body = fetch(listener, cert)
     assert status == 200 and b'name="password"' in body
-    assert "natbox_session=" in cookie and "; Secure" in cookie and "HttpOnly" in cookie
+    assert cookie.startswith("__Host-natbox_session=") and "; Secure" in cookie
+    assert "HttpOnly" in cookie and "Path=/" in cookie and "Domain" not in cookie
     assert served_fingerprint(listener.port) == cert.fingerprint
+
+
+def test_a_cookie_from_http_does_not_open_a_session_over_https(app, listener, cert):
+    """Separate names: a session made over plain HTTP (its cookie may have been read on the
+    wire) is not a session over HTTPS."""
+    listener.sync(True)
+    browser = Browser(app.test_client())
+    assert browser.login().status_code == 302
+    plain = cookie_value(browser.client, "natbox_session")
+    assert browser.get("/system").status_code == 200  # logged in over HTTP
+    status, _, _ = fetch(listener, cert, path="/system", headers={
+        "Cookie": f"natbox_session={plain}"})  # fmt: skip
+    assert status == 302  # to the login page
+
+
+def test_a_port_in_use_is_reported_and_tried_again(app, cert):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    listener = https.HttpsListener(app, "127.0.0.1", port, cert)
+    try:
+        listener.sync(True)
+        assert not listener.listening and listener.error
+        taken.close()
+        listener.sync(True)  # the follow loop's next round
+        assert listener.listening and listener.error == "" and listener.port == port
+    finally:
+        taken.close()
+        listener.close()
+
+
+def test_a_handshake_that_trickles_is_cut_at_its_deadline(listener, cert, monkeypatch):
+    monkeypatch.setattr(https, "HANDSHAKE_DEADLINE", 0.5)
+    listener.sync(True)
+    with socket.create_connection(("127.0.0.1", listener.port), timeout=5) as slow:
+        started = time.monotonic()
+        closed = False
+        while time.monotonic() - started < 5 and not closed:
+            try:
+                slow.sendall(b"\x16")  # a byte of a TLS record header, now and then
+                slow.settimeout(0.2)
+                closed = slow.recv(1) == b""
+            except TimeoutError:
+                pass
+            except OSError:
+                closed = True
+        assert closed and time.monotonic() - started < 3
+    assert fetch(listener, cert)[0] == 200
 
 
 def test_over_http_the_cookie_is_not_secure(app):
@@ -182,7 +232,7 @@ def test_past_the_connection_limit_more_are_closed_not_queued(app, cert, monkeyp
     small.sync(True)
     silent = [socket.create_connection(("127.0.0.1", small.port), timeout=5) for _ in range(2)]
     try:
-        time.sleep(0.3)  # both accepted and holding their slots
+        # Accepted in order: the two silent ones hold both slots when this one comes.
         extra = socket.create_connection(("127.0.0.1", small.port), timeout=5)
         assert extra.recv(1) == b""  # closed at once, before any TLS work
         extra.close()
