@@ -2,7 +2,8 @@
 
 Prints ``BENCH fuzz.execs.<target> <n> execs`` per target, the total as ``BENCH fuzz.execs``
 and ``BENCH fuzz.crashes`` (must be 0; a crash's input and traceback are printed too).
-NATBOX_FUZZ_EXECS changes the count, NATBOX_FUZZ_JOBS how many targets run at once.
+NATBOX_FUZZ_EXECS changes the count, NATBOX_FUZZ_JOBS how many targets run at once,
+NATBOX_FUZZ_TARGETS (comma-separated) runs only those (a fixed target again, say).
 """
 
 from __future__ import annotations
@@ -21,13 +22,18 @@ from fuzz.targets import TARGETS  # noqa: E402
 
 EXECS = int(os.environ.get("NATBOX_FUZZ_EXECS", 1_000_000))
 JOBS = int(os.environ.get("NATBOX_FUZZ_JOBS", 2))
+ONLY = [t for t in os.environ.get("NATBOX_FUZZ_TARGETS", "").split(",") if t]
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fuzz-crashes-") as scratch:
         crashes = Path(os.environ.get("NATBOX_FUZZ_CRASHES", scratch))
         with ThreadPoolExecutor(JOBS) as pool:
-            results = list(pool.map(lambda t: fuzz(t, EXECS, crashes), sorted(TARGETS)))
+            targets = sorted(ONLY or TARGETS)
+            unknown = sorted(set(targets) - set(TARGETS))
+            if unknown:
+                raise SystemExit(f"fuzz_bench: no target {unknown[0]!r} (tests/fuzz/targets.py)")
+            results = list(pool.map(lambda t: fuzz(t, EXECS, crashes), targets))
         for r in results:
             rate = r.execs / r.seconds if r.seconds else 0.0
             print(f"BENCH fuzz.execs.{r.target} {r.execs} execs", flush=True)

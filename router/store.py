@@ -9,6 +9,7 @@ never half of each. Nothing invalid is ever written: callers pass a validated
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -23,11 +24,19 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: valid JSON syntax, read as inf (found by fuzzing)
+        raise ValueError(f"{text} is out of range for a number")
+    return value
+
+
 def parse_json(text: str, what: str = "the configuration") -> Any:
     """Standard JSON only: Python's json would read NaN and Infinity, which no other parser
-    takes and which would stop every timer they reach."""
+    takes and which would stop every timer they reach, and a number too large for a float
+    (1e400) as Infinity: it could not even be written back."""
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as error:
         raise ConfigError("config", f"{what} is not JSON: {error}") from None
 

@@ -30,6 +30,12 @@ def test_json_is_read_and_written_strictly(tmp_path):
     for text in ('{"nat": {"timeouts": {"udp": NaN}}}', '{"nat": {"timeouts": {"udp": Infinity}}}'):
         with pytest.raises(ConfigError, match="not JSON"):
             parse_json(text)
+    # Valid JSON syntax that Python reads as Infinity, which cannot be written back (found by
+    # the config fuzz target: a port range of [1024, 6E5535]).
+    for text in ('{"nat": {"port_range": [1024, 6E5535]}}', "-1e400", '{"udp": 1.5e309}'):
+        with pytest.raises(ConfigError, match="out of range"):
+            parse_json(text)
+    assert parse_json('{"udp": 1.5e308}') == {"udp": 1.5e308}  # large, but a float
     path = tmp_path / "config.json"
     path.write_text('{"nat": {"timeouts": {"udp": NaN}}}')
     with pytest.raises(ConfigError):
