@@ -14,6 +14,8 @@ does not check MTUs: the driver knows the egress link (and GSO) and calls
 
 from __future__ import annotations
 
+import os
+import traceback
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
@@ -88,7 +90,7 @@ class Engine:
             self.counters["internal_error"] += 1
             actions = [
                 Drop(side, "internal_error"),
-                Log("engine_error", {"error": repr(error), "side": side}),
+                Log("engine_error", {"error": repr(error), "side": side, "where": _where(error)}),
             ]
         if self._logs:
             actions = actions + self.output.take_logs()
@@ -589,3 +591,12 @@ def verify_engine_invariants(engine: Engine) -> list[str]:
         if per_host.get(ip, 0) != host.count:
             problems.append(f"host {ipv4.text(ip)} counts {host.count}, has {per_host.get(ip)}")
     return problems
+
+
+def _where(error: Exception) -> str:
+    """The innermost frame of ``error`` (``sip.py:412 rewrite_sdp``): a bug report's first line."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f"{os.path.basename(last.filename)}:{last.lineno} {last.name}"

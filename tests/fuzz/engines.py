@@ -155,8 +155,10 @@ class Session:
         if self.fresh or self.uses >= REUSE:
             self.renew()
 
-    def renew(self) -> None:
-        if self.talks and not self.fresh:
+    def renew(self, check_old: bool = True) -> None:
+        """A fresh engine; the old one first sees its timers run out (``check_old``: unless
+        it has already failed, when that would only report the same failure again)."""
+        if self.talks and not self.fresh and check_old:
             self.engine_later()
         engine = self.primed.engine()
         self.talks = {key: Conversation(engine, flow) for key, flow in self.primed.flows.items()}
@@ -172,14 +174,15 @@ class Session:
             body(self, data)
             if self.fresh:
                 self.engine_later()
-        except Exception:
+        except Exception as error:
             if self.uses == 0:  # the engine was fresh for this input: it replays
                 raise
-            self.renew()  # the input alone, on a fresh engine: raises if it replays
+            self.renew(check_old=False)  # the input alone, on a fresh engine: raises if it replays
             body(self, data)
             self.engine_later()
             raise Crash(
-                "fails only after earlier inputs on the same engine; rerun with FUZZ_FRESH=1"
+                f"fails only after earlier inputs on the same engine ({error}); "
+                "rerun with FUZZ_FRESH=1"
             ) from None
 
     def engine_later(self) -> None:

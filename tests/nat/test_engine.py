@@ -121,3 +121,6 @@ def test_engine_error_is_contained_counted_and_logged(monkeypatch):
     assert actions[0] == Drop(LAN, "internal_error")
     assert actions[1].event == "engine_error"
     assert engine.counters["internal_error"] == 1
+    # Where it went wrong, for the bug report: the innermost frame.
+    where = actions[1].fields["where"]
+    assert where.startswith("test_engine.py:") and where.endswith(" broken")
