@@ -376,11 +376,18 @@ def rewrite_sdp(
     return end.join(lines)
 
 
+# An m= line split as media_lines splits it (any whitespace): what precedes the port, the port.
+_MEDIA_PORT = re.compile(r"m=\s*\S+\s+([0-9]+)")
+
+
 def _replace_media_port(line: str, port: int) -> str:
-    kind, rest = line[2:].split(" ", 1)
-    old_port, tail = rest.split(" ", 1)
-    suffix = old_port[len(old_port.split("/")[0]) :]  # keep a /<number of ports> suffix
-    return f"m={kind} {port}{suffix} {tail}"
+    """The port of an m= line replaced; the rest (a /<number of ports>, the protocol and
+    formats) kept byte for byte. Tokenised as media_lines does: a stray LF inside the line
+    once made the two disagree (found by fuzzing)."""
+    match = _MEDIA_PORT.match(line)
+    if match is None:  # media_lines accepted no such line: nothing to rewrite
+        return line
+    return line[: match.start(1)] + str(port) + line[match.end(1) :]
 
 
 def _rewrite_rtcp_attribute(lines: list[str], media: MediaLine, rtcp_port: int) -> None:

@@ -87,3 +87,15 @@ def test_a_media_port_with_a_non_ascii_digit_is_not_a_port():
         "m=audio 40002 RTP/AVP 0",
     ]
     assert [m.port for m in media_lines(lines)] == [40002]
+
+
+def test_a_media_line_split_by_a_stray_lf_is_rewritten_not_crashed_on():
+    # Found by make bench's fuzzing (target sip): lines end in CRLF, and "m=audio 40000\n..."
+    # has its tokens apart by LF only; media_lines read it, the port rewrite raised.
+    body = (
+        "v=0\r\nc=IN IP4 192.168.1.10\r\nm=audio 40000\nRTP/AVP 0\r\nm=video 40002/2 RTP/AVP 96\r\n"
+    )
+    out = rewrite_sdp(body, "192.168.1.10", "203.0.113.1", lambda m: (m.port + 10000, 0))
+    assert "m=audio 50000\nRTP/AVP 0\r\n" in out
+    assert "m=video 50002/2 RTP/AVP 96\r\n" in out  # the /<count> suffix stays
+    assert "c=IN IP4 203.0.113.1" in out
