@@ -14,8 +14,6 @@ does not check MTUs: the driver knows the egress link (and GSO) and calls
 
 from __future__ import annotations
 
-import os
-import traceback
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
@@ -594,9 +592,13 @@ def verify_engine_invariants(engine: Engine) -> list[str]:
 
 
 def _where(error: Exception) -> str:
-    """The innermost frame of ``error`` (``sip.py:412 rewrite_sdp``): a bug report's first line."""
-    frames = traceback.extract_tb(error.__traceback__)
-    if not frames:
+    """The innermost frame of ``error`` (``sip.py:412 rewrite_sdp``): a bug report's first line.
+    Read from the traceback object itself: the traceback module reads source files (no I/O
+    in nat/)."""
+    frame = error.__traceback__
+    if frame is None:
         return ""
-    last = frames[-1]
-    return f"{os.path.basename(last.filename)}:{last.lineno} {last.name}"
+    while frame.tb_next is not None:
+        frame = frame.tb_next
+    code = frame.tb_frame.f_code
+    return f"{code.co_filename.rsplit('/', 1)[-1]}:{frame.tb_lineno} {code.co_name}"
