@@ -36,9 +36,14 @@ class Cut:
 
 class Appliance:
     def __init__(self, workdir: Path, env: dict[str, str] | None = None,
-                 tree: Path | None = None, build: bool = True):  # fmt: skip
+                 tree: Path | None = None, build: bool = True, firmware: Path | None = None,
+                 keyring: Path | None = None, clients: int = 2,
+                 owner: int | None = None):  # fmt: skip
         """``env``: boot environment variables set before the first boot; ``build``: build
-        the firmware if stale (False: a caller that built it already, perhaps in parallel)."""
+        the firmware if stale (False: a caller that built it already, perhaps in parallel);
+        ``firmware``: boot this file instead (``keyring``: the keys that verify it);
+        ``clients``: LAN client namespaces (the last is the UI's management PC); ``owner``:
+        the PID the lab dies with (natbox.lab.lab.remove_orphans)."""
         import pexpect
 
         self.pexpect = pexpect
@@ -46,7 +51,8 @@ class Appliance:
         if tree is not None:
             os.environ.setdefault("NATBOX_TREE", str(tree))
         self.session = open_session(
-            Options(workdir=workdir, network="lab", pcap_dir=str(self.pcaps), build=build),
+            Options(workdir=workdir, network="lab", pcap_dir=str(self.pcaps), build=build,
+                    firmware=firmware, keyring=keyring, clients=clients, owner=owner),
             log=lambda m: None,
         )
         self.lab = self.session.lab

@@ -20,8 +20,12 @@ class ApplianceLab(Lab):
     """The lab without its netns router: the appliance takes the router's place, its taps on
     the switch namespace's bridges. The internet hands the WAN an address by DHCP."""
 
-    def __init__(self, lab_id: str, clients: int = 1, pcap_dir: str | None = None):
-        super().__init__(lab_id, LabOptions(clients=clients, wan_dhcp=True, pcap_dir=pcap_dir))
+    LINKS = {"lan": LAN_TAP, "wan": WAN_TAP, "inet": "in"}
+
+    def __init__(self, lab_id: str, clients: int = 1, pcap_dir: str | None = None,
+                 owner: int | None = None):  # fmt: skip
+        options = LabOptions(clients=clients, wan_dhcp=True, pcap_dir=pcap_dir)
+        super().__init__(lab_id, options, owner)
 
     def _build(self) -> None:
         n, sw = self.names, self.names.switch
@@ -50,7 +54,7 @@ class ApplianceLab(Lab):
 
     def _captures(self) -> None:
         os.makedirs(self.options.pcap_dir, exist_ok=True)
-        for port, link in ((LAN_TAP, "lan"), (WAN_TAP, "wan"), ("in", "inet")):
+        for link, port in self.LINKS.items():
             path = os.path.join(self.options.pcap_dir, f"{link}.pcap")
             self.spawn(f"pcap-{port}", self.names.switch, "tcpdump", "-q", "-U", "-i", port,
                        "-w", path)  # fmt: skip

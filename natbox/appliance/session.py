@@ -33,6 +33,9 @@ class Options:
     lab_id: str | None = None
     clients: int = 2
     pcap_dir: str | None = None
+    firmware: Path | None = None  # boot this file (the user's own build), not the tree's
+    keyring: Path | None = None  # the keys that verify it (the tree's build keyring)
+    owner: int | None = None  # the lab's owner (natbox.lab.lab.remove_orphans)
 
 
 @dataclass
@@ -94,10 +97,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def firmware_and_keyring(build: bool, log=print) -> tuple[Path, Path]:
+def firmware_and_keyring(build: bool, log=print, firmware: Path | None = None,
+                         keyring: Path | None = None) -> tuple[Path, Path]:  # fmt: skip
     from natbox.imagebuild.build import make_build
 
     b = make_build(TREE, quiet=True)
+    if firmware is not None:
+        return firmware, keyring or b.build_dir / "keyring"
     if build:  # every step is skipped when its inputs did not change: "build if stale"
         log("natbox boot: building the firmware if it is missing or stale ...")
         b.run()
@@ -108,7 +114,8 @@ def firmware_and_keyring(build: bool, log=print) -> tuple[Path, Path]:
 
 def open_session(options: Options, log=print) -> Session:
     session = Session(options)
-    firmware, keyring = firmware_and_keyring(options.build, log)
+    firmware, keyring = firmware_and_keyring(options.build, log, options.firmware,
+                                             options.keyring)  # fmt: skip
     work = options.workdir
     work.mkdir(parents=True, exist_ok=True)
     session.disk, session.keyring = work / "disk.img", keyring
@@ -125,7 +132,8 @@ def open_session(options: Options, log=print) -> Session:
     try:
         if kind == "lab":
             lab_id = options.lab_id or N.new_id()
-            session.lab = network.ApplianceLab(lab_id, max(options.clients, 2), options.pcap_dir)
+            session.lab = network.ApplianceLab(lab_id, max(options.clients, 2), options.pcap_dir,
+                                               options.owner)  # fmt: skip
             session.lab.up()
             session.lab.forward_ui(ui_port)
             nics = network.tap_nics()

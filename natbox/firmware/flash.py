@@ -54,6 +54,7 @@ class Stop(Exception):
 class Answer:
     status: int
     data: dict[str, Any]
+    body: bytes = b""  # as it came: some answers are lists (connections, events)
 
     @property
     def message(self) -> str:
@@ -107,7 +108,8 @@ class Api:
         request = Request(url, data=data, headers=headers, method=method)
         try:
             with self.opener.open(request, timeout=max(timeout, 0.1)) as response:
-                return Answer(response.status, _json(response.read()))
+                body = response.read()
+                return Answer(response.status, _json(body), body)
         except HTTPError as error:  # an answer all the same: 4xx, 5xx
             try:
                 body = error.read()
@@ -115,7 +117,7 @@ class Api:
                 body = b""
             finally:
                 error.close()
-            return Answer(error.code, _json(body))
+            return Answer(error.code, _json(body), body)
         except (OSError, http.client.HTTPException) as error:
             raise Unreachable(str(getattr(error, "reason", None) or error)) from None
 

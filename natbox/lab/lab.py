@@ -55,10 +55,18 @@ class LabOptions:
 
 
 class Lab:
-    def __init__(self, lab_id: str, options: LabOptions):
+    # The switch's port towards each link users name (--netem, impair).
+    LINKS = {"lan": "rl", "wan": "rw", "inet": "in"}
+
+    def __init__(self, lab_id: str, options: LabOptions, owner: int | None = None):
+        """``owner``: the PID of the process the lab lives and dies with (a test session); a
+        lab whose owner is gone is an orphan that ``remove_orphans`` removes."""
         self.names = N.LabNames(lab_id)
         self.options = options
+        self.owner = owner
         self.pids: dict[str, int] = {}
+        self.impairments: list[tuple[str, str]] = []  # (kind, switch port), to undo
+        self.attached: list[dict[str, str]] = []  # host interfaces put on the LAN bridge
 
     # -- state --------------------------------------------------------------------------------
 
@@ -73,22 +81,24 @@ class Lab:
     @property
     def config_path(self) -> str:
         """The router's configuration (RouterConfig): daemon, web UI and API share it."""
-        return os.path.join(self.names.state_dir, "config.json")
+        return os.path.join(self.names.state_dir, "running.json")  # routerctl's name for it
 
     @property
     def leases_path(self) -> str:
         return os.path.join(self.names.state_dir, "router-state", "dnsmasq.leases")
 
     def save(self) -> None:
-        state = {"id": self.names.lab_id, "options": asdict(self.options), "pids": self.pids}
+        state = {"id": self.names.lab_id, "options": asdict(self.options), "pids": self.pids,
+                 "owner": self.owner, "attached": self.attached}  # fmt: skip
         netns.write_file(self.state_file, json.dumps(state, indent=2))
 
     @classmethod
     def load(cls, lab_id: str) -> Lab:
         with open(N.LabNames(lab_id).state_dir + "/state.json") as f:
             state = json.load(f)
-        lab = cls(lab_id, LabOptions(**state["options"]))
+        lab = cls(lab_id, LabOptions(**state["options"]), state.get("owner"))
         lab.pids = state["pids"]
+        lab.attached = state.get("attached", [])
         return lab
 
     # -- running things -----------------------------------------------------------------------
@@ -165,7 +175,7 @@ class Lab:
         if o.pcap_dir:
             self._captures()
         for link, spec in o.netem.items():
-            self._impair(link, spec)
+            self.impair(link, spec)
         if o.offload == "off":  # the whole lab sends MTU-sized frames with full checksums
             for ns, ifname in [(c, "eth0") for c in clients] + [(n.internet, "eth0")]:
                 self.run(ns, "ethtool", "-K", ifname, "tso", "off", "gso", "off", "tx", "off",
@@ -190,14 +200,18 @@ class Lab:
                 "80",
             )
 
-    def _impair(self, link: str, spec: str) -> None:
+    def impair(self, link: str, spec: str) -> None:
         """netem on the switch port towards ``link``; kernels without sch_netem (like this
-        machine's) get delay from a userspace delay line and loss from nftables instead."""
-        sw, port = self.names.switch, _port(link)
-        netns.ip(sw, "link", "show", port)  # refuse unknown link names
+        machine's) get delay from a userspace delay line and loss from nftables instead.
+        ``clear_impairments`` undoes them all."""
+        sw, port = self.names.switch, self.LINKS.get(link, link)
+        if netns.ip(sw, "link", "show", port, check=False).returncode:
+            raise RuntimeError(f"netem on {link!r}: no such link; expected one of "
+                               f"{', '.join(self.LINKS)}")  # fmt: skip
         tc = netns.sh("tc", "-n", sw, "qdisc", "replace", "dev", port, "root", "netem",
                       *spec.split(), check=False)  # fmt: skip
         if tc.returncode == 0:
+            self.impairments.append(("netem", port))
             return
         if "unknown" not in tc.stderr:
             raise RuntimeError(f"netem {spec!r} on {link}: {tc.stderr.strip()}")
@@ -209,8 +223,25 @@ class Lab:
         bridge_port = port
         if "delay" in impairments:
             bridge_port = self._delay_line(port, float(impairments["delay"].removesuffix("ms")))
+            self.impairments.append(("delay", port))
         if "loss" in impairments:
             self._loss(bridge_port, impairments["loss"])
+            self.impairments.append(("loss", bridge_port))
+
+    def clear_impairments(self) -> None:
+        sw = self.names.switch
+        while self.impairments:
+            kind, port = self.impairments.pop()
+            if kind == "netem":
+                netns.ip(sw, "link", "show", port)  # still there
+                netns.sh("tc", "-n", sw, "qdisc", "del", "dev", port, "root", check=False)
+            elif kind == "loss":
+                self.run(sw, "nft", "delete", "table", "bridge", f"nbx_loss_{port}", check=False)
+            else:  # the delay line: its process, its spare veth, the port back on its bridge
+                self.stop(f"delay-{port}")
+                bridge = json.loads(netns.ip(sw, "-j", "link", "show", f"e{port}"[:15]).stdout)
+                netns.ip(sw, "link", "del", f"d{port}"[:15])
+                netns.ip(sw, "link", "set", port, "master", bridge[0]["master"])
 
     def _delay_line(self, port: str, delay_ms: float) -> str:
         """Put a userspace delay line (natbox.lab.delay) between the port and its bridge."""
@@ -332,8 +363,10 @@ class Lab:
             fresh = store.load().replace(nat=fresh.nat)
         store.save(fresh)
 
-    def start_router(self, wait: float | None = None) -> None:
-        self.write_router_config()
+    def start_router(self, wait: float | None = None, keep_config: bool = False) -> None:
+        """``keep_config``: a restart, on the stored configuration (the UI's password...)."""
+        if not (keep_config and os.path.exists(self.config_path)):
+            self.write_router_config()
         o = self.options
         if wait is None:
             # A WAN lease over an impaired link (netem loss) takes rounds of DHCP retries:
@@ -464,16 +497,10 @@ class Lab:
         remove_lab(self.names.lab_id)
 
 
-# Links are named after what they connect (what users pass to --netem), ports after the switch.
-_LINKS = {"lan": "rl", "wan": "rw", "inet": "in"}
-
-
-def _port(link: str) -> str:
-    return _LINKS.get(link, link)
-
-
 def _link_name(port: str) -> str:
-    return {v: k for k, v in _LINKS.items()}.get(port, port)
+    """Links are named after what they connect (what users pass to --netem), ports after
+    the switch."""
+    return {v: k for k, v in Lab.LINKS.items()}.get(port, port)
 
 
 def _terminate(pid: int, timeout: float) -> None:
@@ -502,6 +529,12 @@ def remove_lab(lab_id: str) -> None:
     the namespaces (with their veths and bridges), per-namespace files and the state dir."""
     names = N.LabNames(lab_id)
     mine = [ns for ns in netns.names() if ns.startswith(names.ns(""))]
+    state_path = names.state_dir + "/state.json"
+    if os.path.exists(state_path):  # the host's own interfaces go home first (a tap dies
+        with open(state_path) as f:  # with the namespace it is in)
+            from natbox.lab.attach import detach_all
+
+            detach_all(names, json.load(f).get("attached", []))
     for ns in mine:
         for pid in netns.pids(ns):
             _terminate(pid, 3.0)
@@ -523,6 +556,21 @@ def _is_natbox_process(pid: int) -> bool:
             return b"natbox" in f.read()
     except OSError:
         return False
+
+
+def remove_orphans() -> list[str]:
+    """Remove the labs whose owner (a test session that was killed) is gone."""
+    removed = []
+    for lab_id in all_lab_ids():
+        try:
+            with open(N.LabNames(lab_id).state_dir + "/state.json") as f:
+                owner = json.load(f).get("owner")
+        except (OSError, ValueError):
+            continue
+        if owner and not os.path.exists(f"/proc/{owner}"):
+            remove_lab(lab_id)
+            removed.append(lab_id)
+    return removed
 
 
 def all_lab_ids() -> list[str]:

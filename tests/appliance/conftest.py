@@ -1,28 +1,25 @@
-"""The appliance harness: one boot per test session, a console per test with its transcript
-(kept with the link pcaps in out/vm/ when the test fails), and a reboot when a test left the
-device unusable."""
+"""natbox's own appliance tests run on natbox.hil's vm router (the plugin the users get): one
+boot per session, a console transcript and link captures per test, kept in out/natbox/ when
+the test fails, and a reboot when a test left the device unusable. ``device`` is that router's
+appliance (natbox.appliance.driver.Appliance) for the tests that drive its console."""
 
 from __future__ import annotations
 
-import io
-import os
-import shutil
-import time
 from pathlib import Path
 
 import pytest
 
 from natbox.appliance.driver import Appliance
+from natbox.hil.pool import Unavailable
 
-TREE = Path(__file__).resolve().parents[2]
-KEPT = TREE / "out" / "vm"
+HERE = Path(__file__).parent
+TREE = HERE.parents[1]
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item, call):
-    report = yield
-    setattr(item, f"rep_{report.when}", report)
-    return report
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if HERE in Path(item.path).parents:
+            item.add_marker(pytest.mark.natbox(mode="vm"))
 
 
 @pytest.fixture(scope="session")
@@ -32,28 +29,14 @@ def appliance_class():
 
 
 @pytest.fixture(scope="session")
-def appliance(tmp_path_factory):
-    if os.geteuid() != 0 or shutil.which("qemu-system-x86_64") is None:
-        pytest.skip("the appliance tests need root and qemu-system-x86_64")
-    a = Appliance(tmp_path_factory.mktemp("appliance"), tree=TREE)
-    yield a
-    a.close()
+def appliance(natbox_routers):
+    """The session's booted appliance, for module fixtures (``device`` for tests)."""
+    try:
+        return natbox_routers.get("vm").appliance
+    except Unavailable as why:
+        pytest.skip(str(why))
 
 
 @pytest.fixture
-def device(appliance, request):
-    appliance.transcript = io.BytesIO()
-    started = time.monotonic()
-    yield appliance
-    reports = [getattr(request.node, f"rep_{w}", None) for w in ("setup", "call")]
-    failed = any(r is not None and r.failed for r in reports)
-    if failed:
-        keep = KEPT / request.node.name
-        keep.mkdir(parents=True, exist_ok=True)
-        (keep / "console.log").write_bytes(appliance.transcript.getvalue())
-        if appliance.pcaps.is_dir():
-            for pcap in appliance.pcaps.glob("*.pcap"):
-                shutil.copyfile(pcap, keep / pcap.name)
-        print(f"kept {keep} ({time.monotonic() - started:.1f} s)")
-    if not appliance.healthy():  # recover: the next test gets a working device
-        appliance.reboot()
+def device(router):
+    return router.appliance

@@ -1,4 +1,6 @@
-"""Fixtures for the netns tier: real labs (namespaces, the router process, dnsmasq...)."""
+"""The netns tier's lab is natbox.hil's netns router (the plugin the users get): two DHCP
+clients, natbox's datapath and web UI, the internet with two servers. ``lab`` is its
+natbox.lab.lab.Lab, for the tests that drive namespaces directly."""
 
 from __future__ import annotations
 
@@ -6,8 +8,7 @@ import os
 
 import pytest
 
-from natbox.lab import names
-from natbox.lab.lab import Lab, LabOptions
+from natbox.hil.pool import Unavailable
 
 
 def pytest_collection_modifyitems(items):
@@ -18,8 +19,9 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def lab():
+def lab(natbox_routers):
     """One lab for most netns tests: two DHCP clients, natbox in netns mode, two servers."""
-    built = Lab(f"t{names.new_id()}", LabOptions(clients=2)).up()
-    yield built
-    built.down()
+    try:
+        return natbox_routers.get("netns").lab
+    except Unavailable as why:
+        pytest.skip(str(why))
