@@ -74,7 +74,8 @@ def responder(internet, directory: Path, client_net: str) -> Charon:
 
 def initiator(client, directory: Path, server: str) -> Charon:
     return Charon(client, directory, addrs=f"remote_addrs = {server}", local_id="client",
-                  remote_id="server", local_ts="dynamic", remote_ts=f"{BEHIND_SERVER}/32")  # fmt: skip
+                  remote_id="server", local_ts="dynamic",
+                  remote_ts=f"{BEHIND_SERVER}/32")  # fmt: skip
 
 
 def connect(charon: Charon, seconds: int):

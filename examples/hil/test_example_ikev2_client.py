@@ -4,9 +4,9 @@ on and off: on, the tunnel comes up and carries traffic; off, the router blocks 
 
 from __future__ import annotations
 
+import ikev2_peers as ike
 import pytest
 
-import ikev2_peers as ike
 from natbox.hil import PROFILE_NAMES
 
 
@@ -20,7 +20,7 @@ def peers(lan_client, internet, tmp_path):
 
 @pytest.mark.natbox(profile=PROFILE_NAMES, passthrough={"ipsec": [True, False]})
 def test_ikev2_client_behind_the_router(router, natbox_state, lan_client, peers):
-    server, client = peers
+    _, client = peers
     if natbox_state.passthrough["ipsec"]:
         up = ike.connect(client, 20)
         assert up.returncode == 0, up.stdout + up.stderr

@@ -5,6 +5,7 @@ answer comes back from the router's WAN address."""
 from __future__ import annotations
 
 import json
+import time
 
 PORT = 40000
 ECHO_SERVER = f"""
@@ -34,8 +35,17 @@ def ask(internet, router) -> dict:
     return json.loads(result.stdout)
 
 
-def test_udp_server_on_the_lan_needs_a_port_forward(router, lan_client, internet):
+def echo_server(lan_client):
     server = lan_client.start(["python3", "-u", "-c", ECHO_SERVER], name="echo")
+    for _ in range(50):  # until it listens
+        if "listening" in server.output():
+            return server
+        time.sleep(0.1)
+    raise RuntimeError(f"the echo server did not start: {server.output()}")
+
+
+def test_udp_server_on_the_lan_needs_a_port_forward(router, lan_client, internet):
+    server = echo_server(lan_client)
     assert ask(internet, router) == {"answer": None}  # dropped: no forward yet
     assert server.running
     router.add_forward("udp", PORT, lan_client.address)

@@ -51,8 +51,16 @@ class Appliance:
         if tree is not None:
             os.environ.setdefault("NATBOX_TREE", str(tree))
         self.session = open_session(
-            Options(workdir=workdir, network="lab", pcap_dir=str(self.pcaps), build=build,
-                    firmware=firmware, keyring=keyring, clients=clients, owner=owner),
+            Options(
+                workdir=workdir,
+                network="lab",
+                pcap_dir=str(self.pcaps),
+                build=build,
+                firmware=firmware,
+                keyring=keyring,
+                clients=clients,
+                owner=owner,
+            ),
             log=lambda m: None,
         )
         self.lab = self.session.lab

@@ -102,19 +102,9 @@ class Rig:
 
     def api(self):
         """The REST API, logged in (a factory-fresh device first gets its new password)."""
-        from natbox.firmware.flash import Api
+        from natbox.hil.api import admin_session
 
-        api = Api(self.box.session.ui_url.rstrip("/"))
-        answer = api.login("admin", API_PASSWORD)
-        if answer.status != 200:  # still the factory password
-            api.login("admin", "admin")
-            api.call("PUT", "/system/password", json_body={
-                "current_password": "admin", "new_password": API_PASSWORD,
-                "confirm_password": API_PASSWORD})  # fmt: skip
-            answer = api.login("admin", API_PASSWORD)
-        if answer.status != 200:
-            raise RuntimeError(f"API login refused: {answer.message}")
-        return api
+        return admin_session(self.box.session.ui_url, API_PASSWORD)
 
     # -- reading ------------------------------------------------------------------------------
 

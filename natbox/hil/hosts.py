@@ -84,8 +84,10 @@ class Host:
         self.logs.mkdir(parents=True, exist_ok=True)
         log_path = self.logs / f"{self.name}-{name}.log"
         with open(log_path, "ab") as log:
-            process = subprocess.Popen(self.argv(command), stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+            process = subprocess.Popen(
+                self.argv(command), stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )  # fmt: skip
         background = Background(name, process, log_path)
         self.started.append(background)
         return background
@@ -98,7 +100,7 @@ class Host:
         self.logs.mkdir(parents=True, exist_ok=True)
         child = pexpect.spawn(argv[0], argv[1:], timeout=timeout)
         log_path = self.logs / f"{self.name}-{name or _log_name(command)}.session.log"
-        log = open(log_path, "ab")  # noqa: SIM115 (open while the session runs)
+        log = open(log_path, "ab")  # noqa: SIM115 (open as long as the session runs)
         child.logfile_read = log
         self.started.append(Background(name or "session", _PexpectProcess(child, log),
                                        Path(log.name)))  # fmt: skip

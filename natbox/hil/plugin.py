@@ -43,15 +43,30 @@ POOL = pytest.StashKey[Pool]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("natbox", "natbox: the router under test")
     options = [
-        ("mode", "MODES", "netns", "netns (the datapath in a namespace), vm (the firmware under "
-         "QEMU), or both (netns,vm): each test runs once per mode"),
+        (
+            "mode",
+            "MODES",
+            "netns",
+            "netns (the datapath in a namespace), vm (the firmware under "
+            "QEMU), or both (netns,vm): each test runs once per mode",
+        ),
         ("firmware", "FILE", "", "vm mode: boot this firmware file (your own build)"),
         ("keyring", "DIR", "", "vm mode: the keyring that verifies --natbox-firmware"),
-        ("lan-interface", "IFACE", "", "put this host interface, tap or bridge on the router's "
-         "LAN (the device in the loop); comma-separated for several"),
+        (
+            "lan-interface",
+            "IFACE",
+            "",
+            "put this host interface, tap or bridge on the router's "
+            "LAN (the device in the loop); comma-separated for several",
+        ),
         ("clients", "N", "2", "LAN client namespaces around the router"),
-        ("vm-profiles", "NAMES", "", "vm mode: run profile-parametrized tests over these "
-         "profiles only (comma-separated; default all)"),
+        (
+            "vm-profiles",
+            "NAMES",
+            "",
+            "vm mode: run profile-parametrized tests over these "
+            "profiles only (comma-separated; default all)",
+        ),
         ("artifacts", "DIR", "natbox-artifacts", "where failing tests keep their evidence"),
     ]
     for name, metavar, default, text in options:
@@ -126,6 +141,17 @@ def _states(config: pytest.Config, node) -> list[S.RouterState]:
         return S.expand(_marker_kwargs(node), listed(setting(config, "mode")), vm_profiles)
     except S.StateError as error:
         raise pytest.UsageError(f"{node.nodeid}: {error}") from None
+
+
+def mode_of(item: pytest.Item) -> str | None:
+    """The mode a collected test runs its router in (None: it has no router)."""
+    if "natbox_state" not in getattr(item, "fixturenames", ()):
+        return None
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "natbox_state" in callspec.params:
+        return callspec.params["natbox_state"].mode
+    states = _states(item.config, item)
+    return states[0].mode if states else None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

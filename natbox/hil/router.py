@@ -131,6 +131,17 @@ class Router:
     def begin_test(self) -> None:
         pass
 
+    def update_firmware(self, firmware: Path, timeout: float = 600) -> str:
+        """Install ``firmware`` through the REST API as `natbox flash` does (upload, checks,
+        install, the reboot into the other slot, the trial) and wait for the outcome. Returns
+        what `natbox flash` printed; RuntimeError unless the update was committed."""
+        raise NotImplementedError(f"a firmware update needs the booted firmware (vm mode), "
+                                  f"not {self.mode} mode")  # fmt: skip
+
+    def firmware(self) -> dict[str, Any]:
+        """What the status says: version, active_slot, slots ([{name, version, active}])."""
+        return self.api.get("/status")["firmware"]
+
     def peak_rss_kb(self) -> int:
         """The most memory the router's processes held (VmHWM), for the bench."""
         return 0
@@ -194,18 +205,45 @@ class VmRouter(Router):
 
     def __init__(self, appliance):
         lab = appliance.lab
-        clients = [Host(f"lan{i}", lab.names.client(i), N.client_address(i))
-                   for i in range(1, lab.options.clients)]  # the last: the UI's management PC
+        clients = [
+            Host(f"lan{i}", lab.names.client(i), N.client_address(i))
+            for i in range(1, lab.options.clients)
+        ]  # the last: the UI's management PC
         internet = Host("internet", lab.names.internet, N.SERVERS[0], INTERNET_ADDRESSES)
         super().__init__(lab, appliance.session.ui_url, clients, internet)
         self.appliance = appliance
         self.lease_all()
 
+    def update_firmware(self, firmware: Path, timeout: float = 600) -> str:
+        import subprocess
+        import sys
+
+        flash = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from natbox.cli import main; sys.exit(main())",
+             "flash", str(firmware), "--url", self.appliance.session.ui_url,
+             "--password", PASSWORD, "--timeout", str(int(timeout))],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            self.appliance.expect_reboot(timeout=timeout)  # into the other slot, on trial
+            out, _ = flash.communicate(timeout=timeout)
+        finally:
+            if flash.poll() is None:
+                flash.kill()
+                flash.wait()
+        self.api.session = None  # the UI restarted with the device
+        if flash.returncode != 0 or "committed:" not in out:
+            raise RuntimeError(f"the update was not committed:\n{out}")
+        return out
+
     def lease_all(self) -> None:
-        for i in range(1, len(self.lan_clients) + 1):
+        """Each LAN client asks the appliance for a lease; its address is what it got."""
+        for i, host in enumerate(self.lan_clients, 1):
             lease = self.lab.lease(i)
             if lease.returncode:
                 raise RuntimeError(f"lan{i} got no lease from the appliance: {lease.stderr}")
+            shown = host.run(["ip", "-4", "-o", "addr", "show", "dev", "eth0"]).stdout.split()
+            host.address = shown[shown.index("inet") + 1].split("/")[0]
 
     @property
     def console(self):

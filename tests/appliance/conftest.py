@@ -1,7 +1,8 @@
 """natbox's own appliance tests run on natbox.hil's vm router (the plugin the users get): one
 boot per session, a console transcript and link captures per test, kept in out/natbox/ when
 the test fails, and a reboot when a test left the device unusable. ``device`` is that router's
-appliance (natbox.appliance.driver.Appliance) for the tests that drive its console."""
+appliance (natbox.appliance.driver.Appliance) for the tests that drive its console; their
+modules ask for the vm router with ``pytest.mark.natbox(mode="vm")``."""
 
 from __future__ import annotations
 
@@ -12,14 +13,7 @@ import pytest
 from natbox.appliance.driver import Appliance
 from natbox.hil.pool import Unavailable
 
-HERE = Path(__file__).parent
-TREE = HERE.parents[1]
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if HERE in Path(item.path).parents:
-            item.add_marker(pytest.mark.natbox(mode="vm"))
+TREE = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
