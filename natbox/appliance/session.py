@@ -101,9 +101,11 @@ def firmware_and_keyring(build: bool, log=print, firmware: Path | None = None,
                          keyring: Path | None = None) -> tuple[Path, Path]:  # fmt: skip
     from natbox.imagebuild.build import make_build
 
+    if firmware is not None and keyring is not None:  # no natbox checkout needed
+        return firmware, keyring
     b = make_build(TREE, quiet=True)
     if firmware is not None:
-        return firmware, keyring or b.build_dir / "keyring"
+        return firmware, b.build_dir / "keyring"
     if build:  # every step is skipped when its inputs did not change: "build if stale"
         log("natbox boot: building the firmware if it is missing or stale ...")
         b.run()

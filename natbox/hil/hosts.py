@@ -106,8 +106,14 @@ class Host:
                                        Path(log.name)))  # fmt: skip
         return child
 
-    def stop_all(self) -> None:
-        while self.started:
+    def begin(self, logs: Path) -> int:
+        """A test begins: its logs go to ``logs``; returns the mark ``stop_started`` takes."""
+        self.logs = logs
+        return len(self.started)
+
+    def stop_started(self, since: int = 0) -> None:
+        """Stop what was started after the mark (a test's own; a wider fixture's stay)."""
+        while len(self.started) > since:
             self.started.pop().stop()
 
 

@@ -189,21 +189,28 @@ def router(request, natbox_routers: Pool, natbox_state: S.RouterState) -> Router
         pytest.skip(str(why))
     folder = evidence_folder(request.config, request.node)
     shutil.rmtree(folder, ignore_errors=True)
-    for host in [*box.lan_clients, box.internet]:
-        host.logs = folder
+    hosts = [*box.lan_clients, box.internet]
+    marks = {host.name: host.begin(folder) for host in hosts}
     box.begin_test()
     request.node.stash[CURRENT] = {"router": box, "folder": folder, "start": time.time()}
-    S.apply(box, natbox_state)
-    yield box
-    for host in [*box.lan_clients, box.internet]:
-        host.stop_all()
-    box.clear_impairments()
-    if not box.healthy():  # the next test gets a working router
-        box.recover()
-    box.restore_baseline()
-    kept = request.node.stash[CURRENT].get("kept")
-    if not kept and not request.config.getoption("natbox_keep_artifacts"):
-        shutil.rmtree(folder, ignore_errors=True)
+    try:
+        S.apply(box, natbox_state)
+        yield box
+    finally:
+        try:
+            for host in hosts:
+                host.stop_started(since=marks[host.name])
+            box.clear_impairments()
+            if not box.healthy():  # the next test gets a working router
+                box.recover()
+            box.restore_baseline()
+        except BaseException:
+            natbox_routers.discard(box)  # a router we cannot reset is no use to the next test
+            raise
+        finally:
+            kept = request.node.stash[CURRENT].get("kept")
+            if not kept and not request.config.getoption("natbox_keep_artifacts"):
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

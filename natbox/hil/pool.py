@@ -5,6 +5,7 @@ other users' sessions never meet."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -57,13 +58,23 @@ class Pool:
 
     @staticmethod
     def missing(mode: str) -> str:
-        if os.geteuid() != 0:
+        if os.geteuid() != 0 and not _capable(CAP_NET_ADMIN, CAP_SYS_ADMIN):
             return "root (or CAP_NET_ADMIN and CAP_SYS_ADMIN) for its network namespaces"
         programs = ["ip", "tcpdump", "udhcpc", "dnsmasq", "nft"]
         if mode == "vm":
             programs.append("qemu-system-x86_64")
         absent = [p for p in programs if shutil.which(p) is None]
+        if mode == "vm" and not os.path.exists("/dev/net/tun"):
+            absent.append("/dev/net/tun (its taps)")
         return ", ".join(absent)
+
+    def discard(self, router: Router) -> None:
+        """Close a router that cannot be reset; the next test gets a new one."""
+        for mode, mine in list(self.routers.items()):
+            if mine is router:
+                del self.routers[mode]
+                with contextlib.suppress(Exception):
+                    router.close()
 
     def make(self, mode: str) -> Router:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -75,11 +86,7 @@ class Pool:
             lab.up()
             router: Router = NetnsRouter(lab)
         else:
-            from natbox.appliance.driver import Appliance
-
-            box = Appliance(self.workdir / mode, firmware=self.firmware, keyring=self.keyring,
-                            clients=self.clients + 1, owner=os.getpid())  # fmt: skip
-            router = VmRouter(box)
+            router = self.boot()
         try:
             for interface in self.lan_interfaces:
                 attach.attach(router.lab, interface)
@@ -90,18 +97,59 @@ class Pool:
             raise
         return router
 
+    def boot(self) -> Router:
+        """An appliance on a fresh disk (what an earlier session left, an update's slot B
+        or its settings, is not this one's starting point), its firmware built once for
+        all the xdist workers."""
+        from natbox.appliance.driver import Appliance
+        from natbox.appliance.session import firmware_and_keyring
+
+        work = self.workdir / "vm"
+        shutil.rmtree(work, ignore_errors=True)
+        if self.firmware is None:
+            with _locked(self.workdir.parent / ".firmware.lock"):
+                firmware_and_keyring(build=True, log=lambda line: None)
+        box = Appliance(work, build=False, firmware=self.firmware, keyring=self.keyring,
+                        clients=self.clients + 1, owner=os.getpid())  # fmt: skip
+        try:
+            return VmRouter(box)
+        except BaseException:
+            box.close()
+            raise
+
     def close(self) -> None:
         while self.routers:
             mode, router = self.routers.popitem()
-            self.metrics.append({"mode": mode, "ready_s": router.ready_s,
-                                 "rss_kb": router.peak_rss_kb()})  # fmt: skip
-            router.close()
+            try:
+                self.metrics.append({"mode": mode, "ready_s": router.ready_s,
+                                     "rss_kb": router.peak_rss_kb()})  # fmt: skip
+            finally:
+                router.close()
         out = os.environ.get("NATBOX_HIL_METRICS")
         if out and self.metrics:
             with open(out, "a") as f:
                 for row in self.metrics:
                     f.write(json.dumps(row) + "\n")
             self.metrics.clear()
+
+
+CAP_NET_ADMIN, CAP_SYS_ADMIN = 12, 21
+
+
+def _capable(*capabilities: int) -> bool:
+    with open("/proc/self/status") as f:
+        effective = next(int(line.split()[1], 16) for line in f if line.startswith("CapEff:"))
+    return all(effective >> c & 1 for c in capabilities)
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def free_port() -> int:

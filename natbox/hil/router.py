@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nat.profiles import DEFAULT_PROFILE, PROFILES
-from natbox.hil.api import RouterApi, Unreachable
+from natbox.hil.api import ApiError, RouterApi, Unreachable
 from natbox.hil.hosts import Host
 from natbox.lab import names as N
 from natbox.lab.lab import Lab
@@ -187,14 +187,19 @@ class NetnsRouter(Router):
 
     def healthy(self) -> bool:
         try:
+            self.api.get("/session")
             return bool(self.lab.ctl("status")["forwarding"])
-        except OSError:
+        except (OSError, ValueError, KeyError, ApiError, Unreachable):
             return False
 
     def recover(self) -> None:
-        """The daemon died (a test killed it): start it again on the stored configuration."""
+        """The daemon or the UI died (a test killed it): both again, on the stored
+        configuration."""
+        self.lab.stop("ui")
         self.lab.stop_router()
         self.lab.start_router(keep_config=True)
+        self.lab.start_ui()
+        self.api.session = None
 
     def close(self) -> None:
         self.lab.down()
@@ -225,6 +230,7 @@ class VmRouter(Router):
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         try:
+            self._wait_for_the_reboot(flash, timeout)
             self.appliance.expect_reboot(timeout=timeout)  # into the other slot, on trial
             out, _ = flash.communicate(timeout=timeout)
         finally:
@@ -235,6 +241,22 @@ class VmRouter(Router):
         if flash.returncode != 0 or "committed:" not in out:
             raise RuntimeError(f"the update was not committed:\n{out}")
         return out
+
+    def _wait_for_the_reboot(self, flash, timeout: float) -> None:
+        """Until QEMU exits (the device reboots); an update refused before that (a check
+        that failed, a wrong password) ends the wait with `natbox flash`'s words."""
+        deadline = time.monotonic() + timeout
+        while self.appliance.child.isalive():
+            if flash.poll() is not None and self.appliance.child.isalive():
+                time.sleep(3)  # the reboot may just be coming
+                if self.appliance.child.isalive():
+                    raise RuntimeError(f"the update stopped before the reboot:\n"
+                                       f"{flash.stdout.read()}")  # fmt: skip
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no reboot within {timeout:.0f} s of the update")
+            # Read the console meanwhile: its transcript is the test's evidence.
+            self.appliance.child.expect([self.appliance.pexpect.EOF,
+                                         self.appliance.pexpect.TIMEOUT], timeout=1)  # fmt: skip
 
     def lease_all(self) -> None:
         """Each LAN client asks the appliance for a lease; its address is what it got."""

@@ -12,7 +12,9 @@ from typing import Any
 from natbox.hil.router import PROFILE_NAMES, Forward
 
 MODES = ("netns", "vm")
-KEYS = {"mode", "profile", "passthrough", "netem", "forwards", "clients"}
+KEYS = {"mode", "profile", "passthrough", "netem", "forwards"}
+LINKS = ("lan", "wan", "inet")
+FORWARD_KEYS = {"proto", "port", "host", "host_port", "end"}
 
 
 class StateError(ValueError):
@@ -68,8 +70,13 @@ def expand(kwargs: dict[str, Any], modes: list[str],
         if not all(isinstance(v, bool) for v in values):
             raise StateError(f"@pytest.mark.natbox: passthrough {name!r}: True or False")
     netem = kwargs.get("netem") or {}
-    forwards = tuple(f if isinstance(f, Forward) else Forward(**f)
-                     for f in kwargs.get("forwards", ()))  # fmt: skip
+    if not isinstance(netem, dict):
+        raise StateError('@pytest.mark.natbox: netem: expected {"wan": "delay 20ms loss 1%"}')
+    for link, spec in netem.items():
+        if link not in LINKS or not isinstance(spec, str) or not spec.split():
+            raise StateError(f"@pytest.mark.natbox: netem {link!r}: expected a link of "
+                             f"{', '.join(LINKS)} and a netem string")  # fmt: skip
+    forwards = tuple(_forward(f) for f in kwargs.get("forwards", ()))
     states = []
     for mode, profile, values in itertools.product(chosen_modes, profiles,
                                                    itertools.product(*choices)):  # fmt: skip
@@ -79,6 +86,16 @@ def expand(kwargs: dict[str, Any], modes: list[str],
         states.append(RouterState(mode, profile, dict(zip(names, values, strict=True)),
                                   dict(netem), forwards))  # fmt: skip
     return states
+
+
+def _forward(given: Any) -> Forward:
+    if isinstance(given, Forward):
+        return given
+    if not isinstance(given, dict) or set(given) - FORWARD_KEYS or not {
+            "proto", "port", "host"} <= set(given):  # fmt: skip
+        raise StateError(f"@pytest.mark.natbox: forwards: {given!r}: expected proto, port "
+                         "and host (host_port, end optional)")  # fmt: skip
+    return Forward(**given)
 
 
 def apply(router, state: RouterState) -> None:

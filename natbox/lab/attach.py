@@ -1,8 +1,9 @@
 """The hardware in the loop: a host interface (a NIC with a device on its cable, a VM's tap)
 or a bridge of the host put on a lab's LAN bridge, so the router serves it like its own
 clients. A bridge gets a veth pair from it to the lab; any other interface moves into the
-lab's switch namespace for the lab's life and is moved back when the lab goes (by
-``remove_lab`` too, after a crash: a tap would die with the namespace)."""
+lab's switch namespace for the lab's life and is moved back when the lab goes, with its
+bridge, addresses and up state (by ``remove_lab`` too, after a crash: a tap would die with the
+namespace)."""
 
 from __future__ import annotations
 
@@ -36,9 +37,13 @@ def attach(lab, interface: str) -> dict[str, str]:
         netns.sh("ip", "link", "set", host_end, "master", interface, "up")
         record = {"kind": "bridge", "interface": interface, "veth": host_end}
         port = lab_end
-    else:
+    else:  # what it had here comes back with it: up or down, its bridge, its addresses
+        addresses = json.loads(netns.sh("ip", "-j", "addr", "show", interface).stdout)[0]
+        record = {"kind": "moved", "interface": interface, "master": link.get("master", ""),
+                  "up": "UP" in link.get("flags", []),
+                  "addresses": [f"{a['local']}/{a['prefixlen']}"
+                                for a in addresses.get("addr_info", [])]}  # fmt: skip
         netns.sh("ip", "link", "set", interface, "netns", sw)
-        record = {"kind": "moved", "interface": interface}
         port = interface
     lab.attached.append(record)
     lab.save()
@@ -50,6 +55,13 @@ def detach_all(names: LabNames, records: list[dict[str, str]]) -> None:
     for record in records:
         if record["kind"] == "bridge":
             netns.sh("ip", "link", "del", record["veth"], check=False, quiet=True)
-        else:  # home, as it was (down: it was up only for the lab)
-            netns.ip(names.switch, "link", "set", record["interface"], "nomaster", check=False)
-            netns.ip(names.switch, "link", "set", record["interface"], "netns", "1", check=False)
+        else:  # home, as it was
+            interface = record["interface"]
+            netns.ip(names.switch, "link", "set", interface, "nomaster", check=False)
+            netns.ip(names.switch, "link", "set", interface, "netns", "1", check=False)
+            if record.get("master"):
+                netns.sh("ip", "link", "set", interface, "master", record["master"], check=False)
+            for address in record.get("addresses", []):
+                netns.sh("ip", "addr", "add", address, "dev", interface, check=False)
+            if record.get("up"):
+                netns.sh("ip", "link", "set", interface, "up", check=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -203,11 +204,12 @@ class Lab:
     def impair(self, link: str, spec: str) -> None:
         """netem on the switch port towards ``link``; kernels without sch_netem (like this
         machine's) get delay from a userspace delay line and loss from nftables instead.
-        ``clear_impairments`` undoes them all."""
+        A link's earlier impairment is replaced; ``clear_impairments`` undoes them all."""
         sw, port = self.names.switch, self.LINKS.get(link, link)
         if netns.ip(sw, "link", "show", port, check=False).returncode:
             raise RuntimeError(f"netem on {link!r}: no such link; expected one of "
                                f"{', '.join(self.LINKS)}")  # fmt: skip
+        self.clear_impairments(port)
         tc = netns.sh("tc", "-n", sw, "qdisc", "replace", "dev", port, "root", "netem",
                       *spec.split(), check=False)  # fmt: skip
         if tc.returncode == 0:
@@ -222,26 +224,37 @@ class Lab:
                                "'delay Nms' and 'loss N%' are emulated")  # fmt: skip
         bridge_port = port
         if "delay" in impairments:
+            self.impairments.append(("delay", port))  # first: a half-made line is undone too
             bridge_port = self._delay_line(port, float(impairments["delay"].removesuffix("ms")))
-            self.impairments.append(("delay", port))
         if "loss" in impairments:
+            self.impairments.append(("loss", port))
             self._loss(bridge_port, impairments["loss"])
-            self.impairments.append(("loss", bridge_port))
 
-    def clear_impairments(self) -> None:
+    def clear_impairments(self, port: str | None = None) -> None:
+        """Undo the impairments (of the link behind ``port`` only, when given), newest
+        first; each one as far as it got."""
+        keep = []
+        for kind, where in reversed(self.impairments):
+            if port is not None and where != port:
+                keep.append((kind, where))
+            else:
+                self._undo(kind, where)
+        self.impairments = keep[::-1]
+
+    def _undo(self, kind: str, port: str) -> None:
         sw = self.names.switch
-        while self.impairments:
-            kind, port = self.impairments.pop()
-            if kind == "netem":
-                netns.ip(sw, "link", "show", port)  # still there
-                netns.sh("tc", "-n", sw, "qdisc", "del", "dev", port, "root", check=False)
-            elif kind == "loss":
-                self.run(sw, "nft", "delete", "table", "bridge", f"nbx_loss_{port}", check=False)
-            else:  # the delay line: its process, its spare veth, the port back on its bridge
-                self.stop(f"delay-{port}")
-                bridge = json.loads(netns.ip(sw, "-j", "link", "show", f"e{port}"[:15]).stdout)
-                netns.ip(sw, "link", "del", f"d{port}"[:15])
-                netns.ip(sw, "link", "set", port, "master", bridge[0]["master"])
+        if kind == "netem":
+            netns.sh("tc", "-n", sw, "qdisc", "del", "dev", port, "root", check=False,
+                     quiet=True)  # fmt: skip
+        elif kind == "loss":  # on the port, or on the delay line's bridge end
+            for table in (f"nbx_loss_{port}", f"nbx_loss_{f'e{port}'[:15]}"):
+                self.run(sw, "nft", "delete", "table", "bridge", table, check=False)
+        else:  # the delay line: its process, its spare veth, the port back on its bridge
+            self.stop(f"delay-{port}")
+            shown = netns.ip(sw, "-j", "link", "show", f"e{port}"[:15], check=False)
+            bridge = json.loads(shown.stdout)[0].get("master") if shown.returncode == 0 else None
+            netns.ip(sw, "link", "del", f"d{port}"[:15], check=False)
+            netns.ip(sw, "link", "set", port, "master", bridge or _bridge_of(port), check=False)
 
     def _delay_line(self, port: str, delay_ms: float) -> str:
         """Put a userspace delay line (natbox.lab.delay) between the port and its bridge."""
@@ -497,6 +510,12 @@ class Lab:
         remove_lab(self.names.lab_id)
 
 
+def _bridge_of(port: str) -> str:
+    """Which lab bridge a switch port belongs on: the WAN's ports (the router's WAN, the
+    internet) on brwan, the rest on brlan."""
+    return "brwan" if port in ("rw", "in", "twan") else "brlan"
+
+
 def _link_name(port: str) -> str:
     """Links are named after what they connect (what users pass to --netem), ports after
     the switch."""
@@ -568,8 +587,9 @@ def remove_orphans() -> list[str]:
         except (OSError, ValueError):
             continue
         if owner and not os.path.exists(f"/proc/{owner}"):
-            remove_lab(lab_id)
-            removed.append(lab_id)
+            with contextlib.suppress(OSError):  # another session's start removing it too
+                remove_lab(lab_id)
+                removed.append(lab_id)
     return removed
 
 

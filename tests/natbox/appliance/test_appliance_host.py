@@ -197,7 +197,7 @@ def test_without_root_the_session_uses_user_mode_networking_and_says_so(tmp_path
     booted = bootstage.Bootable(tmp_path / "vmlinux", tmp_path / "initramfs", None, "A")
     monkeypatch.setattr(sess.os, "geteuid", lambda: 1000)
     found = (tmp_path / "fw", tmp_path)
-    monkeypatch.setattr(sess, "firmware_and_keyring", lambda build, log: found)
+    monkeypatch.setattr(sess, "firmware_and_keyring", lambda *args: found)
     monkeypatch.setattr(sess.bootstage, "install_if_changed", lambda *a, **k: False)
     monkeypatch.setattr(sess.bootstage, "prepare", lambda *a, **k: booted)
     monkeypatch.setattr(sess.network, "ApplianceLab", None)  # must not be touched
@@ -210,6 +210,24 @@ def test_without_root_the_session_uses_user_mode_networking_and_says_so(tmp_path
     assert "tap," not in argv
     assert session.ui_url == "http://127.0.0.1:18080/"
     assert any(n.startswith("not root: QEMU user-mode networking") for n in session.notes)
+
+
+def test_a_given_firmware_file_is_the_one_slot_a_gets_with_its_keyring(tmp_path, monkeypatch):
+    """--natbox-firmware / Options.firmware: the user's own build, verified by their keyring,
+    and nothing of the tree's built or looked for."""
+    from natbox.appliance import session as sess
+    from natbox.imagebuild import build as imagebuild
+
+    theirs, keys = tmp_path / "my-router.natbox", tmp_path / "keyring"
+    theirs.write_bytes(b"their firmware")
+    installed = []
+    monkeypatch.setattr(imagebuild.Build, "run", lambda self: pytest.fail("built the tree"))
+    monkeypatch.setattr(sess.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(sess.bootstage, "install_if_changed",
+                        lambda disk, data, log: installed.append(data))  # fmt: skip
+    session = sess.open_session(sess.Options(workdir=tmp_path / "work", firmware=theirs,
+                                             keyring=keys, ui_port=18081), log=print)  # fmt: skip
+    assert installed == [b"their firmware"] and session.keyring == keys
 
 
 def test_accelerator_cache_that_cannot_be_written_is_not_fatal(tmp_path, monkeypatch):

@@ -49,6 +49,11 @@ def test_forwards_and_netem_are_carried():
         ({"mode": "qemu"}, "'qemu'"),
         ({"passthrough": ["ipsec"]}, "passthrough"),
         ({"passthrough": {"ipsec": "yes"}}, "'ipsec'"),
+        ({"netem": {"wlan": "loss 1%"}}, "'wlan'"),
+        ({"netem": {"wan": ""}}, "'wan'"),
+        ({"forwards": [{"proto": "udp", "port": 5060}]}, "expected proto, port and host"),
+        ({"forwards": [{"proto": "udp", "port": 1, "host": "h", "to": 2}]}, "forwards"),
+        ({"clients": 3}, "'clients'"),
     ],
 )
 def test_mistakes_are_refused_by_name(kwargs, named):
