@@ -163,7 +163,8 @@ def test_marked(router, lan_client, internet):
     assert [(f["proto"], f["ext_port"]) for f in router.forwards()] == [("tcp", 8022)]
     assert rtt_ms(lan_client, internet.address) >= 150
     router.impair("wan", "loss 100%")  # replaces the delay
-    lost = lan_client.run(["ping", "-c", "2", "-i", "0.2", "-W", "1", internet.address], check=False)
+    lost = lan_client.run(["ping", "-c", "2", "-i", "0.2", "-W", "1", internet.address],
+                          check=False)
     assert lost.returncode != 0
 
 def test_next_one_starts_from_the_baseline(router, lan_client, internet):
