@@ -14,11 +14,12 @@ run: setup
 	@$(TOX) -q -e py3 --notest
 	@.tox/py3/bin/natbox boot
 
-# The fault matrix (tests/appliance/test_fault_matrix.py: appliances that mostly boot and wait)
-# runs beside the other tiers, so the whole stays under half an hour on two cores; lint and the
-# device web stack's tests (a minute) run while those two environments are being installed.
+# Three lanes side by side, so the whole stays under half an hour on two cores: the unit, netns
+# and image tiers (py3), the booted appliance's tests (vm) and the fault matrix (faults:
+# appliances that mostly boot and wait); lint and the device web stack's tests (a minute) run
+# while those environments are being installed.
 test: setup
-	$(TOX) run-parallel -p 4 --parallel-live -e lint,webui-device,py3,faults
+	$(TOX) run-parallel -p 5 --parallel-live -e lint,webui-device,py3,vm,faults
 
 test-unit: setup
 	$(TOX) -e py3 -- -m unit

@@ -38,6 +38,7 @@ from natbox.hil.router import Router
 
 CURRENT = pytest.StashKey[dict]()
 POOL = pytest.StashKey[Pool]()
+LAST_USER = pytest.StashKey[dict]()  # mode -> the node id of the last test that needs it
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -152,6 +153,43 @@ def mode_of(item: pytest.Item) -> str | None:
         return callspec.params["natbox_state"].mode
     states = _states(item.config, item)
     return states[0].mode if states else None
+
+
+def modes_needed(item: pytest.Item) -> set[str]:
+    """The routers a test needs: its ``router``'s mode; for a test that takes
+    ``natbox_routers`` itself (through a fixture of its project), the modes its marker
+    names, or every mode."""
+    mode = mode_of(item)
+    if mode is not None:
+        return {mode}
+    if "natbox_routers" not in getattr(item, "fixturenames", ()):
+        return set()
+    named = {m for mark in item.iter_markers("natbox") for m in listed_modes(mark.kwargs)}
+    return named or set(S.MODES)
+
+
+def listed_modes(kwargs: dict) -> list[str]:
+    mode = kwargs.get("mode", [])
+    return list(mode) if isinstance(mode, list | tuple) else [mode]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Note each mode's last test: its router is shut down after it (not at the end of the
+    session), which frees an appliance's CPU and memory for the tests that follow. Under
+    xdist a worker runs only some of the tests: there the routers live to the end."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    config.stash[LAST_USER] = {mode: item.nodeid for item in items
+                               for mode in modes_needed(item)}  # fmt: skip
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem):
+    yield
+    last = item.config.stash.get(LAST_USER, {})
+    for mode in [m for m, nodeid in last.items() if nodeid == item.nodeid]:
+        item.config.stash[POOL].close(mode)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

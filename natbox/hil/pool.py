@@ -58,7 +58,7 @@ class Pool:
 
     @staticmethod
     def missing(mode: str) -> str:
-        if os.geteuid() != 0 and not _capable(CAP_NET_ADMIN, CAP_SYS_ADMIN):
+        if os.geteuid() != 0 and not capable(CAP_NET_ADMIN, CAP_SYS_ADMIN):
             return "root (or CAP_NET_ADMIN and CAP_SYS_ADMIN) for its network namespaces"
         programs = ["ip", "tcpdump", "udhcpc", "dnsmasq", "nft"]
         if mode == "vm":
@@ -117,11 +117,18 @@ class Pool:
             box.close()
             raise
 
-    def close(self) -> None:
+    def close(self, mode: str | None = None) -> None:
+        """Shut the routers down (only ``mode``'s, when given; the next ``get`` makes a new
+        one) and write the bench's metrics."""
         while self.routers:
-            mode, router = self.routers.popitem()
+            if mode is None:
+                which, router = self.routers.popitem()
+            elif mode in self.routers:
+                which, router = mode, self.routers.pop(mode)
+            else:
+                break
             try:
-                self.metrics.append({"mode": mode, "ready_s": router.ready_s,
+                self.metrics.append({"mode": which, "ready_s": router.ready_s,
                                      "rss_kb": router.peak_rss_kb()})  # fmt: skip
             finally:
                 router.close()
@@ -136,7 +143,7 @@ class Pool:
 CAP_NET_ADMIN, CAP_SYS_ADMIN = 12, 21
 
 
-def _capable(*capabilities: int) -> bool:
+def capable(*capabilities: int) -> bool:
     with open("/proc/self/status") as f:
         effective = next(int(line.split()[1], 16) for line in f if line.startswith("CapEff:"))
     return all(effective >> c & 1 for c in capabilities)

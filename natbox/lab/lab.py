@@ -273,10 +273,12 @@ class Lab:
     def _loss(self, port: str, percent: str) -> None:
         sw = self.names.switch
         per_mille = round(float(percent.rstrip("%")) * 10)
+        # numgen's range is 0-999: nft refuses "< 1000", so all of it is a plain drop.
+        chance = "" if per_mille >= 1000 else f"numgen random mod 1000 < {per_mille} "
         ruleset = (
             f"table bridge nbx_loss_{port} {{\n chain forward {{\n"
             "  type filter hook forward priority 0; policy accept;\n"
-            f'  oifname "{port}" ether type ip numgen random mod 1000 < {per_mille} drop\n }}\n}}\n'
+            f'  oifname "{port}" ether type ip {chance}drop\n }}\n}}\n'
         )
         subprocess.run(netns.exec_args(sw, "nft", "-f", "-"), input=ruleset, text=True, check=True)
 

@@ -60,6 +60,9 @@ def test_a_marker_mistake_names_the_test_and_the_keyword(tmp_path):
 
 def test_without_root_a_mode_says_what_it_needs(monkeypatch):
     monkeypatch.setattr(hil_pool.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(hil_pool, "capable", lambda *caps: True)  # CAP_NET_ADMIN, SYS_ADMIN
+    assert "root" not in hil_pool.Pool.missing("netns")
+    monkeypatch.setattr(hil_pool, "capable", lambda *caps: False)
     assert "root" in hil_pool.Pool.missing("netns")
     with pytest.raises(hil_pool.Unavailable, match="natbox vm mode needs root"):
         hil_pool.Pool(Path("/nonexistent")).get("vm")
