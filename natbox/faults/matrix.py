@@ -28,30 +28,25 @@ class Firmware:
 
 
 def build_firmware(tree: Path, workdir: Path, log: Callable[[str], None] = print) -> Firmware:
+    """The old and new firmware, their update server directories and the bad files made from
+    the new one: what every group needs. The test variants come after (``add_variants``)."""
     from natbox.firmware.cli import write_manifest
     from natbox.firmware.keys import load_or_create_dev_key
-    from natbox.imagebuild.build import make_build
 
-    built: dict[str, Path] = {}
-    for name, version, fault in [(S.OLD, None, None), (S.NEW, S.NEW, None)] + [
-        (variant, S.NEW, variant) for variant in S.VARIANTS
-    ]:
-        started = time.monotonic()
-        build = make_build(tree, quiet=True, version=version, test_fault=fault)
-        build.run()
-        built[name] = build.firmware_path
-        log(f"fault matrix: firmware {name}: {build.firmware_path.name} "
-            f"({time.monotonic() - started:.0f} s)")  # fmt: skip
+    built = {
+        S.OLD: _build(tree, S.OLD, None, None, log),
+        S.NEW: _build(tree, S.NEW, S.NEW, None, log),
+    }
     served = workdir / "served"
     shutil.rmtree(served, ignore_errors=True)
-    files: dict[str, Path] = {}
     # An update server directory each (its latest.json): the device streams what it installs
     # straight from there, as from a real server.
-    for name, which in ((S.NEW, "new"), (S.OLD, "old"), *((v, v) for v in S.VARIANTS)):
+    for name, which in ((S.NEW, "new"), (S.OLD, "old")):
         (served / which).mkdir(parents=True)
         shutil.copyfile(built[name], served / which / built[name].name)
         write_manifest(served / which, log)
     (served / "files").mkdir()
+    files: dict[str, Path] = {}
     for name, path in built.items():
         files[name] = served / "files" / path.name
         shutil.copyfile(path, files[name])
@@ -62,6 +57,36 @@ def build_firmware(tree: Path, workdir: Path, log: Callable[[str], None] = print
         files[f"bad-{kind}"].write_bytes(bad.data)
         checks[kind] = bad.check
     return Firmware(served, files, checks)
+
+
+def add_variant(firmware: Firmware, tree: Path, variant: str,
+                log: Callable[[str], None] = print) -> None:  # fmt: skip
+    """A test firmware variant (natbox.faults.scenarios.VARIANTS) built and served."""
+    from natbox.firmware.cli import write_manifest
+
+    path = _build(tree, variant, S.NEW, variant, log)
+    (firmware.served / variant).mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, firmware.served / variant / path.name)
+    write_manifest(firmware.served / variant, log)
+    shutil.copyfile(path, firmware.served / "files" / path.name)
+    firmware.files[variant] = firmware.served / "files" / path.name
+
+
+def _build(tree: Path, name: str, version: str | None, fault: str | None,
+           log: Callable[[str], None]) -> Path:  # fmt: skip
+    from natbox.imagebuild.build import make_build
+
+    started = time.monotonic()
+    build = make_build(tree, quiet=True, version=version, test_fault=fault)
+    build.run()
+    log(f"fault matrix: firmware {name}: {build.firmware_path.name} "
+        f"({time.monotonic() - started:.0f} s)")  # fmt: skip
+    return build.firmware_path
+
+
+def variants_of(scenarios: Iterable[S.Scenario]) -> list[str]:
+    """The test variants these scenarios install (named in the scenario: "variant X, ...")."""
+    return [v for v in S.VARIANTS if any(s.name.startswith(f"variant {v},") for s in scenarios)]
 
 
 def run_group(group: str, chosen: list[S.Scenario], firmware: Firmware, workdir: Path,
@@ -104,14 +129,35 @@ def run(tree: Path, workdir: Path, names: Iterable[str] | None = None, jobs: int
     results: dict[str, list[S.Outcome]] = {}
     errors: dict[str, BaseException] = {}
     slots = threading.Semaphore(max(1, jobs))
+    # The variants are built while the first groups run (builds are minutes under load: off
+    # the critical path); a group starts once the variants it installs are there.
+    order = [v for g in S.RUN_ORDER for v in variants_of(s for s in chosen if s.group == g)]
+    ready = {v: threading.Event() for v in order}
+    failed: dict[str, BaseException] = {}
+
+    def build_variants() -> None:
+        for variant in order:
+            try:
+                add_variant(firmware, tree, variant, log)
+            except Exception as error:
+                failed[variant] = error
+            finally:
+                ready[variant].set()
+
+    builder = threading.Thread(target=build_variants, daemon=True)
+    builder.start()
 
     def one(group: str) -> None:
-        with slots:
-            try:
-                results[group] = run_group(group, [s for s in chosen if s.group == group],
-                                           firmware, workdir, tree, log)  # fmt: skip
-            except Exception as error:  # the group's appliance did not boot: say so per row
-                errors[group] = error
+        mine = [s for s in chosen if s.group == group]
+        try:
+            for variant in variants_of(mine):
+                ready[variant].wait()
+                if variant in failed:
+                    raise RuntimeError(f"variant {variant} not built: {failed[variant]}")
+            with slots:
+                results[group] = run_group(group, mine, firmware, workdir, tree, log)
+        except Exception as error:  # the group's appliance did not boot: say so per row
+            errors[group] = error
 
     threads = [threading.Thread(target=one, args=(g,)) for g in groups]
     for thread in threads:

@@ -106,9 +106,8 @@ class Pool:
 
         work = self.workdir / "vm"
         shutil.rmtree(work, ignore_errors=True)
-        if self.firmware is None:
-            with _locked(self.workdir.parent / ".firmware.lock"):
-                firmware_and_keyring(build=True, log=lambda line: None)
+        if self.firmware is None:  # the build takes a lock of its own: workers build it once
+            firmware_and_keyring(build=True, log=lambda line: None)
         box = Appliance(work, build=False, firmware=self.firmware, keyring=self.keyring,
                         clients=self.clients + 1, owner=os.getpid())  # fmt: skip
         try:
@@ -147,16 +146,6 @@ def capable(*capabilities: int) -> bool:
     with open("/proc/self/status") as f:
         effective = next(int(line.split()[1], 16) for line in f if line.startswith("CapEff:"))
     return all(effective >> c & 1 for c in capabilities)
-
-
-@contextlib.contextmanager
-def _locked(path: Path):
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 def free_port() -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import fnmatch
 import stat
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -196,10 +195,8 @@ def test_rebuild_without_changes_skips_every_step(built: Build) -> None:
     again = make_build(
         TREE, build_dir=built.build_dir, out_dir=built.out_dir, key_dir=built.key_dir, quiet=True
     )
-    t0 = time.monotonic()
     again.run()
-    assert again.ran == []
-    assert time.monotonic() - t0 < 20
+    assert again.ran == []  # (how long that takes is make bench's image figure, not a test's)
 
 
 def test_reproducible(built: Build, tmp_path_factory) -> None:
