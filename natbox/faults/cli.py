@@ -146,11 +146,15 @@ def _cut(args) -> int:
         return refuse(prog, f"argument --workdir: no appliance runs from {args.workdir} "
                       "(start `natbox boot` first)")  # fmt: skip
     done = threading.Event()
+    failed: list[str] = []
 
     def power_cut() -> None:
-        qmp = Qmp(str(control), timeout=5)
-        qmp.power_cut()
-        qmp.close()
+        try:  # a loaded host answers slowly; a failed cut is said as such, not "not reached"
+            qmp = Qmp(str(control), timeout=15)
+            qmp.power_cut()
+            qmp.close()
+        except Exception as error:  # reported below, in the caller's thread
+            failed.append(str(error))
         done.set()
 
     try:
@@ -166,6 +170,10 @@ def _cut(args) -> int:
         fired = False
     listener.close()
     passed = ", ".join(str(p) for p in listener.seen[-8:]) or "none"
+    if failed:
+        print(f"{prog}: {args.at} reached, but the power cut failed: {failed[0]}",
+              file=sys.stderr)  # fmt: skip
+        return 1
     if not fired:
         print(f"{prog}: {args.at} not reached; points seen: {passed}", file=sys.stderr)
         return 1

@@ -86,6 +86,7 @@ def _build(tree: Path, name: str, version: str | None, fault: str | None,
 
 def variants_of(scenarios: Iterable[S.Scenario]) -> list[str]:
     """The test variants these scenarios install (named in the scenario: "variant X, ...")."""
+    scenarios = list(scenarios)  # read once per variant: a generator would be spent at once
     return [v for v in S.VARIANTS if any(s.name.startswith(f"variant {v},") for s in scenarios)]
 
 

@@ -298,7 +298,8 @@ def test_an_update_through_a_reboot_to_committed(router, firmware: Path, capsys)
     ]
     # The reboot: refused connections, then a new login (the old session was gone).
     down = next(i for i, line in enumerate(out) if "does not answer" in line)
-    assert "refused" in out[down].lower()
+    # (refused, or reset by a loaded host's half-started listener: down, either way)
+    assert "refused" in out[down].lower() or "reset" in out[down].lower()
     assert out[down + 1 : down + 3] == ["the router answers again", "logged in again"]
     assert r.logins == [("admin", PASSWORD)] * 2
     # What the router was sent.
