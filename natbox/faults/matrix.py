@@ -101,7 +101,7 @@ def run_group(group: str, chosen: list[S.Scenario], firmware: Firmware, workdir:
     try:
         server = box.lab.serve_firmware(str(firmware.served), SERVER_PORT)
         rig = S.Rig(box, server, firmware.files, firmware.checks)
-        rig.sh(f"routerctl hostname {S.HOSTNAME} && routerctl save", 60)
+        rig.sh(f"routerctl hostname {S.HOSTNAME} && routerctl save")  # 120 s: CI loads the host
         for scenario in chosen:
             log(f"fault matrix: {group}: {scenario.name} ...")
             outcome = S.run(scenario, rig)
