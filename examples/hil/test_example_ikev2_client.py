@@ -4,10 +4,10 @@ on and off: on, the tunnel comes up and carries traffic; off, the router blocks 
 
 from __future__ import annotations
 
-import ikev2_peers as ike
 import pytest
 
 from natbox.hil import PROFILE_NAMES
+from natbox.peers import strongswan as ike
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from natbox.lab.lab import Lab
 PROFILE_NAMES: tuple[str, ...] = tuple(PROFILES)
 PASSWORD = "natbox-hil-Pa55"  # the administrator's, set at the first login
 INTERNET_ADDRESSES = (N.WAN_GATEWAY, *N.SERVERS)
+ALL_PASSTHROUGHS = "all"  # set_passthrough({"all": False}): every one
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,14 @@ class Router:
         return self.api.get("/nat")["profile"]
 
     def set_passthrough(self, switches: dict[str, bool] | None = None, **more: bool) -> None:
-        """``set_passthrough(ipsec=False)`` or ``set_passthrough({"ipsec": False})``."""
-        self.api.put("/passthrough", {"helpers": {**(switches or {}), **more}})
+        """``set_passthrough(ipsec=False)`` or ``set_passthrough({"ipsec": False})``;
+        ``{"all": False}`` switches every passthrough the router has (others named beside it
+        win)."""
+        switches = {**(switches or {}), **more}
+        if ALL_PASSTHROUGHS in switches:
+            every = switches.pop(ALL_PASSTHROUGHS)
+            switches = {**{name: every for name in self.passthrough()}, **switches}
+        self.api.put("/passthrough", {"helpers": switches})
 
     def passthrough(self) -> dict[str, bool]:
         rows = self.api.get("/passthrough")["protocols"]

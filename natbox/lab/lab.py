@@ -321,6 +321,10 @@ class Lab:
         netns.ip(inet, "addr", "add", f"{N.WAN_GATEWAY}/24", "dev", "eth0")
         for address in N.SERVERS:  # on lo: the servers sit "behind" the internet's gateway
             netns.ip(inet, "addr", "add", f"{address}/32", "dev", "lo")
+        # A multi-homed host whose primary address is server1: a program that binds no address
+        # (baresip's RTP, gst-rtsp-server's) speaks from the server it was reached at, not from
+        # the gateway, which is only the router's next hop.
+        netns.ip(inet, "route", "replace", N.WAN_NET, "dev", "eth0", "src", N.SERVERS[0])
         self.spawn("services", inet, sys.executable, "-m", "natbox.lab.testservices", *N.SERVERS)
         if self.options.wan_dhcp:
             self.spawn(

@@ -12,6 +12,7 @@ STATE_ROOT = "/run/natbox"
 
 LAN_NET = "192.168.1"
 ROUTER_LAN = f"{LAN_NET}.1"
+WAN_NET = "203.0.113.0/24"
 WAN_GATEWAY = "203.0.113.1"
 ROUTER_WAN = "203.0.113.2"
 SERVERS = ("198.51.100.10", "198.51.100.20")  # two: NAT behaviour discovery needs both

@@ -105,7 +105,7 @@ def test_port_forward_from_the_wan_and_hairpin_from_the_lan(lab, reconfigure):
     reply = probe(lab, inet, "tcp", N.ROUTER_WAN, "8080", "--message", "from-wan")
     assert reply["ok"] and reply["data"].startswith("hello from")
     got = listener.result()
-    assert got["data"] == "from-wan" and got["from"].startswith(N.WAN_GATEWAY + ":")
+    assert got["data"] == "from-wan" and got["from"].startswith(N.SERVERS[0] + ":")
 
     listener = Listener(lab, c1, "tcp", 8080)
     reply = probe(lab, c2, "tcp", N.ROUTER_WAN, "8080", "--message", "hairpin")
@@ -117,7 +117,7 @@ def test_port_forward_from_the_wan_and_hairpin_from_the_lan(lab, reconfigure):
     listener = Listener(lab, c1, "udp", 8081)
     answers = probe(lab, inet, "udp", f"{N.ROUTER_WAN}:8081:ping")[0]["answers"]
     assert answers and answers[0]["data"] == "pong"
-    assert listener.result()["from"].startswith(N.WAN_GATEWAY + ":")
+    assert listener.result()["from"].startswith(N.SERVERS[0] + ":")
 
 
 # profile -> (reply from another port admitted, from another address admitted, same mapping)
@@ -191,7 +191,7 @@ def test_a_helper_switched_through_the_configuration_survives_a_reload(lab):
 @pytest.fixture
 def small_wan_mtu(lab):
     router, inet = lab.names.router, lab.names.internet
-    route = ["203.0.113.0/24", "dev", "eth0", "src", N.WAN_GATEWAY]
+    route = [N.WAN_NET, "dev", "eth0", "src", N.SERVERS[0]]
     lab.run(router, "ip", "link", "set", "wan0", "mtu", "1400")
     lab.run(inet, "ip", "link", "set", "eth0", "mtu", "1400")
     # The servers still announce an MSS of 1460: the client sends segments too big for the

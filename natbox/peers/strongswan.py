@@ -1,4 +1,4 @@
-"""A strongSwan IKEv2 responder on the internet host and an initiator on a LAN client, with
+"""strongSwan: an IKEv2 responder on the internet host and an initiator on a LAN client, with
 NAT-T (UDP 4500) and ESP in userspace (kernel-libipsec over TUN: this works on kernels without
 ESP support). Each charon gets its own /run (a tmpfs in its `ip netns exec` mount namespace)
 and its own vici socket."""
@@ -25,6 +25,7 @@ STRONGSWAN_CONF = """charon {{
 SWANCTL_CONF = """connections {{
     example {{
         version = 2
+        unique = never
         {addrs}
         proposals = aes128-sha256-x25519
         local {{ auth = psk

@@ -1,0 +1,88 @@
+"""What each cell of the matrix should show, derived from the rules natbox documents: a
+helper's own ``when_enabled`` / ``when_disabled`` (nat.passthrough, the README's table) and a
+profile's mapping and filtering behaviours (nat.profiles). One table of rows; no outcome is
+written down per cell."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nat.config_types import Behaviour
+from nat.passthrough import HELPER_CLASSES
+from nat.profiles import PROFILES
+from natbox.hil.router import ALL_PASSTHROUGHS
+
+WORKS, BLOCKED = "works", "blocked"
+ALL = ALL_PASSTHROUGHS  # the switch of rows that need no helper: every passthrough on or off
+HELPERS = {cls.name: cls for cls in HELPER_CLASSES}
+
+
+@dataclass(frozen=True)
+class Expectation:
+    outcome: str
+    why: str
+    exception: str = ""  # set where a protocol works without its helper: the documented why
+
+
+Rule = Callable[[str, bool, int], Expectation]  # (profile, switch on, clients) -> expectation
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    title: str
+    switch: str  # the passthrough this row turns on and off (ALL: every one)
+    rule: Rule
+
+    def expect(self, profile: str, switch: bool, clients: int) -> Expectation:
+        return self.rule(profile, switch, clients)
+
+
+def client_initiated(what: str) -> Rule:
+    """Traffic a LAN client starts, whose answers come from the endpoint it contacted: every
+    filtering behaviour admits those (RFC 4787 REQ-8, RFC 5382 REQ-3), so no profile and no
+    switch changes the outcome."""
+
+    def rule(profile: str, switch: bool, clients: int) -> Expectation:
+        filtering = PROFILES[profile]["filtering"]
+        return Expectation(WORKS, f"{what}: answers come from the endpoint the client contacted, "
+                           f"which {_filtering_name(filtering)} filtering admits; no "
+                           "passthrough is involved")  # fmt: skip
+
+    return rule
+
+
+def needs_helper(name: str) -> Rule:
+    """A protocol that crosses the NAT only through its helper: the helper's documented
+    behaviour when on, and its documented blocking when off ("disabled really blocks")."""
+    helper = HELPERS[name]
+
+    def rule(profile: str, switch: bool, clients: int) -> Expectation:
+        if switch:
+            return Expectation(WORKS, f"{helper.title} on: {helper.when_enabled}")
+        return Expectation(BLOCKED, f"{helper.title} off: {helper.when_disabled}")
+
+    return rule
+
+
+def _filtering_name(behaviour: Behaviour) -> str:
+    return {
+        Behaviour.ENDPOINT_INDEPENDENT: "endpoint-independent",
+        Behaviour.ADDRESS_DEPENDENT: "address-dependent",
+        Behaviour.ADDRESS_AND_PORT_DEPENDENT: "address-and-port-dependent",
+    }[behaviour]
+
+
+ROWS: dict[str, Row] = {row.name: row for row in (
+    Row("tcp", "TCP (control)", ALL, client_initiated("a TCP connection out")),
+    Row("udp", "UDP (control)", ALL, client_initiated("a UDP exchange out")),
+    Row("icmp", "ICMP echo (control)", ALL, client_initiated("a ping out (its identifier is "
+                                                             "the mapping's port)")),
+    Row("ikev2", "IPsec IKEv2 + NAT-T (strongSwan)", "ipsec", needs_helper("ipsec")),
+    Row("esp", "IPsec raw ESP (crafted)", "ipsec", needs_helper("ipsec")),
+    Row("pptp", "PPTP (pptpd, pptp)", "pptp", needs_helper("pptp")),
+    Row("openvpn", "OpenVPN over UDP", ALL, client_initiated("OpenVPN's UDP from the client")),
+    Row("wireguard", "WireGuard (wireguard-go)", ALL,
+        client_initiated("WireGuard's UDP from the client")),
+)}  # fmt: skip

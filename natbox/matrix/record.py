@@ -1,0 +1,123 @@
+"""The matrix's side of a scenario test: the ``cell`` fixture says what the cell expects (from
+natbox.matrix.expect) and takes what the test observed; with ``--natbox-matrix-out DIR`` every
+cell, passing or not, keeps its evidence (the plugin's per-link captures, the peers' logs, the
+router's counters and VPN events) and appends its record to DIR/cells-<worker>.jsonl."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pytest
+
+from natbox.hil import plugin as hil
+from natbox.matrix.expect import ALL, ROWS, Expectation
+
+OUTCOME = pytest.StashKey[str]()
+
+
+@dataclass
+class Cell:
+    row: str
+    mode: str
+    profile: str
+    switch: bool
+    clients: int
+    expected: str
+    why: str
+    exception: str = ""
+    observed: str = ""
+    detail: str = ""
+    evidence: str = ""
+    seconds: float = 0.0
+    test: str = ""
+
+    @property
+    def matches(self) -> bool:
+        return self.observed == self.expected
+
+    def observe(self, outcome: str, detail: str = "") -> None:
+        self.observed, self.detail = outcome, detail
+
+    def check(self) -> None:
+        """The test's verdict: the observed outcome is the expected one."""
+        assert self.matches, (f"{self.row} [{self.profile}, switch "
+                              f"{'on' if self.switch else 'off'}, {self.clients} client(s)]: "
+                              f"expected {self.expected} ({self.why}), observed "
+                              f"{self.observed or 'nothing'}: {self.detail}")  # fmt: skip
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--natbox-matrix-out", metavar="DIR", default=None,
+                     help="record every matrix cell (and keep its evidence) in DIR")  # fmt: skip
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "matrix(row): the matrix row a scenario test fills")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    report = yield
+    if report.when == "call" and report.failed and call.excinfo is not None:
+        item.stash[OUTCOME] = f"error: {call.excinfo.typename}: {call.excinfo.value}"[:500]
+    return report
+
+
+@pytest.fixture
+def cell(request, router, natbox_state) -> Cell:
+    marker = request.node.get_closest_marker("matrix")
+    if marker is None or marker.args[0] not in ROWS:
+        raise pytest.UsageError(f"{request.node.nodeid}: @pytest.mark.matrix(ROW) with ROW one "
+                                f"of {', '.join(ROWS)}")  # fmt: skip
+    row = ROWS[marker.args[0]]
+    clients = request.node.callspec.params.get("clients", 1) if hasattr(
+        request.node, "callspec") else 1  # fmt: skip
+    profile = natbox_state.profile or router.profile
+    switch = natbox_state.passthrough.get(row.switch, natbox_state.passthrough.get(ALL))
+    if switch is None:
+        switch = router.passthrough()[row.switch] if row.switch != ALL else True
+    expectation: Expectation = row.expect(profile, switch, clients)
+    found = Cell(row.name, natbox_state.mode, profile, switch, clients, expectation.outcome,
+                 expectation.why, expectation.exception, test=request.node.nodeid)  # fmt: skip
+    yield found
+    current = request.node.stash.get(hil.CURRENT, None)
+    if current is not None:  # from the router's set-up for this test, its state applied
+        found.seconds = round(time.time() - current["start"], 2)
+    out = request.config.getoption("natbox_matrix_out")
+    if not out:
+        return
+    if request.node.stash.get(OUTCOME, None) and not found.observed:
+        found.observed = "error"
+        found.detail = request.node.stash[OUTCOME]
+    if current is not None:
+        folder = Path(current["folder"])
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            events = router.vpn_events()
+        except Exception as error:  # the router may be what failed: keep the rest
+            events = [{"unreadable": str(error)}]
+        (folder / "vpn-events.json").write_text(json.dumps(events, indent=2, default=str))
+        hil.keep_evidence(current)
+        current["kept"] = True
+        found.evidence = str(folder)
+    record(Path(out), found)
+
+
+def record(out: Path, found: Cell) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    with open(out / f"cells-{worker}.jsonl", "a") as f:
+        f.write(json.dumps(asdict(found)) + "\n")
+
+
+def read_cells(out: Path) -> list[Cell]:
+    cells = []
+    for path in sorted(out.glob("cells-*.jsonl")):
+        for line in path.read_text().splitlines():
+            if line.strip():
+                cells.append(Cell(**json.loads(line)))
+    return cells
