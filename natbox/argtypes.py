@@ -80,3 +80,20 @@ def matching(pattern: str, what: str):
 
 PORT = int_in(1, 65535)
 PORT_OR_ZERO = int_in(0, 65535, " (0: a free port)")
+
+
+def listed_choices(choices):
+    """A comma-separated list, each word one of ``choices``: ``--protocols pptp,ikev2``."""
+    allowed = list(choices)
+
+    def parse(text: str) -> list[str]:
+        words = [w for w in re.split(r"[,\s]+", text) if w]
+        wrong = [w for w in words if w not in allowed]
+        if not words or wrong:
+            raise argparse.ArgumentTypeError(
+                f"{(wrong or [text])[0]!r}: expected some of {', '.join(allowed)}"
+            )
+        return words
+
+    parse.__name__ = "list"
+    return parse

@@ -11,6 +11,7 @@ from natbox.faults import cli as fault_cli
 from natbox.firmware import cli as firmware_cli
 from natbox.firmware import flash
 from natbox.lab import cli as lab_cli
+from natbox.matrix import cli as matrix_cli
 from router import cli as router_main
 from webui import serve as ui_serve
 
@@ -32,6 +33,9 @@ def build_parser() -> OneLineParser:
     )
     fault_cli.add_arguments(
         commands.add_parser("fault", help="power cuts, disk damage, bad firmware: on purpose")
+    )
+    matrix_cli.add_arguments(
+        commands.add_parser("matrix", help="the passthrough matrix with real peers, as a report")
     )
     return parser
 
@@ -58,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         return bootenv_cli.run(args)
     if args.command == "fault":
         return fault_cli.run(args)
+    if args.command == "matrix":
+        return matrix_cli.run(args)
     return 2
 
 

@@ -51,8 +51,47 @@ class Cell:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--natbox-matrix-out", metavar="DIR", default=None,
-                     help="record every matrix cell (and keep its evidence) in DIR")  # fmt: skip
+    parser.addoption(
+        "--natbox-matrix-out",
+        metavar="DIR",
+        default=None,
+        help="record every matrix cell (and keep its evidence) in DIR",
+    )
+    parser.addoption(
+        "--natbox-matrix-rows",
+        metavar="ROW,...",
+        default=None,
+        help=f"only these rows: {', '.join(ROWS)}",
+    )
+    parser.addoption("--natbox-matrix-profiles", metavar="PROFILE,...", default=None,
+                     help="only these NAT profiles")  # fmt: skip
+
+
+def _chosen(config: pytest.Config, name: str) -> set[str] | None:
+    text = config.getoption(name)
+    return {w for w in text.replace(",", " ").split()} if text else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """--natbox-matrix-rows and --natbox-matrix-profiles: the other cells are deselected."""
+    rows, profiles = (
+        _chosen(config, "natbox_matrix_rows"),
+        _chosen(config, "natbox_matrix_profiles"),
+    )
+    if rows is None and profiles is None:
+        return
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("matrix")
+        state = getattr(item, "callspec", None) and item.callspec.params.get("natbox_state")
+        wanted = marker is None or (
+            (rows is None or marker.args[0] in rows)
+            and (profiles is None or state is None or state.profile in profiles)
+        )
+        (keep if wanted else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def pytest_configure(config: pytest.Config) -> None:

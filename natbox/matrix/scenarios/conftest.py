@@ -1,6 +1,13 @@
-"""The matrix's scenarios are ordinary natbox.hil tests; this adds the ``cell`` fixture and
-``--natbox-matrix-out`` (natbox.matrix.record)."""
+"""The matrix's scenarios are ordinary natbox.hil tests; this adds the ``cell`` fixture and the
+matrix's options (natbox.matrix.record)."""
 
-from natbox.matrix.record import cell, pytest_addoption, pytest_configure, pytest_runtest_makereport
+from natbox.matrix.record import (
+    cell,
+    pytest_addoption,
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_runtest_makereport,
+)
 
-__all__ = ["cell", "pytest_addoption", "pytest_configure", "pytest_runtest_makereport"]
+__all__ = ["cell", "pytest_addoption", "pytest_collection_modifyitems", "pytest_configure",
+           "pytest_runtest_makereport"]  # fmt: skip
