@@ -2,7 +2,7 @@
 VENV ?= .venv
 TOX = $(VENV)/bin/tox
 
-.PHONY: run test test-unit lint bench setup clean
+.PHONY: run test test-unit lint bench matrix setup clean
 
 setup:
 	@scripts/host-setup.sh $(VENV)
@@ -29,6 +29,12 @@ lint: setup
 
 bench: setup
 	$(TOX) -q -e bench
+
+# The passthrough matrix (every scenario x switch x profile x 1 or 2 clients) in netns mode, as
+# out/matrix/matrix.html; MATRIX_ARGS="--mode vm" for the booted appliance's default profile.
+matrix: setup
+	@$(TOX) -q -e py3 --notest
+	.tox/py3/bin/natbox matrix --out out/matrix $(MATRIX_ARGS)
 
 # Per-area make fragments (the firmware image build lives in image/image.mk).
 -include image/image.mk

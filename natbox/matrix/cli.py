@@ -5,6 +5,7 @@ OUT/matrix.json and OUT/matrix.html, each cell's evidence under OUT/evidence/.""
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -78,8 +79,11 @@ def run(args: argparse.Namespace) -> int:
     for old in out.glob("cells-*.jsonl"):  # a new run: the old cells are not this one's
         old.unlink()
     started = time.monotonic()
-    # From the report's folder: the current one may hold another copy of natbox (a checkout).
-    result = subprocess.run(pytest_command(args), cwd=out.resolve())
+    # From the report's folder: the current one may hold another copy of natbox (a checkout),
+    # which stays the tree a vm router's firmware is built from.
+    tree = os.environ.get("NATBOX_TREE", os.getcwd())
+    result = subprocess.run(pytest_command(args), cwd=out.resolve(),
+                            env={**os.environ, "NATBOX_TREE": tree})  # fmt: skip
     cells = read_cells(out)
     if not cells:
         print(f"natbox matrix: no cell ran (pytest exited {result.returncode})", file=sys.stderr)
