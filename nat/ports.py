@@ -19,23 +19,39 @@ COOLING = 2  # freed, waiting out the reuse delay (RFC 6888)
 class PortSpace:
     """The ports of one (external address, protocol): who holds what, and the cool-down queue."""
 
-    __slots__ = ("cooling", "reuse_delay", "state")
+    __slots__ = ("cooling", "held_by", "returning", "reuse_delay", "state")
 
     def __init__(self, reuse_delay: float):
         self.state = bytearray(65536)
         self.state[0] = IN_USE  # port 0 is never handed out
         self.cooling: deque[tuple[float, int]] = deque()
         self.reuse_delay = reuse_delay
+        # A cooling port remembers who held it: the same endpoint coming back within the
+        # delay (a helper switched off and on, a flushed table) gets it back, so a peer that
+        # still sends to the old port finds the endpoint there again; nobody else can.
+        self.returning: dict[bytes, int] = {}  # holder -> its cooling port
+        self.held_by: dict[int, bytes] = {}  # cooling port -> its last holder
 
     def take(self, port: int) -> None:
         self.state[port] = IN_USE
 
-    def release(self, port: int, now: float) -> None:
+    def release(self, port: int, now: float, holder: bytes | None = None) -> None:
         if self.reuse_delay > 0:
             self.state[port] = COOLING
             self.cooling.append((now + self.reuse_delay, port))
+            if holder is not None:
+                self.returning[holder] = port
+                self.held_by[port] = holder
         else:
             self.state[port] = FREE
+
+    def reclaim(self, holder: bytes) -> int | None:
+        """The cooling port ``holder`` last held, if it is still cooling (then take it)."""
+        port = self.returning.pop(holder, None)
+        if port is None or self.state[port] != COOLING:
+            return None
+        del self.held_by[port]
+        return port
 
     def thaw(self, now: float) -> None:
         cooling = self.cooling
@@ -43,6 +59,9 @@ class PortSpace:
             _, port = cooling.popleft()
             if self.state[port] == COOLING:
                 self.state[port] = FREE
+                holder = self.held_by.pop(port, None)
+                if holder is not None and self.returning.get(holder) == port:
+                    del self.returning[holder]
 
     def is_free(self, port: int) -> bool:
         return self.state[port] == FREE

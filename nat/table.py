@@ -169,7 +169,10 @@ class NatTable:
             return counters.HOST_QUOTA
         space = self.space(host.ext_ip, proto)
         if ext_port is None:
-            port = self.allocator.allocate(space, int.from_bytes(int_port, "big"), now)
+            space.thaw(now)
+            port = space.reclaim(out_key)
+            if port is None:
+                port = self.allocator.allocate(space, int.from_bytes(int_port, "big"), now)
         else:
             space.thaw(now)
             port = ext_port if space.is_free(ext_port) else None
@@ -202,7 +205,7 @@ class NatTable:
             del self.static_out[mapping.out_key[:7]]
         del self.inn[mapping.in_key]
         host = mapping.host
-        self.space(host.ext_ip, mapping.proto).release(mapping.external_port, now)
+        self.space(host.ext_ip, mapping.proto).release(mapping.external_port, now, mapping.out_key)
         host.count -= 1
         self.count -= 1
         if host.count == 0 and self.hosts.get(host.int_ip) is host:

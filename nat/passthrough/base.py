@@ -28,12 +28,10 @@ class PassthroughHelper(Helper):
     def on_blocked(
         self, ctx: HelperContext, direction: Direction, packet: bytearray, ihl: int, reason: str
     ) -> None:
-        lan, remote = (
-            (packet[16:20], packet[12:16])
-            if direction == INBOUND
-            else (packet[12:16], packet[16:20])
-        )
-        self.monitor.refused(ctx, self.name, bytes(lan), bytes(remote), reason)
+        if direction == INBOUND:  # addressed to the router's WAN address: no LAN host yet
+            self.monitor.refused_inbound(ctx, self.name, bytes(packet[12:16]), reason)
+            return
+        self.monitor.refused(ctx, self.name, bytes(packet[12:16]), bytes(packet[16:20]), reason)
 
     def on_unsolicited(
         self, ctx: HelperContext, proto: int, remote: tuple[bytes, int], external_port: int

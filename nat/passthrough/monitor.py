@@ -128,6 +128,21 @@ class VpnMonitor:
             )
         self.failed(ctx, protocol, lan_host, server, reason)
 
+    def refused_inbound(
+        self, ctx: HelperContext, protocol: str, remote: bytes, reason: str
+    ) -> None:
+        """Traffic from the WAN refused before it reached any LAN host (the protocol is
+        switched off): logged, rate-limited, with the remote peer; it names no LAN host and so
+        counts towards no host's negotiation burst."""
+        key = (b"", remote, protocol)
+        last = self._last_refusal.get(key)
+        if last is None or ctx.now - last >= REFUSAL_LOG_INTERVAL:
+            self._last_refusal[key] = ctx.now
+            if len(self._last_refusal) > MAX_KNOWN_SERVERS:
+                self._last_refusal.pop(next(iter(self._last_refusal)))
+            ctx.log("vpn_session_refused", protocol=protocol, direction="inbound",
+                    remote=text(remote), reason=reason)  # fmt: skip
+
     def failed(
         self, ctx: HelperContext, protocol: str, lan_host: bytes, server: bytes, reason: str
     ) -> None:

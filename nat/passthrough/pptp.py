@@ -11,7 +11,8 @@ GRE version 1 carries the receiver's Call ID in its key. Outbound GRE keeps its 
 server's Call ID) and gets the public source address; inbound GRE is matched by (server,
 NAT Call ID) and gets the client's address and original Call ID back. GRE for a call is
 admitted only once the server reported it connected (8 with result 1, or 11), and closed on
-Call-Disconnect-Notify (13) or when the control connection ends.
+Call-Disconnect-Notify (13), on Stop-Control-Connection (3 or 4, either side), and when the
+control connection closes (FIN or RST: not minutes later, when its mapping expires).
 
 Disabled: TCP 1723 and IP protocol 47 are dropped, running calls are torn down.
 """
@@ -43,6 +44,7 @@ CALL_DISCONNECT_NOTIFY = 13
 WAN_ERROR_NOTIFY = 14
 SET_LINK_INFO = 15
 STOP_CONTROL_REQUEST = 3
+STOP_CONTROL_REPLY = 4
 
 # RFC 2637 message sizes: anything shorter is not the structure it claims to be.
 MESSAGE_SIZES = {
@@ -64,6 +66,7 @@ MESSAGE_SIZES = {
 }
 RESULT_CONNECTED = 1
 GRE_PROTOCOL_PPP = 0x880B
+TCP_FLAGS = 13  # the flags byte's offset in the TCP header
 GRE_KEY = 0x2000
 GRE_UNREPLIED_TIMEOUT = 600.0
 GRE_REPLIED_TIMEOUT = 5 * 3600.0
@@ -135,6 +138,8 @@ class PptpHelper(PassthroughHelper):
             offset += length
         if changed:
             packet.replace_payload(bytes(payload))
+        if packet.buf[packet.ihl + TCP_FLAGS] & (ipv4.FIN | ipv4.RST):
+            self._end_calls(ctx, flow, "control connection closed")
         return None
 
     def _outbound(
@@ -150,6 +155,9 @@ class PptpHelper(PassthroughHelper):
                 (call.server_call_id,) = _U16.unpack_from(payload, body + 2)
             _U16.pack_into(payload, body, call.nat_call_id)
             return True
+        if kind in (STOP_CONTROL_REQUEST, STOP_CONTROL_REPLY):
+            self._end_calls(ctx, flow, "control connection stopped")
+            return False
         if kind in (CALL_CLEAR_REQUEST, CALL_DISCONNECT_NOTIFY):
             (client_id,) = _U16.unpack_from(payload, body)
             call = calls.get(client_id)
@@ -189,19 +197,23 @@ class PptpHelper(PassthroughHelper):
                 self._connect(ctx, call)
             return True
         if kind == CALL_DISCONNECT_NOTIFY:
-            (server_id,) = _U16.unpack_from(payload, body)
+            # RFC 2637 puts the server's own Call ID here; some servers answer a
+            # Call-Clear-Request with the peer's (ours): either ends that call.
+            (call_id,) = _U16.unpack_from(payload, body)
             for call in list(flow.state["calls"].values()):
-                if call.server_call_id == server_id:
+                if call_id in (call.server_call_id, call.nat_call_id):
                     self._end_call(ctx, call, "server disconnected the call")
             return False
-        if kind == STOP_CONTROL_REQUEST:
-            for call in list(flow.state["calls"].values()):
-                self._end_call(ctx, call, "control connection stopped")
+        if kind in (STOP_CONTROL_REQUEST, STOP_CONTROL_REPLY):
+            self._end_calls(ctx, flow, "control connection stopped")
         return False
 
     def on_session_end(self, ctx: HelperContext, flow: Flow) -> None:
+        self._end_calls(ctx, flow, "control connection ended")
+
+    def _end_calls(self, ctx: HelperContext, flow: Flow, reason: str) -> None:
         for call in list(flow.state.get("calls", {}).values()):
-            self._end_call(ctx, call, "control connection ended")
+            self._end_call(ctx, call, reason)
 
     # -- calls ------------------------------------------------------------------------------
 

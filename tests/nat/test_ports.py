@@ -233,3 +233,22 @@ def test_every_port_of_a_small_range_is_handed_out_once(policy, seed, parity):
     got = [take(space, alloc, 7000 + i) for i in range(17)]
     assert sorted(got[:16]) == list(range(6000, 6016))
     assert got[16] is None
+
+
+def test_the_same_holder_gets_its_cooling_port_back_and_nobody_else_does():
+    space, alloc = PortSpace(120.0), allocator(PortAllocation.SEQUENTIAL, parity=False)
+    port = take(space, alloc, 4500)
+    space.release(port, 10.0, holder=b"client:4500")
+    assert take(space, alloc, 4500, 20.0) != port  # another endpoint: the port is cooling
+    space.thaw(30.0)
+    assert space.reclaim(b"other") is None
+    assert space.reclaim(b"client:4500") == port and space.reclaim(b"client:4500") is None
+
+
+def test_a_holder_coming_back_after_the_delay_gets_no_port_of_its_own():
+    space = PortSpace(120.0)
+    space.take(5000)
+    space.release(5000, 0.0, holder=b"client:4500")
+    space.thaw(121.0)
+    assert space.is_free(5000) and space.reclaim(b"client:4500") is None
+    assert not space.returning and not space.held_by  # nothing kept for thawed ports

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 from natbox.matrix.expect import BLOCKED, WORKS
 from natbox.matrix.grid import scenario
@@ -60,7 +61,7 @@ def test_raw_esp(cell, lan_clients, internet, clients):
 
 
 @scenario("pptp")
-def test_pptp(cell, lan_clients, internet, clients, tmp_path):
+def test_pptp(cell, router, lan_clients, internet, clients, tmp_path):
     pptp.Server(internet, tmp_path / "server")
     callers = [pptp.Client(host, tmp_path / host.name, internet.address)
                for host in lan_clients[:clients]]  # fmt: skip
@@ -70,6 +71,27 @@ def test_pptp(cell, lan_clients, internet, clients, tmp_path):
         return bool(seen.get("opened") and seen.get("received", {}).get("echo-reply")), seen
 
     observe(cell, at_once(call, callers))
+    if cell.observed == WORKS:  # the VPN monitor ends each call when its client hangs up
+        for client in callers:
+            client.process.stop()
+        hosts = {host.address for host in lan_clients[:clients]}
+        assert wait_until(lambda: not active_sessions(router, "pptp", hosts), 5), (
+            f"PPTP calls still active after their clients stopped: "
+            f"{active_sessions(router, 'pptp', hosts)}")  # fmt: skip
+
+
+def active_sessions(router, protocol: str, hosts: set[str]) -> list[dict]:
+    active = router.api.get("/vpn/sessions").get("active", [])
+    return [s for s in active if protocol in s["protocol"].lower() and s["lan_host"] in hosts]
+
+
+def wait_until(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 @scenario("openvpn")

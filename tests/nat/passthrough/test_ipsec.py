@@ -251,3 +251,16 @@ def test_with_ipsec_off_errors_about_its_flows_are_not_delivered():
     sent = bytes(lab.lan(esp_out(CLIENT, 0x1001)).only(WAN))
     lab.configure(NatConfig(helpers=(("ipsec", False),)))
     assert lab.wan(frag_needed(sent)).drops == ["icmp_error_no_mapping"]
+
+
+def test_nat_t_comes_back_on_its_old_port_when_ipsec_is_switched_off_and_on_again():
+    # Under symmetric NAT a new mapping gets a new port; the server keeps sending to the old
+    # one, so the returning endpoint gets its own cooling port back (and the tunnel lives).
+    lab, _ = ipsec_lab(profile="symmetric")
+    before = lab.lan(udp_out(sport=4500, dport=4500)).only(WAN)[UDP].sport
+    lab.lan(udp_out(sport=4501, dport=4500, src=CLIENT2)).only(WAN)  # moves the cursor on
+    lab.configure(NatConfig(profile="symmetric", helpers=(("ipsec", False),)))
+    lab.advance(5)
+    lab.configure(NatConfig(profile="symmetric", helpers=(("ipsec", True),)))
+    assert lab.lan(udp_out(sport=4500, dport=4500)).only(WAN)[UDP].sport == before
+    assert lab.wan(udp_in(4500, before)).only(LAN)[UDP].dport == 4500

@@ -80,3 +80,21 @@ def test_active_table_is_bounded(monkeypatch):
     sessions = [monitor.start(ctx, "esp", HOST, SERVER) for _ in range(5)]
     assert len(monitor.active) == 3
     assert sessions[0].end_reason == "monitor_full"
+
+
+def test_refused_inbound_traffic_names_its_remote_not_the_routers_wan_address():
+    from nat.direction import INBOUND
+    from nat.ipv4 import build_header
+    from nat.passthrough.ipsec import IpsecHelper
+
+    ctx, monitor = context(), VpnMonitor()
+    helper = IpsecHelper(monitor)
+    wan = addr("203.0.113.2")
+    for second in range(10):  # a server that keeps sending after IPsec was switched off
+        ctx.now = float(second)
+        packet = build_header(SERVER, wan, 50, 16) + bytes(16)
+        helper.on_blocked(ctx, INBOUND, packet, 20, "ipsec_disabled")
+    (refused,) = [log for log in logs(ctx) if log.event == "vpn_session_refused"]
+    assert refused.fields["remote"] == "198.51.100.10" and refused.fields["direction"] == "inbound"
+    assert "lan_host" not in refused.fields
+    assert not monitor.anomalies  # no "negotiation burst" pinned on the router's own address

@@ -10,6 +10,7 @@ from scapy.layers.pptp import (
     PPTPOutgoingCallRequest,
     PPTPSetLinkInfo,
     PPTPStartControlConnectionRequest,
+    PPTPStopControlConnectionRequest,
 )
 
 from nat import NatConfig
@@ -271,3 +272,38 @@ def test_frag_needed_about_gre_reaches_the_client_of_that_call():
     truncated = bytes(lab.lan(gre_out(CLIENT, 0x5001)).only(WAN))[:24]  # half a GRE header
     assert lab.wan(error / truncated).drops == ["icmp_error_no_mapping"]
     assert lab.counters.get("internal_error", 0) == 0
+
+
+def _active(monitor, lab):
+    return monitor.snapshot(lab.now)["active"]
+
+
+def test_a_call_ends_when_the_server_answers_call_clear_with_our_call_id():
+    # pptpd's Call-Disconnect-Notify may carry the peer's Call ID (ours), not its own.
+    lab, monitor = pptp_lab()
+    control = Control(lab, CLIENT, 40000)
+    nat_id, _ = place_call(control, 0x5001)
+    control.receive(PPTPCallDisconnectNotify(call_id=nat_id))
+    assert not _active(monitor, lab)
+    assert monitor.snapshot(lab.now)["recent"][0]["end_reason"] == "server disconnected the call"
+
+
+def test_a_stop_control_request_from_the_client_ends_its_calls_at_once():
+    lab, monitor = pptp_lab()
+    control = Control(lab, CLIENT, 40000)
+    place_call(control, 0x5001)
+    lab.advance(7)
+    control.send(PPTPStopControlConnectionRequest())
+    (session,) = monitor.snapshot(lab.now)["recent"]
+    assert session["end_reason"] == "control connection stopped" and session["duration"] == 7
+
+
+def test_a_cleanly_closed_control_connection_ends_its_calls_without_waiting_for_its_mapping():
+    lab, monitor = pptp_lab()
+    control = Control(lab, CLIENT, 40000)
+    nat_id, _ = place_call(control, 0x5001)
+    lab.advance(7)
+    lab.lan(tcp_out(40000, 1723, "FA", src=CLIENT, seq=control.seq, ack=control.server_seq))
+    assert not _active(monitor, lab)
+    assert monitor.snapshot(lab.now)["recent"][0]["duration"] == 7
+    assert lab.wan(gre_in(nat_id)).drops == ["pptp_gre_unmatched"]
