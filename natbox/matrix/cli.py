@@ -15,7 +15,7 @@ from natbox.argtypes import int_in, listed_choices
 from natbox.hil import DEFAULT_PROFILE, PROFILE_NAMES
 from natbox.matrix import report
 from natbox.matrix.expect import ROWS
-from natbox.matrix.record import read_cells
+from natbox.matrix.record import read_behaviours, read_cells
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 
@@ -76,20 +76,21 @@ def pytest_command(args: argparse.Namespace) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("cells-*.jsonl"):  # a new run: the old cells are not this one's
-        old.unlink()
+    for old in [*out.glob("cells-*.jsonl"), *out.glob("behaviour-*.jsonl")]:
+        old.unlink()  # a new run: the old records are not this one's
     started = time.monotonic()
     # From the report's folder: the current one may hold another copy of natbox (a checkout),
     # which stays the tree a vm router's firmware is built from.
     tree = os.environ.get("NATBOX_TREE", os.getcwd())
     result = subprocess.run(pytest_command(args), cwd=out.resolve(),
                             env={**os.environ, "NATBOX_TREE": tree})  # fmt: skip
-    cells = read_cells(out)
+    cells, behaviours = read_cells(out), read_behaviours(out)
     if not cells:
         print(f"natbox matrix: no cell ran (pytest exited {result.returncode})", file=sys.stderr)
         return result.returncode or 1
-    json_path, html_path = report.write(cells, out, time.monotonic() - started)
-    facts = report.summary(cells, time.monotonic() - started)
+    wall_s = time.monotonic() - started
+    json_path, html_path = report.write(cells, out, wall_s, behaviours)
+    facts = report.summary(cells, wall_s, behaviours)
     print(f"natbox matrix: {facts['cells']} cells, {facts['mismatches']} mismatches, "
           f"{facts['wall_s']} s: {html_path} ({json_path.name} beside it)")  # fmt: skip
     return 0 if facts["mismatches"] == 0 and result.returncode == 0 else 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from nat.config import NatConfig
 from nat.config_types import Behaviour
 from nat.passthrough import HELPER_CLASSES
 from nat.profiles import PROFILES
@@ -66,12 +67,43 @@ def needs_helper(name: str) -> Rule:
     return rule
 
 
+# RFC 5780's names for the behaviours, as a discovery client (coturn's natdiscovery) prints them.
+RFC5780_NAMES = {
+    Behaviour.ENDPOINT_INDEPENDENT: "Endpoint Independent",
+    Behaviour.ADDRESS_DEPENDENT: "Address Dependent",
+    Behaviour.ADDRESS_AND_PORT_DEPENDENT: "Address and Port Dependent",
+}
+
+
 def _filtering_name(behaviour: Behaviour) -> str:
-    return {
-        Behaviour.ENDPOINT_INDEPENDENT: "endpoint-independent",
-        Behaviour.ADDRESS_DEPENDENT: "address-dependent",
-        Behaviour.ADDRESS_AND_PORT_DEPENDENT: "address-and-port-dependent",
-    }[behaviour]
+    return RFC5780_NAMES[behaviour].lower().replace(" and ", "-and-").replace(" ", "-")
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What an RFC 5780 client should find behind a profile."""
+
+    mapping: str
+    filtering: str
+    hairpinning: bool
+    why: str
+
+
+def classification(profile: str) -> Classification:
+    settings = PROFILES[profile]
+    filtering = settings["filtering"]
+    hairpinning = settings.get("hairpinning", NatConfig().hairpinning)
+    if not hairpinning:
+        why = "the profile does not hairpin"
+    elif filtering is Behaviour.ENDPOINT_INDEPENDENT:
+        why = "hairpinned, and endpoint-independent filtering lets the client's own request in"
+    else:
+        why = ("natbox hairpins, but a hairpinned packet meets the target mapping's filtering "
+               "like any other inbound packet, and that mapping never sent to the client's own "
+               f"external address: {_filtering_name(filtering)} filtering drops it")  # fmt: skip
+    seen = hairpinning and filtering is Behaviour.ENDPOINT_INDEPENDENT
+    return Classification(RFC5780_NAMES[settings["mapping"]], RFC5780_NAMES[filtering], seen,
+                          why)  # fmt: skip
 
 
 ROWS: dict[str, Row] = {row.name: row for row in (

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from natbox.hil import plugin as hil
-from natbox.matrix.expect import ALL, ROWS, Expectation
+from natbox.matrix.expect import ALL, ROWS, Expectation, classification
 
 OUTCOME = pytest.StashKey[str]()
 
@@ -48,6 +48,38 @@ class Cell:
                               f"{'on' if self.switch else 'off'}, {self.clients} client(s)]: "
                               f"expected {self.expected} ({self.why}), observed "
                               f"{self.observed or 'nothing'}: {self.detail}")  # fmt: skip
+
+
+@dataclass
+class Behaviour:
+    """A profile's NAT behaviour as documented and as an RFC 5780 client classified it."""
+
+    mode: str
+    profile: str
+    mapping: str
+    filtering: str
+    hairpinning: bool
+    why: str
+    seen_mapping: str = ""
+    seen_filtering: str = ""
+    seen_hairpinning: bool | None = None
+    evidence: str = ""
+
+    @property
+    def matches(self) -> bool:
+        return (self.mapping, self.filtering, self.hairpinning) == (
+            self.seen_mapping, self.seen_filtering, self.seen_hairpinning)  # fmt: skip
+
+    def observe(self, mapping: str, filtering: str, hairpinning: bool) -> None:
+        self.seen_mapping, self.seen_filtering, self.seen_hairpinning = (
+            mapping, filtering, hairpinning)  # fmt: skip
+
+    def check(self) -> None:
+        assert self.matches, (
+            f"{self.profile}: documented mapping {self.mapping}, filtering {self.filtering}, "
+            f"hairpinning {self.hairpinning} ({self.why}); RFC 5780 discovery found "
+            f"{self.seen_mapping or '?'}, {self.seen_filtering or '?'}, {self.seen_hairpinning}"
+        )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -146,17 +178,41 @@ def cell(request, router, natbox_state) -> Cell:
     record(Path(out), found)
 
 
-def record(out: Path, found: Cell) -> None:
+@pytest.fixture
+def nat_behaviour(request, router, natbox_state) -> Behaviour:
+    """The profile's documented behaviour; the test fills in what discovery found."""
+    profile = natbox_state.profile or router.profile
+    documented = classification(profile)
+    found = Behaviour(natbox_state.mode, profile, documented.mapping, documented.filtering,
+                      documented.hairpinning, documented.why)  # fmt: skip
+    yield found
+    out = request.config.getoption("natbox_matrix_out")
+    if out:
+        current = request.node.stash.get(hil.CURRENT, None)
+        if current is not None:
+            hil.keep_evidence(current)
+            current["kept"] = True
+            found.evidence = str(current["folder"])
+        record(Path(out), found, "behaviour")
+
+
+def record(out: Path, found: Cell | Behaviour, kind: str = "cells") -> None:
     out.mkdir(parents=True, exist_ok=True)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    with open(out / f"cells-{worker}.jsonl", "a") as f:
+    with open(out / f"{kind}-{worker}.jsonl", "a") as f:
         f.write(json.dumps(asdict(found)) + "\n")
 
 
 def read_cells(out: Path) -> list[Cell]:
-    cells = []
-    for path in sorted(out.glob("cells-*.jsonl")):
-        for line in path.read_text().splitlines():
-            if line.strip():
-                cells.append(Cell(**json.loads(line)))
-    return cells
+    return [Cell(**row) for row in _read(out, "cells")]
+
+
+def read_behaviours(out: Path) -> list[Behaviour]:
+    return [Behaviour(**row) for row in _read(out, "behaviour")]
+
+
+def _read(out: Path, kind: str) -> list[dict]:
+    rows = []
+    for path in sorted(out.glob(f"{kind}-*.jsonl")):
+        rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return rows

@@ -15,7 +15,7 @@ from pathlib import Path
 from natbox.hil import PROFILE_NAMES
 from natbox.matrix.expect import ROWS, WORKS
 from natbox.matrix.grid import CLIENTS
-from natbox.matrix.record import Cell
+from natbox.matrix.record import Behaviour, Cell
 
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
@@ -30,27 +30,33 @@ td.missing { background: #fff; color: #999; }
 td.exception { outline: 3px dashed #c9a400; outline-offset: -3px; }
 .legend span { display: inline-block; padding: 2px 8px; margin-right: 6px; border: 1px solid #bbb; }
 small { color: #555; }
+td.why { text-align: left; max-width: 40em; }
 """
 
 
-def summary(cells: list[Cell], wall_s: float) -> dict:
+def summary(cells: list[Cell], wall_s: float, behaviours: list[Behaviour] = ()) -> dict:
     return {
         "cells": len(cells),
-        "mismatches": sum(not c.matches for c in cells),
+        "mismatches": sum(not c.matches for c in cells) + sum(not b.matches for b in behaviours),
+        "behaviour_mismatches": sum(not b.matches for b in behaviours),
         "exceptions": sum(bool(c.exception) for c in cells),
         "wall_s": round(wall_s, 1),
         "modes": sorted({c.mode for c in cells}),
     }
 
 
-def write(cells: list[Cell], out: Path, wall_s: float) -> tuple[Path, Path]:
+def write(cells: list[Cell], out: Path, wall_s: float,
+          behaviours: list[Behaviour] = ()) -> tuple[Path, Path]:  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     ordered = sorted(cells, key=_order)
-    report = {**summary(ordered, wall_s), "rows": {n: r.title for n, r in ROWS.items()},
-              "cell_list": [asdict(c) for c in ordered]}  # fmt: skip
+    behaviours = sorted(behaviours, key=lambda b: (b.mode, _profile_index(b.profile)))
+    classified = [{**asdict(b), "matches": b.matches} for b in behaviours]
+    report = {**summary(ordered, wall_s, behaviours),
+              "rows": {n: r.title for n, r in ROWS.items()},
+              "cell_list": [asdict(c) for c in ordered], "nat_behaviour": classified}  # fmt: skip
     json_path, html_path = out / "matrix.json", out / "matrix.html"
     json_path.write_text(json.dumps(report, indent=2) + "\n")
-    html_path.write_text(page(ordered, out, wall_s))
+    html_path.write_text(page(ordered, out, wall_s, behaviours))
     return json_path, html_path
 
 
@@ -64,8 +70,8 @@ def _profile_index(profile: str) -> int:
     return PROFILE_NAMES.index(profile) if profile in PROFILE_NAMES else len(PROFILE_NAMES)
 
 
-def page(cells: list[Cell], out: Path, wall_s: float) -> str:
-    facts = summary(cells, wall_s)
+def page(cells: list[Cell], out: Path, wall_s: float, behaviours: list[Behaviour] = ()) -> str:
+    facts = summary(cells, wall_s, behaviours)
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>natbox passthrough matrix"
         f"</title><style>{STYLE}</style></head><body>",
@@ -80,6 +86,8 @@ def page(cells: list[Cell], out: Path, wall_s: float) -> str:
     ]
     for mode in sorted({c.mode for c in cells}):
         parts.append(_grid(mode, [c for c in cells if c.mode == mode], out))
+    if behaviours:
+        parts.append(_behaviour_table(behaviours, out))
     exceptions = [c for c in cells if c.exception]
     if exceptions:
         parts.append("<h2>Documented exceptions</h2><ul>")
@@ -125,6 +133,34 @@ def _td(cell: Cell | None, out: Path) -> str:
         href = os.path.relpath(cell.evidence, out)
         text = f"<a href='{html.escape(href)}/'>{text}</a>"
     return f"<td class='{classes}' title='{html.escape(title)}'>{text}</td>"
+
+
+def _behaviour_table(behaviours: list[Behaviour], out: Path) -> str:
+    lines = ["<h2>NAT behaviour: documented vs RFC 5780 discovery (coturn's natdiscovery)</h2>",
+             "<table><tr><th>mode</th><th>profile</th><th>mapping</th><th>filtering</th>"
+             "<th>hairpinning</th><th>why this hairpinning</th></tr>"]  # fmt: skip
+    for b in behaviours:
+        tds = [_pair(b.mapping, b.seen_mapping), _pair(b.filtering, b.seen_filtering),
+               _pair(_yes(b.hairpinning), _yes(b.seen_hairpinning))]  # fmt: skip
+        profile = html.escape(b.profile)
+        if b.evidence:
+            profile = f"<a href='{html.escape(os.path.relpath(b.evidence, out))}/'>{profile}</a>"
+        why = f"<td class='why'><small>{html.escape(b.why)}</small></td>"
+        lines.append(
+            f"<tr><td>{html.escape(b.mode)}</td><td>{profile}</td>{''.join(tds)}{why}</tr>"
+        )
+    lines.append("</table>")
+    return "\n".join(lines)
+
+
+def _yes(value: bool | None) -> str:
+    return "?" if value is None else "yes" if value else "no"
+
+
+def _pair(documented: str, seen: str) -> str:
+    kind = "works" if documented == seen else "mismatch"
+    return (f"<td class='{kind}'>{html.escape(documented)}<br><small>seen: "
+            f"{html.escape(seen or '?')}</small></td>")  # fmt: skip
 
 
 def _label(cell: Cell) -> str:
