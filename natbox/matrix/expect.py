@@ -114,6 +114,7 @@ ROWS: dict[str, Row] = {row.name: row for row in (
     Row("ikev2", "IPsec IKEv2 + NAT-T (strongSwan)", "ipsec", needs_helper("ipsec")),
     Row("esp", "IPsec raw ESP (crafted)", "ipsec", needs_helper("ipsec")),
     Row("pptp", "PPTP (pptpd, pptp)", "pptp", needs_helper("pptp")),
+    Row("l2tp", "L2TP (xl2tpd both ends)", "l2tp", needs_helper("l2tp")),
     Row("openvpn", "OpenVPN over UDP", ALL, client_initiated("OpenVPN's UDP from the client")),
     Row("wireguard", "WireGuard (wireguard-go)", ALL,
         client_initiated("WireGuard's UDP from the client")),

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from natbox.hil import PROFILE_NAMES
-from natbox.matrix.expect import ROWS, WORKS
+from natbox.matrix.expect import ALL, ROWS, WORKS
 from natbox.matrix.grid import CLIENTS
 from natbox.matrix.record import Behaviour, Cell
 
@@ -109,7 +109,7 @@ def _grid(mode: str, cells: list[Cell], out: Path) -> str:
         for clients in CLIENTS:
             if not any(c.row == row and c.clients == clients for c in cells):
                 continue
-            switch = ROWS[row].switch
+            switch = "every passthrough" if ROWS[row].switch == ALL else ROWS[row].switch
             plural = "s" if clients > 1 else ""
             label = (f"{html.escape(ROWS[row].title)} <small>({clients} client{plural}; "
                      f"switch: {html.escape(switch)})</small>")  # fmt: skip

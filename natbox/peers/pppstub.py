@@ -194,9 +194,13 @@ def main(argv: list[str] | None = None) -> int:
                 child.terminate()
                 child.wait(5)
         return 0
-    if os.isatty(sys.stdin.fileno()):  # a call's pty: raw, as pppd sets it (no echo, no lines)
-        tty.setraw(sys.stdin.fileno())
-    speak(sys.stdin.fileno(), sys.stdout.fileno(), args.status, None)
+    read_fd, write_fd = sys.stdin.fileno(), sys.stdout.fileno()
+    devices = [a for a in _pppd_options if a.startswith("/dev/")]
+    if devices and not os.isatty(read_fd):  # given the call's tty by name, as pppd can be
+        read_fd = write_fd = os.open(devices[0], os.O_RDWR | os.O_NOCTTY)
+    if os.isatty(read_fd):  # a call's pty: raw, as pppd sets it (no echo, no lines)
+        tty.setraw(read_fd)
+    speak(read_fd, write_fd, args.status, None)
     return 0
 
 

@@ -1,7 +1,7 @@
 """The VPN rows, with real programs on both ends: strongSwan IKEv2 with NAT-T and crafted raw
-ESP (IPsec), pptpd and pptp (PPTP, PPP's framing carried by natbox.peers.pppstub), and the
-article's "modern VPNs need no passthrough": OpenVPN over UDP and WireGuard (wireguard-go)
-under every profile with every passthrough off."""
+ESP (IPsec), pptpd and pptp (PPTP), xl2tpd on both ends (L2TP; PPP's framing carried by
+natbox.peers.pppstub in both), and the article's "modern VPNs need no passthrough": OpenVPN
+over UDP and WireGuard (wireguard-go) under every profile with every passthrough off."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import time
 from natbox.matrix.expect import BLOCKED, WORKS
 from natbox.matrix.grid import scenario
 from natbox.matrix.together import at_once, verdict
-from natbox.peers import esp, openvpn, pptp, strongswan, wireguard
+from natbox.peers import esp, l2tp, openvpn, pptp, strongswan, wireguard
 
 
 def observe(cell, results: list[tuple[bool, object]]) -> None:
@@ -78,6 +78,19 @@ def test_pptp(cell, router, lan_clients, internet, clients, tmp_path):
         assert wait_until(lambda: not active_sessions(router, "pptp", hosts), 5), (
             f"PPTP calls still active after their clients stopped: "
             f"{active_sessions(router, 'pptp', hosts)}")  # fmt: skip
+
+
+@scenario("l2tp")
+def test_l2tp(cell, lan_clients, internet, clients, tmp_path):
+    l2tp.Server(internet, tmp_path / "server")
+    lacs = [l2tp.Client(host, tmp_path / host.name, internet.address)
+            for host in lan_clients[:clients]]  # fmt: skip
+
+    def session(client):
+        seen = client.opened(10 if cell.expected == WORKS else 4)
+        return bool(seen.get("opened") and seen.get("received", {}).get("echo-reply")), seen
+
+    observe(cell, at_once(session, lacs))
 
 
 def active_sessions(router, protocol: str, hosts: set[str]) -> list[dict]:

@@ -1,0 +1,103 @@
+"""L2TP with real programs: xl2tpd on both ends (an LNS on the internet host, a LAC with
+autodial on each LAN client), tunnel and session up over UDP 1701. xl2tpd starts pppd by its
+fixed path and this host kernel has no PPP: inside each xl2tpd's own mount namespace a
+script that starts natbox.peers.pppstub is bind-mounted over /usr/sbin/pppd, and LCP then
+opens and echoes both ways across the router."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from natbox.hil.hosts import Background, Host
+
+PORT = 1701
+PPPD = "/usr/sbin/pppd"
+
+SERVER_CONF = """[global]
+listen-addr = {address}
+port = {port}
+
+[lns default]
+ip range = 10.69.0.100-10.69.0.199
+local ip = 10.69.0.1
+require authentication = no
+pppoptfile = {directory}/options
+length bit = yes
+"""
+
+CLIENT_CONF = """[global]
+port = {port}
+
+[lac server]
+lns = {server}
+require authentication = no
+pppoptfile = {directory}/options
+length bit = yes
+autodial = yes
+redial = no
+"""
+
+
+def _stand_in(directory: Path, name: str) -> Path:
+    script = directory / "pppd"
+    python_path = shlex.quote(":".join(sys.path))
+    status = directory / f"{name}-$$-lcp.json"  # one per session: its PID
+    script.write_text(f"#!/bin/sh\nexec env PYTHONPATH={python_path} {sys.executable} -m "
+                      f"natbox.peers.pppstub --status {status} \"$@\"\n")  # fmt: skip
+    script.chmod(0o755)
+    return script
+
+
+def _xl2tpd(host: Host, directory: Path, conf: str, name: str) -> Background:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "options").write_text("noauth\n")
+    (directory / "xl2tpd.conf").write_text(conf)
+    stand_in = _stand_in(directory, name)
+    # A private /run (xl2tpd's control pipe) and our pppd, in this xl2tpd's mount namespace.
+    return host.start(f"mount -t tmpfs tmpfs /run && mkdir -p /run/xl2tpd && "
+                      f"mount --bind {stand_in} {PPPD} && exec xl2tpd -D -c {directory}/xl2tpd.conf"
+                      f" -p /run/xl2tpd.pid -C /run/xl2tpd/l2tp-control", name=name)  # fmt: skip
+
+
+def lcp_seen(directory: Path, name: str) -> list[dict]:
+    seen = []
+    for path in sorted(directory.glob(f"{name}-*-lcp.json")):
+        with contextlib.suppress(ValueError):  # caught between two writes
+            seen.append(json.loads(path.read_text()))
+    return seen
+
+
+class Server:
+    def __init__(self, host: Host, directory: Path, address: str | None = None):
+        self.directory = directory
+        address = address or host.address
+        self.process = _xl2tpd(host, directory, SERVER_CONF.format(
+            address=address, port=PORT, directory=directory), "xl2tpd-lns")  # fmt: skip
+        deadline = time.monotonic() + 10
+        while not host.run(["ss", "-Hlun", "sport", "=", f":{PORT}"], check=False).stdout.strip():
+            if time.monotonic() > deadline or not self.process.running:
+                raise RuntimeError(f"xl2tpd did not start: {self.process.output()[-1500:]}")
+            time.sleep(0.1)
+
+
+class Client:
+    def __init__(self, host: Host, directory: Path, server: str):
+        self.directory = directory
+        self.process = _xl2tpd(host, directory, CLIENT_CONF.format(
+            server=server, port=PORT, directory=directory), "xl2tpd-lac")  # fmt: skip
+
+    def opened(self, timeout: float) -> dict:
+        """LCP's state once it opened and echoes came back, or as it was at ``timeout``."""
+        deadline = time.monotonic() + timeout
+        seen: dict = {}
+        while time.monotonic() < deadline and self.process.running:
+            for seen in lcp_seen(self.directory, "xl2tpd-lac"):
+                if seen.get("opened") and seen.get("received", {}).get("echo-reply"):
+                    return seen
+            time.sleep(0.2)
+        return seen
