@@ -61,6 +61,10 @@ class NatConfig:
     port_forwards: tuple[PortForward, ...] = ()
     dmz_host: str | None = None
     helpers: tuple[tuple[str, bool], ...] = ()  # (name, enabled) for passthrough/ALG helpers
+    # (server port, helper): ports given to a helper, replacing its own, e.g. RTSP on 8554:
+    # ((554, "rtsp"), (8554, "rtsp")). A port belongs to one helper; given away, it leaves the
+    # helper that had it by default.
+    helper_ports: tuple[tuple[int, str], ...] = ()
     # TLS server names the SSTP helper treats as SSTP VPN servers when SSTP is disabled.
     sstp_servers: tuple[str, ...] = ()
     random_seed: int = 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -83,6 +84,8 @@ def config_to_dict(config: Any) -> dict[str, Any]:
             value = [dataclasses.asdict(fw) for fw in value]
         elif f.name == "helpers":
             value = dict(value)
+        elif f.name == "helper_ports":
+            value = {str(port): name for port, name in value}
         elif isinstance(value, tuple):
             value = list(value)
         out[f.name] = value
@@ -94,6 +97,7 @@ MAX_TIMEOUT = 30 * 86400.0  # a month; Linux's TCP established timeout is 5 days
 MAX_PORT_FORWARDS = 256
 MAX_NAME = 64
 MAX_SSTP_SERVERS = 16
+MAX_HELPER_PORTS = 16
 _HOST_NAME = DNS_NAME + r"\.?"  # an SSTP server's name may be written fully qualified
 HELPER_NAME = r"[a-z0-9_-]{1,32}"
 
@@ -142,6 +146,41 @@ class HelperSwitches(Rule):
         }
 
 
+# A port number as a JSON object's key: 1..65535, no leading zero.
+PORT_KEY = r"[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]"
+
+
+class HelperPorts(Rule):
+    """``{"8554": "rtsp"}``: server ports given to a helper (a port has one helper, so no two
+    can be given the same one). ``names``: the helpers that may be named (the API's schema
+    lists them; the model checks them against the engine's own)."""
+
+    def __init__(self, names: tuple[str, ...] = ()):
+        self.names = names
+
+    def parse(self, name: str, value: Any) -> tuple[tuple[int, str], ...]:
+        if not isinstance(value, dict):
+            raise ConfigError(name, "must be an object of port: protocol")
+        if len(value) > MAX_HELPER_PORTS:
+            raise ConfigError(name, f"at most {MAX_HELPER_PORTS} ports")
+        given = []
+        for key, helper in value.items():
+            if not isinstance(key, str) or not re.fullmatch(PORT_KEY, key):
+                raise ConfigError(f"{name}.{key}", "expected a port number, 1 to 65535")
+            Text(32, HELPER_NAME, "a helper name").parse(f"{name}.{key}", helper)
+            given.append((int(key), helper))
+        return tuple(sorted(given))
+
+    def schema(self) -> dict[str, Any]:
+        names = {"enum": list(self.names)} if self.names else {"pattern": f"^{HELPER_NAME}$"}
+        return {
+            "type": "object",
+            "propertyNames": {"pattern": f"^({PORT_KEY})$"},
+            "additionalProperties": {"type": "string", **names},
+            "maxProperties": MAX_HELPER_PORTS,
+        }
+
+
 def _enum_rule(enum: type[Enum]) -> Choice:
     return Choice(tuple(member.value for member in enum))
 
@@ -169,6 +208,7 @@ FIELD_RULES: dict[str, tuple[Rule, Any]] = {
     "port_forwards": (ListOf(PORT_FORWARD, MAX_PORT_FORWARDS), None),
     "dmz_host": (Nullable(Address(), empty_is_none=True), None),
     "helpers": (HelperSwitches(), None),
+    "helper_ports": (HelperPorts(), None),
     "sstp_servers": (ListOf(Text(253, _HOST_NAME, "a host name"), MAX_SSTP_SERVERS), None),
     "random_seed": (Integer(0, 2**63 - 1), None),
 }

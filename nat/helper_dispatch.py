@@ -37,6 +37,7 @@ class HelperDispatch:
         self._blocked_ports: dict[tuple[int, int], tuple[str, Helper]] = {}
         self._blocked_protocols: dict[int, tuple[str, Helper]] = {}
         self._owned_ports: dict[int, Helper] = {}
+        self.ports: dict[str, list[tuple[int, int]]] = {}  # helper -> (proto, port) it serves
 
     def configure(self, config: NatConfig, now: float) -> None:
         enabled = {
@@ -50,9 +51,9 @@ class HelperDispatch:
         self.ctx.enabled = frozenset(enabled)
         self._ports, self._protocols, self._owned_ports = {}, {}, {}
         self._blocked_ports, self._blocked_protocols = {}, {}
+        self.ports = {name: helper.ports(config) for name, helper in self.helpers.items()}
         for name, helper in self.helpers.items():
-            ports = [(ipv4.TCP, p) for p in helper.tcp_ports]
-            ports += [(ipv4.UDP, p) for p in helper.udp_ports]
+            ports = self.ports[name]
             if name in enabled:
                 self._ports.update(dict.fromkeys(ports, helper))
                 self._protocols.update(dict.fromkeys(helper.ip_protocols, helper))
@@ -75,9 +76,7 @@ class HelperDispatch:
         """A helper switched on takes over the live sessions on its ports that have none (or
         only its own disabled-mode inspection), so turning an ALG on works at once, not only
         after the old 5-tuple expires."""
-        ports = {(ipv4.TCP, p) for p in helper.tcp_ports} | {
-            (ipv4.UDP, p) for p in helper.udp_ports
-        }
+        ports = set(self.ports[helper.name])
         if not ports:
             return
         for mapping in list(self.ctx.table.inn.values()):

@@ -19,6 +19,8 @@ from router.model import RouterConfig
 # "Leave this as it is": None cannot say it, as a JSON null is a value to refuse.
 KEEP: Any = ...
 HELPER_NAMES = tuple(cls.name for cls in HELPER_CLASSES)
+# Those whose server ports may be moved (nat.helper_ports); IPsec's are fixed.
+MOVABLE_HELPERS = tuple(cls.name for cls in HELPER_CLASSES if cls.configurable_ports)
 PROFILE_NAMES = tuple(PROFILES)
 # Settings a NAT profile sets together; a new profile must not inherit the old one's values.
 PROFILE_KEYS = frozenset(key for settings in PROFILES.values() for key in settings)
@@ -48,8 +50,11 @@ def enable_warnings(old: RouterConfig, new: RouterConfig) -> list[str]:
 
 
 def switch_helpers(
-    config: RouterConfig, enabled: dict[str, Any], sstp_servers: Any = KEEP
-) -> RouterConfig:
+    config: RouterConfig, enabled: dict[str, Any], sstp_servers: Any = KEEP,
+    helper_ports: Any = KEEP,
+) -> RouterConfig:  # fmt: skip
+    """``helper_ports``: the ports given to helpers, {"8554": "rtsp"} (all of them: it
+    replaces the ones given before; ``ports_given`` makes it for one protocol)."""
     unknown = sorted(set(enabled) - set(HELPER_NAMES))
     if unknown:
         choices = ", ".join(HELPER_NAMES)
@@ -58,7 +63,21 @@ def switch_helpers(
     data["nat"]["helpers"] = {**data["nat"]["helpers"], **enabled}
     if sstp_servers is not KEEP:
         data["nat"]["sstp_servers"] = sstp_servers
+    if helper_ports is not KEEP:
+        data["nat"]["helper_ports"] = helper_ports
     return RouterConfig.from_dict(data)
+
+
+def ports_given(config: RouterConfig, name: str, ports: list[int]) -> dict[str, str]:
+    """The ports given to helpers, with ``name``'s replaced by ``ports`` ([]: its own)."""
+    given = {str(p): helper for p, helper in config.nat.helper_ports if helper != name}
+    return {**given, **{str(port): name for port in ports}}
+
+
+def helper_ports(config: RouterConfig) -> dict[str, list[int]]:
+    """Every helper's server ports as they are now (its own, or the ones it was given)."""
+    return {cls.name: sorted({port for _, port in cls.ports(config.nat)} | cls.owns_udp_ports)
+            for cls in HELPER_CLASSES}  # fmt: skip
 
 
 def set_nat(

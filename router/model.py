@@ -134,6 +134,7 @@ class RouterConfig:
             web=WebAccess(**WEB.parse("web", data.get("web", {}))),
         )
         _check_lan_hosts(config)
+        _check_helper_ports(config.nat)
         _check_wan_gateway(config)
         _check_lan_and_wan_apart(config)
         _check_dns_names(config)
@@ -162,6 +163,21 @@ class RouterConfig:
 def _expect_dict(name: str, value: Any) -> None:
     if not isinstance(value, dict):
         raise ConfigError(name, "must be an object")
+
+
+def _check_helper_ports(nat: NatConfig) -> None:
+    """Ports given to helpers (``nat.helper_ports``) name a helper whose ports may move."""
+    from nat.passthrough import HELPER_CLASSES
+
+    classes = {cls.name: cls for cls in HELPER_CLASSES}
+    for port, name in nat.helper_ports:
+        if name not in classes:
+            choices = ", ".join(classes)
+            raise ConfigError(f"nat.helper_ports.{port}", f"no such protocol; one of {choices}")
+        if not classes[name].configurable_ports:
+            raise ConfigError(
+                f"nat.helper_ports.{port}", f"{name}'s ports are fixed by its protocol"
+            )
 
 
 def _nat(value: Any) -> NatConfig:

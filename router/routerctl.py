@@ -112,13 +112,34 @@ def cmd_events(a) -> None:
 
 def cmd_passthrough(a) -> None:
     if a.action == "show":
-        for name, state in edits.helper_states(running()).items():
-            print(f"{name:6} {'on' if state else 'off'}")
+        config = running()
+        ports = edits.helper_ports(config)
+        for name, state in edits.helper_states(config).items():
+            served = ",".join(map(str, ports[name])) or "-"
+            print(f"{name:6} {'on' if state else 'off':3} ports {served}")
         return
     if a.name not in edits.HELPER_NAMES:
         raise Refused(f"unknown passthrough {a.name!r}; one of {', '.join(edits.HELPER_NAMES)}")
+    if a.action == "ports":
+        given = edits.ports_given(running(), a.name, _port_list(a.ports))
+        answer = apply(edits.switch_helpers, {}, edits.KEEP, given)
+        served = ",".join(map(str, edits.helper_ports(running())[a.name]))
+        applied(f"{a.name} serves ports {served}", answer)
+        return
     answer = apply(edits.switch_helpers, {a.name: a.action == "enable"})
     applied(f"{a.name} {'on' if a.action == 'enable' else 'off'}", answer)
+
+
+def _port_list(text: str | None) -> list[int]:
+    """``554,8554``, or ``default`` (the protocol's own ports)."""
+    if text is None:
+        raise Refused("passthrough ports NAME needs PORT[,PORT...] or default")
+    if text == "default":
+        return []
+    words = [w for w in text.replace(",", " ").split() if w]
+    if not words or not all(w.isdigit() for w in words):
+        raise Refused(f"ports {text!r}: expected PORT[,PORT...] (e.g. 554,8554) or default")
+    return [int(w) for w in words]
 
 
 def cmd_profile(a) -> None:
@@ -432,9 +453,12 @@ def parser() -> argparse.ArgumentParser:
                        ("events", "VPN and engine event log"),
                        ("save", "keep the running configuration across reboots")):  # fmt: skip
         sub.add_parser(name, help=text)
-    pt = sub.add_parser("passthrough", help="show, enable or disable VPN passthrough / ALGs")
-    pt.add_argument("action", nargs="?", choices=("show", "enable", "disable"), default="show")
+    pt = sub.add_parser("passthrough", help="show, enable or disable VPN passthrough / ALGs, or "
+                        "move one: ports NAME 554,8554 | default")  # fmt: skip
+    pt.add_argument("action", nargs="?", choices=("show", "enable", "disable", "ports"),
+                    default="show")  # fmt: skip
     pt.add_argument("name", nargs="?")
+    pt.add_argument("ports", nargs="?")
     profiles = ", ".join(edits.PROFILE_NAMES)
     pr = sub.add_parser("profile", help=f"show or set the NAT profile: {profiles}")
     pr.add_argument("name", nargs="?")

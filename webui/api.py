@@ -177,7 +177,11 @@ def put_config():
 def get_passthrough():
     config = state().backend.get_config()
     return jsonify(
-        {"protocols": passthrough_rows(config), "sstp_servers": list(config.nat.sstp_servers)}
+        {
+            "protocols": passthrough_rows(config),
+            "sstp_servers": list(config.nat.sstp_servers),
+            "helper_ports": config.nat.to_dict()["helper_ports"],
+        }
     )
 
 
@@ -185,13 +189,14 @@ def get_passthrough():
 def put_passthrough():
     config = state().backend.get_config()
     data = _body()
-    unknown = sorted(set(data) - {"helpers", "sstp_servers"})
+    unknown = sorted(set(data) - {"helpers", "sstp_servers", "helper_ports"})
     if unknown:
         raise ConfigError(unknown[0], "unknown setting")
     helpers = data.get("helpers", {})
     if not isinstance(helpers, dict):
         raise ConfigError("helpers", "expected an object of protocol: true/false")
-    new = with_passthrough(config, helpers, data.get("sstp_servers", KEEP))
+    new = with_passthrough(config, helpers, data.get("sstp_servers", KEEP),
+                           data.get("helper_ports", KEEP))  # fmt: skip
     return _apply(new, enable_warnings(config, new))
 
 

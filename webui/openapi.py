@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from nat.config_parse import FIELD_RULES, PORT_FORWARD
+from nat.config_parse import FIELD_RULES, PORT_FORWARD, HelperPorts
 from nat.rules import Boolean, Fields, MapOf
-from router.edits import HELPER_NAMES
+from router.edits import HELPER_NAMES, MOVABLE_HELPERS
 from router.model import SECTIONS
 from router.update.journal import STATES as JOURNAL_STATES
 from router.update.layout import SLOTS
@@ -415,18 +415,27 @@ SCHEMAS: dict[str, Any] = {
             "default_reason": {"type": "string"},
             "enabled": {"type": "boolean"},
             "warning": {"type": "string"},
+            "ports": {"type": "array", "items": {"type": "integer"}},
+            "own_ports": {"type": "array", "items": {"type": "integer"}},
+            "configurable_ports": {"type": "boolean"},
         },
     },
     "Passthrough": {
         "type": "object",
-        "required": ["protocols", "sstp_servers"],
+        "required": ["protocols", "sstp_servers", "helper_ports"],
         "properties": {
             "protocols": {"type": "array", "items": _ref("Protocol")},
             "sstp_servers": STRINGS,
+            "helper_ports": NAT_RULES["helper_ports"].schema(),
         },
     },
     "PassthroughUpdate": Fields(
-        {"helpers": MapOf(HELPER_NAMES, Boolean()), "sstp_servers": NAT_RULES["sstp_servers"]}
+        {
+            "helpers": MapOf(HELPER_NAMES, Boolean()),
+            "sstp_servers": NAT_RULES["sstp_servers"],
+            # Ports given to helpers (RTSP on 8554), all of them: {} gives every one its own.
+            "helper_ports": HelperPorts(MOVABLE_HELPERS),
+        }
     ).schema(),
     "Mapping": {
         "type": "object",

@@ -23,7 +23,7 @@ MIN_PASSWORD_LENGTH = 8
 
 def passthrough_rows(config: RouterConfig) -> list[dict[str, Any]]:
     """One row per protocol, with the facts the README table shows, and its switch."""
-    states = edits.helper_states(config)
+    states, ports = edits.helper_states(config), edits.helper_ports(config)
     return [
         {
             "name": cls.name,
@@ -37,16 +37,20 @@ def passthrough_rows(config: RouterConfig) -> list[dict[str, Any]]:
             "default_reason": cls.default_reason,
             "enabled": states[cls.name],
             "warning": cls.enable_warning,
+            "ports": ports[cls.name],
+            "own_ports": sorted(cls.tcp_ports | cls.udp_ports | cls.owns_udp_ports),
+            "configurable_ports": cls.configurable_ports,
         }
         for cls in HELPER_CLASSES
     ]
 
 
 def with_passthrough(
-    config: RouterConfig, enabled: dict[str, Any], sstp_servers: Any = edits.KEEP
-) -> RouterConfig:
+    config: RouterConfig, enabled: dict[str, Any], sstp_servers: Any = edits.KEEP,
+    helper_ports: Any = edits.KEEP,
+) -> RouterConfig:  # fmt: skip
     with _section("nat."):
-        return edits.switch_helpers(config, enabled, sstp_servers)
+        return edits.switch_helpers(config, enabled, sstp_servers, helper_ports)
 
 
 def with_nat(config: RouterConfig, profile: Any, port_forwards: Any, dmz_host: Any) -> RouterConfig:

@@ -74,6 +74,7 @@ class IpsecHelper(PassthroughHelper):
     name = "ipsec"
     udp_ports = frozenset({NATT_PORT})
     owns_udp_ports = frozenset({IKE_PORT})
+    configurable_ports = False  # IKE shares port 500 by SPI; NAT-T floats to 4500 (RFC 3947)
     ip_protocols = frozenset({ipv4.ESP, ipv4.AH})
     title = "IPsec"
     carries = "UDP 500 (IKE), UDP 4500 (NAT-T), IP protocol 50 (ESP); protocol 51 (AH) blocked"

@@ -92,3 +92,16 @@ def test_engine_keeps_its_config_when_new_input_is_refused():
     with pytest.raises(ConfigError):
         engine.configure(NatConfig.from_dict({"mapping": "nonsense"}), 1.0)
     assert engine.config is before
+
+
+def test_helper_ports_round_trip_sorted_and_refused_with_the_field_named():
+    config = NatConfig.from_dict({"helper_ports": {"8554": "rtsp", "554": "rtsp"}})
+    assert config.helper_ports == ((554, "rtsp"), (8554, "rtsp"))
+    assert config.to_dict()["helper_ports"] == {"554": "rtsp", "8554": "rtsp"}
+    refusals = (({"0": "rtsp"}, "helper_ports.0"), ({"08554": "rtsp"}, "helper_ports.08554"),
+                ({"70000": "rtsp"}, "helper_ports.70000"), ({"554": "RTSP!"}, "helper_ports.554"),
+                ([554], "helper_ports"))  # fmt: skip
+    for bad, field in refusals:
+        with pytest.raises(ConfigError) as refused:
+            NatConfig.from_dict({"helper_ports": bad})
+        assert refused.value.field == field

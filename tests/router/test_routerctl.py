@@ -46,6 +46,17 @@ def test_passthrough_enable_writes_the_running_config_and_reloads(device, capsys
     routerctl.main(["passthrough"])
     out = capsys.readouterr().out
     assert "pptp   on" in out and "sstp   on" in out and "sip    off" in out
+    assert "rtsp   off ports 554" in out and "ipsec  off ports 500,4500" in out
+
+
+def test_a_protocol_is_moved_to_other_ports_and_back(device, capsys):
+    assert routerctl.main(["passthrough", "ports", "rtsp", "554,8554"]) == 0
+    assert running()["nat"]["helper_ports"] == {"554": "rtsp", "8554": "rtsp"}
+    assert "rtsp serves ports 554,8554" in capsys.readouterr().out
+    routerctl.main(["passthrough"])
+    assert "rtsp   off ports 554,8554" in capsys.readouterr().out
+    assert routerctl.main(["passthrough", "ports", "rtsp", "default"]) == 0
+    assert running()["nat"]["helper_ports"] == {} and device == ["reload", "reload"]
 
 
 def test_https_is_switched_in_the_running_configuration(device, capsys):
@@ -110,6 +121,8 @@ def test_a_daemon_that_does_not_take_the_change_is_not_reported_as_nothing_chang
         (["hostname", "bad name"], "invalid hostname"),
         (["profile", "no-such"], "unknown NAT profile"),
         (["passthrough", "enable", "telnet"], "unknown passthrough"),
+        (["passthrough", "ports", "ipsec", "600"], "ports are fixed by its protocol"),
+        (["passthrough", "ports", "rtsp", "eighty"], "expected PORT[,PORT...]"),
     ],
 )
 def test_refusals_leave_the_running_config(device, capsys, argv, message):

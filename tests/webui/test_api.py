@@ -90,6 +90,8 @@ def test_passthrough_enable_pptp(call, backend):
         ("PUT", "/passthrough", {"helpers": {"openvpn": True}}, "helpers.openvpn"),
         ("PUT", "/passthrough", {"sstp_servers": ["not a host"]}, "sstp_servers[0]"),
         ("PUT", "/passthrough", {"colour": 1}, "colour"),
+        ("PUT", "/passthrough", {"helper_ports": {"500": "ipsec"}}, "helper_ports.500"),
+        ("PUT", "/passthrough", {"helper_ports": {"0": "rtsp"}}, "helper_ports.0"),
         ("PUT", "/nat", {"dmz_host": "8.8.8.8"}, "dmz_host"),
         ("PUT", "/nat", {"profile": "open"}, "profile"),
         ("PUT", "/nat", {"port_forwards": [{"proto": "sctp", "ext_port": 1, "host": "1.2.3.4"}]},
@@ -196,3 +198,16 @@ def test_the_front_errors_are_documented_and_have_the_error_shape(app, api, call
     check_response("POST", "/session", login)
     missing = api.call("GET", "/api-route-that-does-not-exist")
     assert missing.status_code == 404 and missing.json["error"]["message"]
+
+
+def test_a_protocol_moved_to_other_ports_serves_them_in_the_engine(call, backend):
+    body = {"helpers": {"rtsp": True}, "helper_ports": {"554": "rtsp", "8554": "rtsp"}}
+    assert call("PUT", "/passthrough", json=body).status_code == 200
+    answer = call("GET", "/passthrough").json
+    rtsp = next(row for row in answer["protocols"] if row["name"] == "rtsp")
+    assert rtsp["ports"] == [554, 8554] and rtsp["own_ports"] == [554]
+    assert answer["helper_ports"] == {"554": "rtsp", "8554": "rtsp"}
+    assert backend.get_config().nat.helper_ports == ((554, "rtsp"), (8554, "rtsp"))
+    assert call("PUT", "/passthrough", json={"helper_ports": {}}).status_code == 200
+    rtsp = next(r for r in call("GET", "/passthrough").json["protocols"] if r["name"] == "rtsp")
+    assert rtsp["ports"] == [554]  # its own again

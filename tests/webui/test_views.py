@@ -68,6 +68,18 @@ def test_passthrough_change_keeps_unrelated_flows(browser, backend):
     assert "connections were reset" not in browser.get("/passthrough").text
 
 
+def test_a_protocols_ports_are_set_on_the_passthrough_page(browser, backend):
+    response = browser.post("/passthrough", {"helper-rtsp": "on", "ports-rtsp": "554, 8554"})
+    assert response.location == "/passthrough"
+    assert backend.get_config().nat.helper_ports == ((554, "rtsp"), (8554, "rtsp"))
+    assert 'value="554, 8554"' in browser.get("/passthrough").text
+    refused = browser.post("/passthrough", {"helper-rtsp": "on", "ports-rtsp": "554, eighty"})
+    assert refused.status_code == 422 and "expected port numbers" in refused.text
+    assert backend.get_config().nat.helper_ports == ((554, "rtsp"), (8554, "rtsp"))  # kept
+    browser.post("/passthrough", {"helper-rtsp": "on", "ports-rtsp": "554"})  # its own again
+    assert backend.get_config().nat.helper_ports == ()
+
+
 def test_passthrough_error_next_to_the_field(browser, backend):
     response = browser.post("/passthrough", {"sstp_servers": "vpn.example.com bad_name!"})
     assert response.status_code == 422

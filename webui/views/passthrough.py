@@ -18,6 +18,24 @@ def split_names(text: str) -> list[str]:
     return [name for name in text.replace(",", " ").split() if name]
 
 
+def given_ports(config) -> dict[str, str]:
+    """The Ports fields ("554, 8554") as the ports given to helpers; a field left at the
+    protocol's own ports, or emptied, gives it its own."""
+    given: dict[str, str] = {}
+    for row in passthrough_rows(config):
+        name = row["name"]
+        text = request.form.get(f"ports-{name}")
+        if not row["configurable_ports"] or text is None:
+            continue
+        words = split_names(text)
+        if not all(word.isdigit() for word in words):
+            raise ConfigError(f"helper_ports.{name}", "expected port numbers, e.g. 554, 8554")
+        ports = sorted({int(word) for word in words})
+        if ports != row["own_ports"]:
+            given.update({str(port): name for port in ports})
+    return given
+
+
 @bp.route("/passthrough", methods=["GET", "POST"])
 def index():
     config = state().backend.get_config()
@@ -31,12 +49,14 @@ def index():
     enabled = {name: request.form.get(f"helper-{name}") == "on" for name in HELPER_NAMES}
     servers = request.form.get("sstp_servers", "")
     try:
-        new = with_passthrough(config, enabled, split_names(servers))
+        ports = given_ports(config)
+        new = with_passthrough(config, enabled, split_names(servers), ports)
         check_fits(new)
     except ConfigError as error:
         rows = passthrough_rows(config)
         for row in rows:
             row["enabled"] = enabled[row["name"]]
+            row["ports_text"] = request.form.get(f"ports-{row['name']}", "")
         errors = {error.field: error.message}
         return render_template(
             "passthrough.html", rows=rows, sstp_servers=servers, errors=errors

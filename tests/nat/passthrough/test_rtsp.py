@@ -12,23 +12,23 @@ from nat.passthrough.monitor import VpnMonitor
 from nat.passthrough.rtsp import RtspAlg, client_ports
 
 
-def rtsp_lab(enabled=True):
+def rtsp_lab(enabled=True, **settings):
     monitor = VpnMonitor()
-    lab = Lab(NatConfig(helpers=(("rtsp", enabled),)), helpers=[RtspAlg(monitor)])
+    lab = Lab(NatConfig(helpers=(("rtsp", enabled),), **settings), helpers=[RtspAlg(monitor)])
     return lab, monitor
 
 
 class Control:
     """One client's RTSP control connection with its TCP numbering."""
 
-    def __init__(self, lab, client=CLIENT, sport=41000):
-        self.lab, self.client, self.sport = lab, client, sport
+    def __init__(self, lab, client=CLIENT, sport=41000, port=554):
+        self.lab, self.client, self.sport, self.port = lab, client, sport, port
         self.seq, self.server_seq, self.cseq = 1000, 9000, 0
         self.seq_out = 1000  # what the server sees
-        syn = lab.lan(tcp_out(sport, 554, "S", src=client, seq=self.seq - 1)).only(WAN)
+        syn = lab.lan(tcp_out(sport, port, "S", src=client, seq=self.seq - 1)).only(WAN)
         self.ext = syn[TCP].sport
-        lab.wan(tcp_in(554, self.ext, "SA", seq=self.server_seq - 1, ack=self.seq)).only(LAN)
-        lab.lan(tcp_out(sport, 554, "A", src=client, seq=self.seq, ack=self.server_seq))
+        lab.wan(tcp_in(port, self.ext, "SA", seq=self.server_seq - 1, ack=self.seq)).only(LAN)
+        lab.lan(tcp_out(sport, port, "A", src=client, seq=self.seq, ack=self.server_seq))
 
     def request(self, method, headers=()):
         self.cseq += 1
@@ -39,8 +39,9 @@ class Control:
 
     def send(self, raw):
         packet = tcp_out(
-            self.sport, 554, "PA", src=self.client, seq=self.seq, ack=self.server_seq, payload=raw
-        )
+            self.sport, self.port, "PA", src=self.client, seq=self.seq, ack=self.server_seq,
+            payload=raw,
+        )  # fmt: skip
         self.seq += len(raw)
         result = self.lab.lan(packet)
         if result.transmitted:
@@ -51,7 +52,8 @@ class Control:
         lines = [f"RTSP/1.0 {status} OK", f"CSeq: {self.cseq}"]
         lines += [f"{name}: {value}" for name, value in headers]
         raw = ("\r\n".join(lines) + "\r\n\r\n").encode()
-        packet = tcp_in(554, self.ext, "PA", seq=self.server_seq, ack=self.seq_out, payload=raw)
+        packet = tcp_in(self.port, self.ext, "PA", seq=self.server_seq, ack=self.seq_out,
+                        payload=raw)  # fmt: skip
         self.server_seq += len(raw)
         return self.lab.wan(packet)
 
@@ -271,3 +273,24 @@ def test_client_port_forms():
     assert client_ports("5000/5010") == [5000, 5010]
     assert client_ports("0") is None and client_ports("70000") is None
     assert client_ports("5000-") is None and client_ports("x") is None
+
+
+def test_the_alg_serves_the_ports_it_is_given_instead_of_554():
+    # gst-rtsp-server, mediamtx and many cameras listen on 8554: with the ALG on 554 only,
+    # nothing opens for their media and a NAT that filters drops it.
+    lab, monitor = rtsp_lab(profile="symmetric", helper_ports=((8554, "rtsp"),))
+    control = Control(lab, port=8554)
+    out = control.request("SETUP", [("Transport", "RTP/AVP;unicast;client_port=5000-5001")])
+    outside = transport(out.only(WAN)).rsplit("=", 1)[1]
+    control.reply(
+        headers=[
+            ("Session", "1"),
+            ("Transport", f"RTP/AVP;unicast;client_port={outside};server_port=6970-6971"),
+        ]
+    )
+    got = lab.wan(media(int(outside.split("-")[0]))).only(LAN)
+    assert (got[IP].dst, got[UDP].dport) == (CLIENT, 5000) and monitor.active
+    on_554 = Control(lab, sport=41002)  # the given ports replace 554: nothing opens there
+    on_554.request("SETUP", [("Transport", "RTP/AVP;unicast;client_port=5002-5003")])
+    on_554.reply(headers=[("Session", "2"), ("Transport", "RTP/AVP;unicast;client_port=5002-5003")])
+    assert lab.wan(media(5002)).dropped and len(monitor.active) == 1
