@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from nat.config import NatConfig
-from nat.config_types import Behaviour
+from nat.config_types import Behaviour, PortAllocation
 from nat.passthrough import HELPER_CLASSES
 from nat.profiles import PROFILES
 from natbox.hil.router import ALL_PASSTHROUGHS
@@ -75,6 +75,34 @@ RFC5780_NAMES = {
 }
 
 
+def punched_media(name: str, client: str) -> Rule:
+    """Media the server sends to ports a signalling message announced (RTSP's SETUP): the ALG
+    rewrites them and opens the way when on. Off, a client that first sends a packet from each
+    media port (ffmpeg does) punches its own holes; they are the announced ports only where the
+    profile maps endpoint-independently and keeps the port, so there it works without the ALG:
+    a documented exception."""
+    helper = HELPERS[name]
+
+    def rule(profile: str, switch: bool, clients: int) -> Expectation:
+        if switch:
+            return Expectation(WORKS, f"{helper.title} on: {helper.when_enabled}")
+        settings = PROFILES[profile]
+        keeps = (settings["mapping"] is Behaviour.ENDPOINT_INDEPENDENT
+                 and settings["port_allocation"] is PortAllocation.PRESERVE)  # fmt: skip
+        if keeps:
+            return Expectation(
+                WORKS, f"{helper.title} off: {helper.when_disabled}",
+                f"{client} sends a packet from each media port to the server first, and this "
+                "profile maps them endpoint-independently and keeps their numbers: the ports "
+                "the SETUP announced are the mapped ones, so the media gets in without the ALG",
+            )  # fmt: skip
+        why = (f"{helper.title} off: {helper.when_disabled} This profile changes the ports: "
+               "the media goes to ports the NAT never mapped.")  # fmt: skip
+        return Expectation(BLOCKED, why)
+
+    return rule
+
+
 def _filtering_name(behaviour: Behaviour) -> str:
     return RFC5780_NAMES[behaviour].lower().replace(" and ", "-and-").replace(" ", "-")
 
@@ -115,6 +143,7 @@ ROWS: dict[str, Row] = {row.name: row for row in (
     Row("esp", "IPsec raw ESP (crafted)", "ipsec", needs_helper("ipsec")),
     Row("pptp", "PPTP (pptpd, pptp)", "pptp", needs_helper("pptp")),
     Row("l2tp", "L2TP (xl2tpd both ends)", "l2tp", needs_helper("l2tp")),
+    Row("rtsp", "RTSP (gst-rtsp-server on 8554, ffmpeg)", "rtsp", punched_media("rtsp", "ffmpeg")),
     Row("openvpn", "OpenVPN over UDP", ALL, client_initiated("OpenVPN's UDP from the client")),
     Row("wireguard", "WireGuard (wireguard-go)", ALL,
         client_initiated("WireGuard's UDP from the client")),
