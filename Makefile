@@ -14,12 +14,13 @@ run: setup
 	@$(TOX) -q -e py3 --notest
 	@.tox/py3/bin/natbox boot
 
-# Three lanes side by side, so the whole stays under half an hour on two cores: the unit, netns
-# and image tiers (py3), the booted appliance's tests (vm) and the fault matrix (faults:
-# appliances that mostly boot and wait); lint and the device web stack's tests (a minute) run
-# while those environments are being installed.
+# Four lanes side by side, so the whole stays under half an hour on two cores: the unit, netns
+# and image tiers (py3), the booted appliance's tests (vm), the fault matrix (faults:
+# appliances that mostly boot and wait) and the passthrough matrix's netns grid (matrix: real
+# peers that mostly wait); lint and the device web stack's tests (a minute) run while those
+# environments are being installed.
 test: setup
-	$(TOX) run-parallel -p 5 --parallel-live -e lint,webui-device,py3,vm,faults
+	$(TOX) run-parallel -p 6 --parallel-live -e lint,webui-device,py3,vm,faults,matrix
 
 test-unit: setup
 	$(TOX) -e py3 -- -m unit
@@ -33,8 +34,7 @@ bench: setup
 # The passthrough matrix (every scenario x switch x profile x 1 or 2 clients) in netns mode, as
 # out/matrix/matrix.html; MATRIX_ARGS="--mode vm" for the booted appliance's default profile.
 matrix: setup
-	@$(TOX) -q -e py3 --notest
-	.tox/py3/bin/natbox matrix --out out/matrix $(MATRIX_ARGS)
+	$(TOX) -q -e matrix -- $(MATRIX_ARGS)
 
 # Per-area make fragments (the firmware image build lives in image/image.mk).
 -include image/image.mk
