@@ -6,14 +6,11 @@ opens and echoes both ways across the router."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import shlex
-import sys
 import time
 from pathlib import Path
 
 from natbox.hil.hosts import Background, Host
+from natbox.peers import pppstub
 
 PORT = 1701
 PPPD = "/usr/sbin/pppd"
@@ -43,33 +40,15 @@ redial = no
 """
 
 
-def _stand_in(directory: Path, name: str) -> Path:
-    script = directory / "pppd"
-    python_path = shlex.quote(":".join(sys.path))
-    status = directory / f"{name}-$$-lcp.json"  # one per session: its PID
-    script.write_text(f"#!/bin/sh\nexec env PYTHONPATH={python_path} {sys.executable} -m "
-                      f"natbox.peers.pppstub --status {status} \"$@\"\n")  # fmt: skip
-    script.chmod(0o755)
-    return script
-
-
 def _xl2tpd(host: Host, directory: Path, conf: str, name: str) -> Background:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "options").write_text("noauth\n")
     (directory / "xl2tpd.conf").write_text(conf)
-    stand_in = _stand_in(directory, name)
+    stand_in = pppstub.launcher(directory / "pppd", name)
     # A private /run (xl2tpd's control pipe) and our pppd, in this xl2tpd's mount namespace.
     return host.start(f"mount -t tmpfs tmpfs /run && mkdir -p /run/xl2tpd && "
                       f"mount --bind {stand_in} {PPPD} && exec xl2tpd -D -c {directory}/xl2tpd.conf"
                       f" -p /run/xl2tpd.pid -C /run/xl2tpd/l2tp-control", name=name)  # fmt: skip
-
-
-def lcp_seen(directory: Path, name: str) -> list[dict]:
-    seen = []
-    for path in sorted(directory.glob(f"{name}-*-lcp.json")):
-        with contextlib.suppress(ValueError):  # caught between two writes
-            seen.append(json.loads(path.read_text()))
-    return seen
 
 
 class Server:
@@ -93,11 +72,6 @@ class Client:
 
     def opened(self, timeout: float) -> dict:
         """LCP's state once it opened and echoes came back, or as it was at ``timeout``."""
-        deadline = time.monotonic() + timeout
-        seen: dict = {}
-        while time.monotonic() < deadline and self.process.running:
-            for seen in lcp_seen(self.directory, "xl2tpd-lac"):
-                if seen.get("opened") and seen.get("received", {}).get("echo-reply"):
-                    return seen
-            time.sleep(0.2)
-        return seen
+        return pppstub.wait_until_open(
+            lambda: pppstub.statuses(sorted(self.directory.glob("xl2tpd-lac-*-lcp.json"))),
+            lambda: self.process.running, timeout)  # fmt: skip

@@ -10,9 +10,11 @@ other end, as pppd's ``pty`` option would."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import select
+import shlex
 import socket
 import struct
 import subprocess
@@ -20,6 +22,8 @@ import sys
 import time
 import tty
 from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
 
 FLAG, ESCAPE = 0x7E, 0x7D
 LCP = 0xC021
@@ -172,6 +176,43 @@ def _write_status(path: str, report: dict) -> None:
     with open(temporary, "w") as f:
         json.dump(report, f)
     os.replace(temporary, path)
+
+
+def launcher(script: Path, name: str) -> Path:
+    """A script that starts the stand-in, for a VPN server that runs its pppd by path (pptpd's
+    "ppp" option; xl2tpd's fixed /usr/sbin/pppd): each call's status goes to
+    ``<name>-<pid>-lcp.json`` beside it."""
+    status = script.parent / f"{name}-$$-lcp.json"
+    python_path = shlex.quote(":".join(sys.path))
+    script.write_text(f"#!/bin/sh\nexec env PYTHONPATH={python_path} {sys.executable} -m "
+                      f"natbox.peers.pppstub --status {status} \"$@\"\n")  # fmt: skip
+    script.chmod(0o755)
+    return script
+
+
+def statuses(paths) -> list[dict]:
+    """What the stand-ins writing ``paths`` saw (a file caught between two writes is skipped)."""
+    seen = []
+    for path in paths:
+        with contextlib.suppress(OSError, ValueError):
+            seen.append(json.loads(path.read_text()))
+    return seen
+
+
+def wait_until_open(read: Callable[[], list[dict]], running: Callable[[], bool],
+                    timeout: float) -> dict:  # fmt: skip
+    """The first status whose LCP opened and got an echo back, or the last one seen when
+    ``timeout`` passed or the VPN program exited."""
+    deadline = time.monotonic() + timeout
+    seen: dict = {}
+    while time.monotonic() < deadline:
+        for seen in read():
+            if seen.get("opened") and seen.get("received", {}).get("echo-reply"):
+                return seen
+        if not running():
+            break
+        time.sleep(0.2)
+    return seen
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,14 +4,12 @@ in pppd's place (this host kernel has no PPP), which opens LCP and echoes both w
 
 from __future__ import annotations
 
-import contextlib
-import json
-import shlex
 import sys
 import time
 from pathlib import Path
 
 from natbox.hil.hosts import Background, Host
+from natbox.peers import pppstub
 
 PORT = 1723
 
@@ -23,26 +21,15 @@ listen {address}
 """
 
 
-def _stub(directory: Path, name: str) -> Path:
-    """pptpd runs its "ppp" program by path: a script that starts the stand-in."""
-    wrapper = directory / f"{name}.sh"
-    status = directory / f"{name}-$$-lcp.json"  # one per call: its PID
-    python_path = ":".join(sys.path)
-    wrapper.write_text(f"#!/bin/sh\nexec env PYTHONPATH={shlex.quote(python_path)} {sys.executable}"
-                       f" -m natbox.peers.pppstub --status {status} \"$@\"\n")  # fmt: skip
-    wrapper.chmod(0o755)
-    return wrapper
-
-
 class Server:
     def __init__(self, host: Host, directory: Path, address: str | None = None):
         directory.mkdir(parents=True, exist_ok=True)
         self.host, self.directory = host, directory
         self.address = address or host.address
         (directory / "options").write_text("nodefaultroute\n")
+        launcher = pppstub.launcher(directory / "server-ppp.sh", "server-ppp")
         (directory / "pptpd.conf").write_text(PPTPD_CONF.format(
-            wrapper=_stub(directory, "server-ppp"), directory=directory,
-            address=self.address))  # fmt: skip
+            wrapper=launcher, directory=directory, address=self.address))  # fmt: skip
         # A private /run: pptpd's PID file and pptpctrl's state stay in this test.
         self.process = host.start(f"mount -t tmpfs tmpfs /run && exec pptpd --fg --conf "
                                   f"{directory}/pptpd.conf --debug", name="pptpd")  # fmt: skip
@@ -50,8 +37,7 @@ class Server:
 
     def lcp(self) -> list[dict]:
         """What each call's PPP stand-in saw."""
-        return [json.loads(path.read_text()) for path in
-                sorted(self.directory.glob("server-ppp-*-lcp.json"))]  # fmt: skip
+        return pppstub.statuses(sorted(self.directory.glob("server-ppp-*-lcp.json")))
 
 
 class Client:
@@ -68,18 +54,8 @@ class Client:
 
     def opened(self, timeout: float) -> dict:
         """LCP's state once it opened and echoes came back, or as it was at ``timeout``."""
-        deadline = time.monotonic() + timeout
-        seen: dict = {}
-        while time.monotonic() < deadline:
-            if self.status.exists():
-                with contextlib.suppress(ValueError):  # caught between two writes
-                    seen = json.loads(self.status.read_text())
-                if seen.get("opened") and seen.get("received", {}).get("echo-reply"):
-                    return seen
-            if not self.process.running:
-                break
-            time.sleep(0.2)
-        return seen
+        return pppstub.wait_until_open(lambda: pppstub.statuses([self.status]),
+                                       lambda: self.process.running, timeout)  # fmt: skip
 
 
 def _wait_for_listener(host: Host, address: str, port: int, process: Background,

@@ -23,7 +23,7 @@ STRONGSWAN_CONF = """charon {{
 """
 
 SWANCTL_CONF = """connections {{
-    example {{
+    tunnel {{
         version = 2
         unique = never
         {addrs}
@@ -77,6 +77,12 @@ def initiator(client, directory: Path, server: str) -> Charon:
     return Charon(client, directory, addrs=f"remote_addrs = {server}", local_id="client",
                   remote_id="server", local_ts="dynamic",
                   remote_ts=f"{BEHIND_SERVER}/32")  # fmt: skip
+
+
+def terminate(charon: Charon) -> None:
+    """End the tunnel and any IKE_SA still being retransmitted, so the next try starts clean
+    (a timed-out try's IKE_SA_INIT that gets through later makes the next a duplicate)."""
+    charon.swanctl("--terminate", "--ike", "tunnel", "--force", check=False)
 
 
 def connect(charon: Charon, seconds: int):
