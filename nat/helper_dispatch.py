@@ -23,6 +23,32 @@ if TYPE_CHECKING:
 REMOTE_PORT = slice(4, 6)
 
 
+def served_ports(helpers, config: NatConfig) -> dict[str, list[tuple[int, int]]]:
+    """(IP protocol, server port) pairs each helper attaches to. A helper given ports
+    (``config.helper_ports``) serves those on the transports it speaks; the others keep their
+    own, but a movable one loses any port another was given on the same transport. Fixed
+    helpers (``configurable_ports`` False) always keep theirs (the model refuses to give
+    their ports away)."""
+    given = dict(config.helper_ports)
+    chosen: dict[str, list[tuple[int, int]]] = {}
+    for helper in helpers:
+        mine = sorted(port for port, name in given.items() if name == helper.name)
+        if helper.configurable_ports and mine:
+            chosen[helper.name] = _on_transports(helper, mine, mine)
+    claimed = {pair for pairs in chosen.values() for pair in pairs}
+    for helper in helpers:
+        if helper.name not in chosen:
+            own = _on_transports(helper, sorted(helper.tcp_ports), sorted(helper.udp_ports))
+            movable = helper.configurable_ports
+            chosen[helper.name] = [pair for pair in own if not movable or pair not in claimed]
+    return chosen
+
+
+def _on_transports(helper, tcp: list[int], udp: list[int]) -> list[tuple[int, int]]:
+    pairs = [(ipv4.TCP, port) for port in tcp] if helper.tcp_ports else []
+    return pairs + ([(ipv4.UDP, port) for port in udp] if helper.udp_ports else [])
+
+
 class HelperDispatch:
     def __init__(self, ctx: HelperContext, helpers: list[Helper]):
         names = [h.name for h in helpers]
@@ -51,7 +77,7 @@ class HelperDispatch:
         self.ctx.enabled = frozenset(enabled)
         self._ports, self._protocols, self._owned_ports = {}, {}, {}
         self._blocked_ports, self._blocked_protocols = {}, {}
-        self.ports = {name: helper.ports(config) for name, helper in self.helpers.items()}
+        self.ports = served_ports(list(self.helpers.values()), config)
         for name, helper in self.helpers.items():
             ports = self.ports[name]
             if name in enabled:

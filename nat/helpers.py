@@ -59,23 +59,9 @@ class Helper:
     default_enabled: ClassVar[bool] = False
     inspect_when_disabled: ClassVar[bool] = False
     # Its server ports may be replaced in the configuration (``NatConfig.helper_ports``, as
-    # Linux's helpers take ports=): RTSP cameras on 8554, SIP on 5080. Not where an RFC
-    # fixes the port and the helper depends on it (IKE's shared port 500).
+    # Linux's helpers take ports=; nat.helper_dispatch.served_ports): RTSP cameras on 8554,
+    # SIP on 5080. Not where an RFC fixes the port and the helper depends on it (IKE's 500).
     configurable_ports: ClassVar[bool] = True
-
-    @classmethod
-    def ports(cls, config: NatConfig) -> list[tuple[int, int]]:
-        """(IP protocol, server port) pairs it attaches to: the ports it was given, on the
-        transports it speaks, or else its own less any given to another helper."""
-        given = dict(config.helper_ports)
-        mine = frozenset(p for p, name in given.items() if name == cls.name)
-        if not cls.configurable_ports or not mine:
-            tcp = frozenset(p for p in cls.tcp_ports if p not in given)
-            udp = frozenset(p for p in cls.udp_ports if p not in given)
-        else:
-            tcp = mine if cls.tcp_ports else frozenset()
-            udp = mine if cls.udp_ports else frozenset()
-        return [(6, p) for p in sorted(tcp)] + [(17, p) for p in sorted(udp)]
 
     def on_session_start(self, ctx: HelperContext, flow: Flow) -> None:
         """A new session towards one of this helper's ports (``flow.direction`` opened it)."""

@@ -19,12 +19,13 @@ COOLING = 2  # freed, waiting out the reuse delay (RFC 6888)
 class PortSpace:
     """The ports of one (external address, protocol): who holds what, and the cool-down queue."""
 
-    __slots__ = ("cooling", "held_by", "returning", "reuse_delay", "state")
+    __slots__ = ("cooling", "held_by", "returning", "reuse_delay", "state", "until")
 
     def __init__(self, reuse_delay: float):
         self.state = bytearray(65536)
         self.state[0] = IN_USE  # port 0 is never handed out
         self.cooling: deque[tuple[float, int]] = deque()
+        self.until: dict[int, float] = {}  # cooling port -> its one deadline (older are stale)
         self.reuse_delay = reuse_delay
         # A cooling port remembers who held it: the same endpoint coming back within the
         # delay (a helper switched off and on, a flushed table) gets it back, so a peer that
@@ -38,12 +39,21 @@ class PortSpace:
     def release(self, port: int, now: float, holder: bytes | None = None) -> None:
         if self.reuse_delay > 0:
             self.state[port] = COOLING
+            self.until[port] = now + self.reuse_delay
             self.cooling.append((now + self.reuse_delay, port))
             if holder is not None:
                 self.returning[holder] = port
                 self.held_by[port] = holder
         else:
-            self.state[port] = FREE
+            self.free(port)
+
+    def free(self, port: int) -> None:
+        """Free at once, cooling or not, forgetting who held it."""
+        self.state[port] = FREE
+        self.until.pop(port, None)
+        holder = self.held_by.pop(port, None)
+        if holder is not None and self.returning.get(holder) == port:
+            del self.returning[holder]
 
     def reclaim(self, holder: bytes) -> int | None:
         """The cooling port ``holder`` last held, if it is still cooling (then take it)."""
@@ -51,17 +61,16 @@ class PortSpace:
         if port is None or self.state[port] != COOLING:
             return None
         del self.held_by[port]
+        del self.until[port]
         return port
 
     def thaw(self, now: float) -> None:
         cooling = self.cooling
         while cooling and cooling[0][0] <= now:
-            _, port = cooling.popleft()
-            if self.state[port] == COOLING:
-                self.state[port] = FREE
-                holder = self.held_by.pop(port, None)
-                if holder is not None and self.returning.get(holder) == port:
-                    del self.returning[holder]
+            deadline, port = cooling.popleft()
+            # A port reclaimed and released again has a later deadline: this entry is stale.
+            if self.state[port] == COOLING and self.until.get(port) == deadline:
+                self.free(port)
 
     def is_free(self, port: int) -> bool:
         return self.state[port] == FREE

@@ -29,7 +29,7 @@ from nat.mapping import (
     Session,
     SessionExtra,
 )
-from nat.ports import FREE, PortAllocator, PortSpace
+from nat.ports import PortAllocator, PortSpace
 from nat.tcp_state import CLOSED_RST, ESTABLISHED, NAMES
 from nat.timers import ExpiryWheel
 
@@ -140,7 +140,7 @@ class NatTable:
     def release_port(self, proto: int, ext_ip: bytes, port: int, now: float) -> None:
         # Freed at once: the helper that held it demultiplexed by its own keys (SPIs), so no
         # stale flow can land on whoever takes it next.
-        self.space(ext_ip, proto).state[port] = FREE
+        self.space(ext_ip, proto).free(port)
 
     def space(self, ext_ip: bytes, proto: int) -> PortSpace:
         space = self.spaces.get((ext_ip, proto))
@@ -321,7 +321,7 @@ class NatTable:
             self.remove(holder, now)
         space = self.space(ext_ip, proto)
         if holder is None and not space.is_free(port):
-            space.state[port] = FREE  # a cooling port: the forward takes it at once
+            space.free(port)  # a cooling port: the forward takes it at once
 
     def create_dmz(
         self, proto: int, ext_ip: bytes, port: bytes, dmz_ip: bytes, remote: bytes, now: float

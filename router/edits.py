@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from nat.config import ConfigError
+from nat.helper_dispatch import served_ports
 from nat.passthrough import HELPER_CLASSES
 from nat.profiles import PROFILES
 from router.model import RouterConfig
@@ -69,14 +70,16 @@ def switch_helpers(
 
 
 def ports_given(config: RouterConfig, name: str, ports: list[int]) -> dict[str, str]:
-    """The ports given to helpers, with ``name``'s replaced by ``ports`` ([]: its own)."""
+    """The ports given to helpers, with ``name``'s replaced by ``ports`` ([]: none given, so
+    it serves its own again, less any still given to another helper)."""
     given = {str(p): helper for p, helper in config.nat.helper_ports if helper != name}
     return {**given, **{str(port): name for port in ports}}
 
 
 def helper_ports(config: RouterConfig) -> dict[str, list[int]]:
     """Every helper's server ports as they are now (its own, or the ones it was given)."""
-    return {cls.name: sorted({port for _, port in cls.ports(config.nat)} | cls.owns_udp_ports)
+    served = served_ports(HELPER_CLASSES, config.nat)
+    return {cls.name: sorted({port for _, port in served[cls.name]} | cls.owns_udp_ports)
             for cls in HELPER_CLASSES}  # fmt: skip
 
 

@@ -166,18 +166,27 @@ def _expect_dict(name: str, value: Any) -> None:
 
 
 def _check_helper_ports(nat: NatConfig) -> None:
-    """Ports given to helpers (``nat.helper_ports``) name a helper whose ports may move."""
+    """Ports given to helpers (``nat.helper_ports``) name a helper whose ports may move, and
+    none is a port a fixed helper serves (IPsec's UDP 500 and 4500) on the same transport."""
     from nat.passthrough import HELPER_CLASSES
 
     classes = {cls.name: cls for cls in HELPER_CLASSES}
+    fixed: dict[tuple[int, int], str] = {}
+    for cls in (c for c in HELPER_CLASSES if not c.configurable_ports):
+        fixed.update({(6, p): cls.title for p in cls.tcp_ports})
+        fixed.update({(17, p): cls.title for p in cls.udp_ports | cls.owns_udp_ports})
     for port, name in nat.helper_ports:
+        where = f"nat.helper_ports.{port}"
         if name not in classes:
-            choices = ", ".join(classes)
-            raise ConfigError(f"nat.helper_ports.{port}", f"no such protocol; one of {choices}")
-        if not classes[name].configurable_ports:
-            raise ConfigError(
-                f"nat.helper_ports.{port}", f"{name}'s ports are fixed by its protocol"
-            )
+            raise ConfigError(where, f"no such protocol; one of {', '.join(classes)}")
+        cls = classes[name]
+        if not cls.configurable_ports:
+            raise ConfigError(where, f"{name}'s ports are fixed by its protocol")
+        transports = [6] * bool(cls.tcp_ports) + [17] * bool(cls.udp_ports)
+        for proto in transports:
+            if (proto, port) in fixed:
+                raise ConfigError(where, f"port {port} is {fixed[(proto, port)]}'s, fixed by "
+                                  "its protocol")  # fmt: skip
 
 
 def _nat(value: Any) -> NatConfig:

@@ -113,12 +113,7 @@ class VpnMonitor:
         self, ctx: HelperContext, protocol: str, lan_host: bytes, server: bytes, reason: str
     ) -> None:
         """A session could not start (protocol disabled, table full, refused by the peer)."""
-        key = (lan_host, server, protocol)
-        last = self._last_refusal.get(key)
-        if last is None or ctx.now - last >= REFUSAL_LOG_INTERVAL:
-            self._last_refusal[key] = ctx.now
-            if len(self._last_refusal) > MAX_KNOWN_SERVERS:
-                self._last_refusal.pop(next(iter(self._last_refusal)))
+        if self._refusal_due(ctx, (lan_host, server, protocol)):
             ctx.log(
                 "vpn_session_refused",
                 protocol=protocol,
@@ -134,14 +129,20 @@ class VpnMonitor:
         """Traffic from the WAN refused before it reached any LAN host (the protocol is
         switched off): logged, rate-limited, with the remote peer; it names no LAN host and so
         counts towards no host's negotiation burst."""
-        key = (b"", remote, protocol)
-        last = self._last_refusal.get(key)
-        if last is None or ctx.now - last >= REFUSAL_LOG_INTERVAL:
-            self._last_refusal[key] = ctx.now
-            if len(self._last_refusal) > MAX_KNOWN_SERVERS:
-                self._last_refusal.pop(next(iter(self._last_refusal)))
+        if self._refusal_due(ctx, (b"", remote, protocol)):
             ctx.log("vpn_session_refused", protocol=protocol, direction="inbound",
                     remote=text(remote), reason=reason)  # fmt: skip
+
+    def _refusal_due(self, ctx: HelperContext, key: tuple) -> bool:
+        """One refusal line per key and interval (a flood is one line, not one per packet);
+        the table of keys is bounded."""
+        last = self._last_refusal.get(key)
+        if last is not None and ctx.now - last < REFUSAL_LOG_INTERVAL:
+            return False
+        self._last_refusal[key] = ctx.now
+        if len(self._last_refusal) > MAX_KNOWN_SERVERS:
+            self._last_refusal.pop(next(iter(self._last_refusal)))
+        return True
 
     def failed(
         self, ctx: HelperContext, protocol: str, lan_host: bytes, server: bytes, reason: str

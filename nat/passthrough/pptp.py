@@ -200,9 +200,10 @@ class PptpHelper(PassthroughHelper):
             # RFC 2637 puts the server's own Call ID here; some servers answer a
             # Call-Clear-Request with the peer's (ours): either ends that call.
             (call_id,) = _U16.unpack_from(payload, body)
-            for call in list(flow.state["calls"].values()):
-                if call_id in (call.server_call_id, call.nat_call_id):
-                    self._end_call(ctx, call, "server disconnected the call")
+            calls = list(flow.state["calls"].values())
+            ended = [c for c in calls if c.server_call_id == call_id]
+            for call in ended or [c for c in calls if c.nat_call_id == call_id]:
+                self._end_call(ctx, call, "server disconnected the call")
             return False
         if kind in (STOP_CONTROL_REQUEST, STOP_CONTROL_REPLY):
             self._end_calls(ctx, flow, "control connection stopped")

@@ -55,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def pytest_command(args: argparse.Namespace) -> list[str]:
+    """The pytest run of the scenarios; writes its own pytest.ini in the report's folder."""
     out = args.out.resolve()
     profiles = args.profiles or (list(PROFILE_NAMES) if args.mode == "netns"
                                  else [DEFAULT_PROFILE])  # fmt: skip

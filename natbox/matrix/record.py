@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from natbox.hil import plugin as hil
-from natbox.matrix.expect import ALL, ROWS, Expectation, classification
+from natbox.matrix.expect import ALL, BLOCKED, ROWS, WORKS, Expectation, classification
 
 OUTCOME = pytest.StashKey[str]()
 
@@ -41,6 +41,14 @@ class Cell:
 
     def observe(self, outcome: str, detail: str = "") -> None:
         self.observed, self.detail = outcome, detail
+
+    def conclude(self, results: list[tuple[bool, object]]) -> None:
+        """Each client's (made it, what it saw): works if all did, blocked if none did, else
+        partial; then the verdict."""
+        made_it = [ok for ok, _ in results]
+        outcome = WORKS if all(made_it) else BLOCKED if not any(made_it) else "partial"
+        self.observe(outcome, json.dumps([seen for _, seen in results], default=str)[:2000])
+        self.check()
 
     def check(self) -> None:
         """The test's verdict: the observed outcome is the expected one."""

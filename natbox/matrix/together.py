@@ -14,10 +14,3 @@ def at_once(work: Callable[[T], R], items: Sequence[T]) -> list[R]:
     """``work(item)`` for every item, concurrently; results in the items' order."""
     with ThreadPoolExecutor(max_workers=max(1, len(items))) as pool:
         return list(pool.map(work, items))
-
-
-def verdict(results: Sequence[bool], works: str, blocked: str) -> str:
-    """``works`` when every client made it, ``blocked`` when none did, else "partial"."""
-    if all(results):
-        return works
-    return blocked if not any(results) else "partial"

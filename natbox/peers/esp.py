@@ -19,6 +19,8 @@ import struct
 import sys
 import time
 
+from natbox.peers.started import wait_until_ready
+
 PROTOCOL = 50
 READY = "listening"
 
@@ -29,11 +31,7 @@ def start_server(host, address: str, timeout: float = 10.0):
     missed would pair the wrong client with it."""
     server = host.start([sys.executable, "-m", "natbox.peers.esp", "serve", "--address",
                          address], name="esp-server")  # fmt: skip
-    deadline = time.monotonic() + timeout
-    while READY not in server.output():
-        if time.monotonic() > deadline or not server.running:
-            raise RuntimeError(f"the ESP server did not start: {server.output()[-1000:]}")
-        time.sleep(0.05)
+    wait_until_ready(server, lambda: READY in server.output(), "the ESP server", timeout)
     return server
 
 

@@ -6,11 +6,11 @@ opens and echoes both ways across the router."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from natbox.hil.hosts import Background, Host
 from natbox.peers import pppstub
+from natbox.peers.started import sockets, wait_until_ready
 
 PORT = 1701
 PPPD = "/usr/sbin/pppd"
@@ -57,11 +57,7 @@ class Server:
         address = address or host.address
         self.process = _xl2tpd(host, directory, SERVER_CONF.format(
             address=address, port=PORT, directory=directory), "xl2tpd-lns")  # fmt: skip
-        deadline = time.monotonic() + 10
-        while not host.run(["ss", "-Hlun", "sport", "=", f":{PORT}"], check=False).stdout.strip():
-            if time.monotonic() > deadline or not self.process.running:
-                raise RuntimeError(f"xl2tpd did not start: {self.process.output()[-1500:]}")
-            time.sleep(0.1)
+        wait_until_ready(self.process, lambda: sockets(host, "udp", PORT) > 0, "xl2tpd")
 
 
 class Client:

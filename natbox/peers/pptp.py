@@ -5,11 +5,11 @@ in pppd's place (this host kernel has no PPP), which opens LCP and echoes both w
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 from natbox.hil.hosts import Background, Host
 from natbox.peers import pppstub
+from natbox.peers.started import sockets, wait_until_ready
 
 PORT = 1723
 
@@ -33,7 +33,7 @@ class Server:
         # A private /run: pptpd's PID file and pptpctrl's state stay in this test.
         self.process = host.start(f"mount -t tmpfs tmpfs /run && exec pptpd --fg --conf "
                                   f"{directory}/pptpd.conf --debug", name="pptpd")  # fmt: skip
-        _wait_for_listener(host, self.address, PORT, self.process)
+        wait_until_ready(self.process, lambda: sockets(host, "tcp", PORT) > 0, "pptpd")
 
     def lcp(self) -> list[dict]:
         """What each call's PPP stand-in saw."""
@@ -56,16 +56,3 @@ class Client:
         """LCP's state once it opened and echoes came back, or as it was at ``timeout``."""
         return pppstub.wait_until_open(lambda: pppstub.statuses([self.status]),
                                        lambda: self.process.running, timeout)  # fmt: skip
-
-
-def _wait_for_listener(host: Host, address: str, port: int, process: Background,
-                       timeout: float = 10.0) -> None:  # fmt: skip
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not process.running:
-            raise RuntimeError(f"{process.name} exited: {process.output()[-2000:]}")
-        listening = host.run(["ss", "-Hltn", f"src {address}:{port}"], check=False).stdout
-        if listening.strip():
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{process.name} is not listening on {address}:{port}")

@@ -5,10 +5,10 @@ with RTP over UDP (the media the RTSP ALG must let in)."""
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 from natbox.hil.hosts import Background, Host
+from natbox.peers.started import wait_until_ready
 
 SERVER_SCRIPT = Path(__file__).with_name("rtsp_server.py")
 SYSTEM_PYTHON = "/usr/bin/python3"  # GStreamer's introspection is the system's, not a venv's
@@ -19,11 +19,7 @@ def server(host: Host, port: int = DEFAULT_PORT, address: str | None = None) -> 
     address = address or host.address
     process = host.start([SYSTEM_PYTHON, str(SERVER_SCRIPT), address, str(port)],
                          name="gst-rtsp-server")  # fmt: skip
-    deadline = time.monotonic() + 15
-    while "serving rtsp://" not in process.output():
-        if time.monotonic() > deadline or not process.running:
-            raise RuntimeError(f"gst-rtsp-server did not start: {process.output()[-1500:]}")
-        time.sleep(0.1)
+    wait_until_ready(process, lambda: "serving rtsp://" in process.output(), "gst-rtsp-server")
     return process
 
 

@@ -5,8 +5,9 @@ and its own vici socket."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+
+from natbox.peers.started import wait_until_ready
 
 SECRET = "example-psk-0123456789abcdef"
 BEHIND_SERVER = "10.99.0.1"  # only reachable through the tunnel
@@ -55,11 +56,7 @@ class Charon:
         self.process = host.start(f"mount -t tmpfs tmpfs /run && exec env STRONGSWAN_CONF="
                                   f"{directory}/strongswan.conf /usr/lib/ipsec/charon",
                                   name=f"charon-{directory.name}")  # fmt: skip
-        deadline = time.monotonic() + 15
-        while not (directory / "vici.sock").exists():
-            if time.monotonic() > deadline or not self.process.running:
-                raise RuntimeError(f"charon did not start: {self.process.output()[-2000:]}")
-            time.sleep(0.1)
+        wait_until_ready(self.process, (directory / "vici.sock").exists, "charon")
         self.swanctl("--load-all", "--file", f"{directory}/swanctl.conf")
 
     def swanctl(self, *args: str, check: bool = True, timeout: float = 30):

@@ -5,15 +5,16 @@ host's two addresses, its natdiscovery client on a LAN client. The ports are not
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from natbox.hil.hosts import Background, Host
+from natbox.peers.started import sockets, wait_until_ready
 
 PORT, ALT_PORT = 3480, 3481
 BEHAVIOURS = ("Endpoint Independent", "Address Dependent", "Address and Port Dependent")
 HAIRPIN_SEEN = "Received a request (maybe a successful hairpinning)"
+REFLEXIVE = "UDP reflexive addr"  # the server's answer: the client's mapped address
 
 
 def server(host: Host, directory: Path, addresses: tuple[str, str]) -> Background:
@@ -24,21 +25,16 @@ def server(host: Host, directory: Path, addresses: tuple[str, str]) -> Backgroun
                           "--log-file", "stdout", "--db", str(directory / "turndb"),
                           "--pidfile", str(directory / "turnserver.pid")],
                          name="turnserver")  # fmt: skip
-    deadline = time.monotonic() + 10
-    while True:
-        listening = host.run(["ss", "-Hlun", "sport", "=", f":{PORT}"], check=False).stdout
-        if listening.count(f":{PORT}") >= 2:
-            return process
-        if time.monotonic() > deadline or not process.running:
-            raise RuntimeError(f"turnserver did not start: {process.output()[-1500:]}")
-        time.sleep(0.1)
+    # Bound on both server addresses: an RFC 5780 server answers from either.
+    wait_until_ready(process, lambda: sockets(host, "udp", PORT) >= 2, "turnserver")
+    return process
 
 
 @dataclass(frozen=True)
 class Discovery:
     mapping: str  # one of BEHAVIOURS, or "" when natdiscovery reached no verdict
     filtering: str
-    hairpinning: bool
+    hairpinning: bool | None  # None: the hairpin test never reached the server
     output: str
 
 
@@ -48,8 +44,12 @@ def discover(client: Host, server_address: str) -> Discovery:
                             server_address], check=False, timeout=60).stdout  # fmt: skip
     hairpin = client.run(["turnutils_natdiscovery", "-H", "-p", str(PORT), server_address],
                          check=False, timeout=60).stdout  # fmt: skip
+    if HAIRPIN_SEEN in hairpin:
+        hairpinned: bool | None = True
+    else:  # "no" only if the server answered, so the test ran and its request never came back
+        hairpinned = False if REFLEXIVE in hairpin else None
     return Discovery(_verdict(behaviour, "Mapping"), _verdict(behaviour, "Filtering"),
-                     HAIRPIN_SEEN in hairpin, behaviour + hairpin)  # fmt: skip
+                     hairpinned, behaviour + hairpin)  # fmt: skip
 
 
 def _verdict(output: str, kind: str) -> str:

@@ -4,10 +4,10 @@ internet host, one peer per LAN client."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from natbox.hil.hosts import Host
+from natbox.peers.started import wait_until_ready
 
 PORT = 51820
 INTERFACE = "wg0"
@@ -34,11 +34,7 @@ class Peer:
         self.process = host.start(f"mount -t tmpfs tmpfs /run && mkdir -p /run/wireguard && "
                                   f"exec env {ENV} wireguard-go -f {INTERFACE}",
                                   name="wireguard-go")  # fmt: skip
-        deadline = time.monotonic() + 10
-        while not self._interface_exists():
-            if time.monotonic() > deadline or not self.process.running:
-                raise RuntimeError(f"wireguard-go did not start: {self.process.output()[-2000:]}")
-            time.sleep(0.1)
+        wait_until_ready(self.process, self._interface_exists, "wireguard-go")
 
     def _interface_exists(self) -> bool:
         return self.host.run(["ip", "link", "show", INTERFACE], check=False).returncode == 0

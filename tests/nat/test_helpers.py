@@ -158,3 +158,14 @@ def test_disabled_ip_protocol_helper_blocks_its_protocol():
     lab = Lab(helpers=[Raw99()])
     assert lab.lan(IP(src=CLIENT, dst=SERVER, proto=99) / b"x").drops == ["raw99_disabled"]
     assert lab.wan(IP(src=SERVER, dst=PUBLIC, proto=99) / b"x").drops == ["raw99_disabled"]
+
+
+def test_a_port_given_to_one_helper_leaves_the_movable_one_that_had_it_on_that_transport():
+    from nat.helper_dispatch import served_ports
+    from nat.passthrough import HELPER_CLASSES
+
+    served = served_ports(HELPER_CLASSES, NatConfig(helper_ports=((5060, "rtsp"), (8554, "rtsp"))))
+    assert served["rtsp"] == [(6, 5060), (6, 8554)]
+    assert served["sip"] == [(17, 5060)]  # SIP keeps UDP 5060: RTSP took only TCP's
+    assert served["ipsec"] == [(17, 4500)]  # fixed helpers keep theirs
+    assert served_ports(HELPER_CLASSES, NatConfig())["rtsp"] == [(6, 554)]

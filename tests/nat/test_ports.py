@@ -252,3 +252,22 @@ def test_a_holder_coming_back_after_the_delay_gets_no_port_of_its_own():
     space.thaw(121.0)
     assert space.is_free(5000) and space.reclaim(b"client:4500") is None
     assert not space.returning and not space.held_by  # nothing kept for thawed ports
+
+
+def test_a_port_reclaimed_and_released_again_cools_for_its_whole_new_delay():
+    space = PortSpace(120.0)
+    space.take(5000)
+    space.release(5000, 0.0, holder=b"a")
+    assert space.reclaim(b"a") == 5000
+    space.take(5000)
+    space.release(5000, 100.0, holder=b"a")  # its first deadline (120) is stale now
+    space.thaw(130.0)
+    assert not space.is_free(5000) and space.reclaim(b"a") == 5000
+
+
+def test_a_port_freed_at_once_forgets_its_holder():
+    space = PortSpace(120.0)
+    space.take(5000)
+    space.release(5000, 0.0, holder=b"a")
+    space.free(5000)  # a forward took it, or a helper let it go
+    assert space.is_free(5000) and space.reclaim(b"a") is None

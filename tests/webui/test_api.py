@@ -92,6 +92,7 @@ def test_passthrough_enable_pptp(call, backend):
         ("PUT", "/passthrough", {"colour": 1}, "colour"),
         ("PUT", "/passthrough", {"helper_ports": {"500": "ipsec"}}, "helper_ports.500"),
         ("PUT", "/passthrough", {"helper_ports": {"0": "rtsp"}}, "helper_ports.0"),
+        ("PUT", "/passthrough", {"helper_ports": {"4500": "l2tp"}}, "helper_ports.4500"),
         ("PUT", "/nat", {"dmz_host": "8.8.8.8"}, "dmz_host"),
         ("PUT", "/nat", {"profile": "open"}, "profile"),
         ("PUT", "/nat", {"port_forwards": [{"proto": "sctp", "ext_port": 1, "host": "1.2.3.4"}]},

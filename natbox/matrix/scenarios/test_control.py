@@ -8,9 +8,8 @@ import json
 import sys
 
 from natbox.lab.testservices import TCP_ECHO, WHOAMI_PORT
-from natbox.matrix.expect import BLOCKED, WORKS
 from natbox.matrix.grid import scenario
-from natbox.matrix.together import at_once, verdict
+from natbox.matrix.together import at_once
 
 
 def probe(host, *args: str):
@@ -25,8 +24,7 @@ def test_tcp(cell, lan_clients, internet, clients):
         return answer.get("ok") and answer.get("data") == host.name, answer
 
     results = at_once(connect, lan_clients[:clients])
-    cell.observe(verdict([ok for ok, _ in results], WORKS, BLOCKED), str([a for _, a in results]))
-    cell.check()
+    cell.conclude(results)
 
 
 @scenario("udp")
@@ -37,8 +35,7 @@ def test_udp(cell, lan_clients, internet, clients):
         return bool(answers), answer
 
     results = at_once(exchange, lan_clients[:clients])
-    cell.observe(verdict([ok for ok, _ in results], WORKS, BLOCKED), str([a for _, a in results]))
-    cell.check()
+    cell.conclude(results)
 
 
 @scenario("icmp")
@@ -49,5 +46,4 @@ def test_icmp(cell, lan_clients, internet, clients):
         return result.returncode == 0, result.stdout.strip().splitlines()[-1:]
 
     results = at_once(ping, lan_clients[:clients])
-    cell.observe(verdict([ok for ok, _ in results], WORKS, BLOCKED), str([a for _, a in results]))
-    cell.check()
+    cell.conclude(results)

@@ -4,9 +4,8 @@ as the README says to)."""
 
 from __future__ import annotations
 
-from natbox.matrix.expect import BLOCKED, WORKS
 from natbox.matrix.grid import scenario
-from natbox.matrix.together import at_once, verdict
+from natbox.matrix.together import at_once
 from natbox.peers import rtsp
 
 
@@ -19,10 +18,8 @@ def test_rtsp(cell, router, lan_clients, internet, clients):
     url = f"rtsp://{internet.address}:{rtsp.DEFAULT_PORT}/test"
 
     def pull(host):
-        got = rtsp.pull(host, url, timeout=8.0 if cell.expected == WORKS else 5.0)
+        got = rtsp.pull(host, url, timeout=8.0)  # the same whatever the cell expects
         return got["decoded_s"] >= 1.0, got
 
     results = at_once(pull, lan_clients[:clients])
-    cell.observe(verdict([ok for ok, _ in results], WORKS, BLOCKED),
-                 str([detail for _, detail in results])[:2000])  # fmt: skip
-    cell.check()
+    cell.conclude(results)

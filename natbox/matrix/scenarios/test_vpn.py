@@ -10,34 +10,31 @@ import os
 import sys
 import time
 
-from natbox.matrix.expect import BLOCKED, WORKS
 from natbox.matrix.grid import scenario
-from natbox.matrix.together import at_once, verdict
+from natbox.matrix.together import at_once
 from natbox.peers import esp, l2tp, openvpn, pptp, strongswan, wireguard
 
-
-def observe(cell, results: list[tuple[bool, object]]) -> None:
-    cell.observe(verdict([ok for ok, _ in results], WORKS, BLOCKED),
-                 json.dumps([detail for _, detail in results], default=str)[:2000])  # fmt: skip
-    cell.check()
+# How long a client gets to come up, whatever the cell expects: a slow success must not pass
+# for "blocked".
+WAIT = 8
 
 
 @scenario("ikev2")
 def test_ikev2(cell, lan_clients, internet, clients, tmp_path):
-    strongswan.responder(internet, tmp_path / "server", "192.168.1.0/24")
     try:
+        strongswan.responder(internet, tmp_path / "server", "192.168.1.0/24")
         initiators = [strongswan.initiator(host, tmp_path / host.name, internet.address)
                       for host in lan_clients[:clients]]  # fmt: skip
 
         def connect(charon):
-            up = strongswan.connect(charon, 10 if cell.expected == WORKS else 4)
+            up = strongswan.connect(charon, WAIT)
             if up.returncode:
                 return False, up.stdout[-300:]
             ping = charon.host.run(["ping", "-c", "2", "-i", "0.2", "-W", "2",
                                     strongswan.BEHIND_SERVER], check=False)  # fmt: skip
             return ping.returncode == 0, "tunnel up" + ("" if ping.returncode else ", ping")
 
-        observe(cell, at_once(connect, initiators))
+        cell.conclude(at_once(connect, initiators))
     finally:
         internet.run(["ip", "addr", "del", f"{strongswan.BEHIND_SERVER}/32", "dev", "lo"],
                      check=False)  # fmt: skip
@@ -54,30 +51,36 @@ def test_raw_esp(cell, lan_clients, internet, clients):
         result = host.run([sys.executable, "-m", "natbox.peers.esp", "send", "--server",
                            internet.address, "--spi", hex(spis[n])], check=False)  # fmt: skip
         answer = json.loads(result.stdout) if result.stdout.strip() else {"error": result.stderr}
-        ok = answer.get("answered") == answer.get("sent") and not answer.get("misdelivered")
+        ok = bool(answer.get("sent")) and answer.get("answered") == answer.get("sent") and (
+            not answer.get("misdelivered"))  # fmt: skip
         return ok, answer
 
-    observe(cell, at_once(exchange, list(enumerate(lan_clients[:clients], 1))))
+    cell.conclude(at_once(exchange, list(enumerate(lan_clients[:clients], 1))))
 
 
 @scenario("pptp")
 def test_pptp(cell, router, lan_clients, internet, clients, tmp_path):
-    pptp.Server(internet, tmp_path / "server")
+    server = pptp.Server(internet, tmp_path / "server")
     callers = [pptp.Client(host, tmp_path / host.name, internet.address)
                for host in lan_clients[:clients]]  # fmt: skip
 
     def call(client):
-        seen = client.opened(8 if cell.expected == WORKS else 4)
+        seen = client.opened(WAIT)
         return bool(seen.get("opened") and seen.get("received", {}).get("echo-reply")), seen
 
-    observe(cell, at_once(call, callers))
-    if cell.observed == WORKS:  # the VPN monitor ends each call when its client hangs up
+    results = at_once(call, callers)
+    answered = sum(1 for seen in server.lcp() if seen.get("opened"))  # LCP both ways
+    if all(ok for ok, _ in results) and answered < clients:
+        results.append((False, f"only {answered} of the server's stand-ins opened LCP"))
+    if all(ok for ok, _ in results):  # the VPN monitor ends each call when its client hangs up
         for client in callers:
             client.process.stop()
         hosts = {host.address for host in lan_clients[:clients]}
-        assert wait_until(lambda: not active_sessions(router, "pptp", hosts), 5), (
-            f"PPTP calls still active after their clients stopped: "
-            f"{active_sessions(router, 'pptp', hosts)}")  # fmt: skip
+        if not wait_until(lambda: not active_sessions(router, "pptp", hosts), 5):
+            lingering = active_sessions(router, "pptp", hosts)
+            cell.observe("works, but its calls stay active after hang-up", json.dumps(lingering))
+            cell.check()
+    cell.conclude(results)
 
 
 @scenario("l2tp")
@@ -87,10 +90,10 @@ def test_l2tp(cell, lan_clients, internet, clients, tmp_path):
             for host in lan_clients[:clients]]  # fmt: skip
 
     def session(client):
-        seen = client.opened(10 if cell.expected == WORKS else 4)
+        seen = client.opened(WAIT)
         return bool(seen.get("opened") and seen.get("received", {}).get("echo-reply")), seen
 
-    observe(cell, at_once(session, lacs))
+    cell.conclude(at_once(session, lacs))
 
 
 def active_sessions(router, protocol: str, hosts: set[str]) -> list[dict]:
@@ -117,7 +120,7 @@ def test_openvpn(cell, lan_clients, internet, clients, tmp_path):
         up = client.connected(15)
         return up and client.ping(), "connected" if up else client.process.output()[-300:]
 
-    observe(cell, at_once(connect, tunnels))
+    cell.conclude(at_once(connect, tunnels))
 
 
 @scenario("wireguard")
@@ -128,7 +131,7 @@ def test_wireguard(cell, lan_clients, internet, clients, tmp_path):
         def ping(peer):
             return wireguard.ping(peer.host, 3), peer.tunnel_address
 
-        observe(cell, at_once(ping, peers))
+        cell.conclude(at_once(ping, peers))
     finally:
         for peer in [server, *peers]:
             peer.stop()
