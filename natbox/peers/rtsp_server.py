@@ -27,7 +27,9 @@ def main() -> None:
     server.set_service(port)
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(PIPELINE)
-    factory.set_shared(True)
+    # A media per client: two clients playing one shared media at once can trip
+    # gst-rtsp-server 1.22's assertion in gst_rtsp_media_get_rates and kill the server.
+    factory.set_shared(False)
     server.get_mount_points().add_factory("/test", factory)
     if server.attach(None) == 0:
         sys.exit(f"cannot listen on {address}:{port}")
