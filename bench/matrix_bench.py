@@ -21,7 +21,8 @@ TREE = Path(__file__).resolve().parent.parent
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "matrix"
-        result = subprocess.run([sys.executable, "-m", "natbox", "matrix", "--mode", "netns",
+        natbox = Path(sys.executable).with_name("natbox")  # the package's console script
+        result = subprocess.run([str(natbox), "matrix", "--mode", "netns",
                                  "--jobs", "2", "--out", str(out)], cwd=TREE,
                                 env={**os.environ, "NATBOX_TREE": str(TREE)},
                                 capture_output=True, text=True, timeout=3600)  # fmt: skip
