@@ -301,6 +301,16 @@ def keep_evidence(current: dict) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
     end = time.time() + 1.0  # tcpdump -U writes within a moment
     time.sleep(0.5)
+    # ... but a loaded host may hold its last packets longer: wait (at most 2 s more) until
+    # the captures stop growing.
+    sizes: dict[str, int] | None = None
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        now = {link: p.stat().st_size for link, p in box.links.items() if p.exists()}
+        if now == sizes:
+            break
+        sizes = now
+        time.sleep(0.3)
     for link, capture in box.links.items():
         with contextlib.suppress(OSError):
             slice_capture(capture, folder / f"{link}.pcap", current["start"] - 0.5, end)
