@@ -400,7 +400,10 @@ class Lab:
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             try:
-                if self.ctl("status")["forwarding"]:
+                status = self.ctl("status")
+                # With a DHCP WAN the lease lands in two steps (address, then default
+                # route): up means both, or the first packets out have no next hop.
+                if status["forwarding"] and (status["wan"]["gateway"] or not o.wan_dhcp):
                     return
             except OSError:
                 pass
