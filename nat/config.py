@@ -67,6 +67,10 @@ class NatConfig:
     helper_ports: tuple[tuple[int, str], ...] = ()
     # TLS server names the SSTP helper treats as SSTP VPN servers when SSTP is disabled.
     sstp_servers: tuple[str, ...] = ()
+    # Media the SIP ALG opens is admitted from the signalling peer only (True, as Linux's
+    # nf_conntrack_sip sip_direct_media=1 does by default), or from any address (False: media
+    # servers and SBCs at other addresses than the proxy, as VoIP providers run them).
+    sip_direct_media: bool = True
     random_seed: int = 0
 
     def helper_enabled(self, name: str, default: bool = False) -> bool:

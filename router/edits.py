@@ -50,22 +50,24 @@ def enable_warnings(old: RouterConfig, new: RouterConfig) -> list[str]:
     ]
 
 
-def switch_helpers(
-    config: RouterConfig, enabled: dict[str, Any], sstp_servers: Any = KEEP,
-    helper_ports: Any = KEEP,
-) -> RouterConfig:  # fmt: skip
-    """``helper_ports``: the ports given to helpers, {"8554": "rtsp"} (all of them: it
-    replaces the ones given before; ``ports_given`` makes it for one protocol)."""
+# The passthrough settings beside the switches, by their names in the model's nat section.
+PASSTHROUGH_SETTINGS = ("sstp_servers", "helper_ports", "sip_direct_media")
+
+
+def switch_helpers(config: RouterConfig, enabled: dict[str, Any], **settings: Any) -> RouterConfig:
+    """Switch helpers on and off and change ``PASSTHROUGH_SETTINGS`` (a KEEP one stays).
+    ``helper_ports``: the ports given to helpers, {"8554": "rtsp"} (all of them: it replaces
+    the ones given before; ``ports_given`` makes it for one protocol)."""
     unknown = sorted(set(enabled) - set(HELPER_NAMES))
     if unknown:
         choices = ", ".join(HELPER_NAMES)
         raise ConfigError(f"nat.helpers.{unknown[0]}", f"no such protocol; one of {choices}")
+    strange = sorted(set(settings) - set(PASSTHROUGH_SETTINGS))
+    if strange:
+        raise ConfigError(f"nat.{strange[0]}", "not a passthrough setting")
     data = config.to_dict()
     data["nat"]["helpers"] = {**data["nat"]["helpers"], **enabled}
-    if sstp_servers is not KEEP:
-        data["nat"]["sstp_servers"] = sstp_servers
-    if helper_ports is not KEEP:
-        data["nat"]["helper_ports"] = helper_ports
+    data["nat"].update({name: value for name, value in settings.items() if value is not KEEP})
     return RouterConfig.from_dict(data)
 
 

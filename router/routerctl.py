@@ -43,11 +43,12 @@ def running() -> RouterConfig:
     return store.load() if store.path.exists() else files.saved_store().load()
 
 
-def apply(edit, *args) -> dict:
-    """``edit(running configuration, *args)`` (one of router.edits) gives the new one; it is
-    written and applied only when it validates. Returns the daemon's answer to ``reload``."""
+def apply(edit, *args, **kwargs) -> dict:
+    """``edit(running configuration, *args, **kwargs)`` (one of router.edits) gives the new
+    one; it is written and applied only when it validates. Returns the daemon's answer to
+    ``reload``."""
     try:
-        config = edit(running(), *args)
+        config = edit(running(), *args, **kwargs)
     except ConfigError as error:
         raise Refused(f"invalid {error.field}: {error.message}") from None
     files.running_store().save(config)
@@ -122,7 +123,7 @@ def cmd_passthrough(a) -> None:
         raise Refused(f"unknown passthrough {a.name!r}; one of {', '.join(edits.HELPER_NAMES)}")
     if a.action == "ports":
         given = edits.ports_given(running(), a.name, _port_list(a.ports))
-        answer = apply(edits.switch_helpers, {}, edits.KEEP, given)
+        answer = apply(edits.switch_helpers, {}, helper_ports=given)
         served = ",".join(map(str, edits.helper_ports(running())[a.name]))
         applied(f"{a.name} serves ports {served}", answer)
         return
@@ -164,6 +165,15 @@ def cmd_https(a) -> None:
         print("on" if running().web.https else "off")
         return
     applied(f"HTTPS {a.state}", apply(edits.set_web, {"https": a.state == "on"}))
+
+
+def cmd_sip_direct_media(a) -> None:
+    """Whether the SIP ALG admits media from the signalling peer only (on, the default)."""
+    if a.state is None:
+        print("on" if running().nat.sip_direct_media else "off")
+        return
+    answer = apply(edits.switch_helpers, {}, sip_direct_media=a.state == "on")
+    applied(f"SIP direct media {a.state}", answer)
 
 
 def cmd_dhcp(a) -> None:
@@ -466,6 +476,9 @@ def parser() -> argparse.ArgumentParser:
     hn.add_argument("name", nargs="?")
     hs = sub.add_parser("https", help="show or switch the web UI's HTTPS listener: on | off")
     hs.add_argument("state", nargs="?", choices=("on", "off"))
+    sd = sub.add_parser("sip-direct-media", help="show or set whether SIP media is admitted "
+                        "from the signalling peer only: on (default) | off (anyone)")  # fmt: skip
+    sd.add_argument("state", nargs="?", choices=("on", "off"))
     dh = sub.add_parser("dhcp", help="show or set the LAN's DHCP pool: FIRST LAST [LEASE_S]")
     dh.add_argument("first", nargs="?")
     dh.add_argument("last", nargs="?")
@@ -492,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "forward" and args.action == "add" and not args.to:
         p.error("forward add needs HOST[:PORT]")
     try:
-        code = globals()[f"cmd_{args.command}"](args)
+        code = globals()[f"cmd_{args.command.replace('-', '_')}"](args)
     except Refused as error:
         print(f"routerctl: {error}; nothing changed", file=sys.stderr)
         return 1

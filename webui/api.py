@@ -18,7 +18,7 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wsgi import get_input_stream
 
 from nat.config import ConfigError
-from router.edits import KEEP, enable_warnings, set_lan, set_web
+from router.edits import KEEP, PASSTHROUGH_SETTINGS, enable_warnings, set_lan, set_web
 from webui import jsonbody
 from webui.backup import backup_json, check_fits
 from webui.filters import events_csv, filter_events, filter_mappings
@@ -176,11 +176,11 @@ def put_config():
 @bp.get("/passthrough")
 def get_passthrough():
     config = state().backend.get_config()
+    nat = config.nat.to_dict()
     return jsonify(
         {
             "protocols": passthrough_rows(config),
-            "sstp_servers": list(config.nat.sstp_servers),
-            "helper_ports": config.nat.to_dict()["helper_ports"],
+            **{name: nat[name] for name in PASSTHROUGH_SETTINGS},
         }
     )
 
@@ -189,14 +189,14 @@ def get_passthrough():
 def put_passthrough():
     config = state().backend.get_config()
     data = _body()
-    unknown = sorted(set(data) - {"helpers", "sstp_servers", "helper_ports"})
+    unknown = sorted(set(data) - {"helpers", *PASSTHROUGH_SETTINGS})
     if unknown:
         raise ConfigError(unknown[0], "unknown setting")
     helpers = data.get("helpers", {})
     if not isinstance(helpers, dict):
         raise ConfigError("helpers", "expected an object of protocol: true/false")
-    new = with_passthrough(config, helpers, data.get("sstp_servers", KEEP),
-                           data.get("helper_ports", KEEP))  # fmt: skip
+    settings = {name: data[name] for name in PASSTHROUGH_SETTINGS if name in data}
+    new = with_passthrough(config, helpers, **settings)
     return _apply(new, enable_warnings(config, new))
 
 

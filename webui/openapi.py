@@ -10,7 +10,7 @@ from typing import Any
 
 from nat.config_parse import FIELD_RULES, PORT_FORWARD, HelperPorts
 from nat.rules import Boolean, Fields, MapOf
-from router.edits import HELPER_NAMES, MOVABLE_HELPERS
+from router.edits import HELPER_NAMES, MOVABLE_HELPERS, PASSTHROUGH_SETTINGS
 from router.model import SECTIONS
 from router.update.journal import STATES as JOURNAL_STATES
 from router.update.layout import SLOTS
@@ -422,17 +422,17 @@ SCHEMAS: dict[str, Any] = {
     },
     "Passthrough": {
         "type": "object",
-        "required": ["protocols", "sstp_servers", "helper_ports"],
+        "required": ["protocols", *PASSTHROUGH_SETTINGS],
         "properties": {
             "protocols": {"type": "array", "items": _ref("Protocol")},
-            "sstp_servers": STRINGS,
-            "helper_ports": NAT_RULES["helper_ports"].schema(),
+            **{name: NAT_RULES[name].schema() for name in PASSTHROUGH_SETTINGS},
         },
     },
     "PassthroughUpdate": Fields(
         {
             "helpers": MapOf(HELPER_NAMES, Boolean()),
             "sstp_servers": NAT_RULES["sstp_servers"],
+            "sip_direct_media": NAT_RULES["sip_direct_media"],
             # Ports given to helpers (RTSP on 8554), all of them: {} gives every one its own.
             "helper_ports": HelperPorts(MOVABLE_HELPERS),
         }

@@ -46,11 +46,11 @@ def passthrough_rows(config: RouterConfig) -> list[dict[str, Any]]:
 
 
 def with_passthrough(
-    config: RouterConfig, enabled: dict[str, Any], sstp_servers: Any = edits.KEEP,
-    helper_ports: Any = edits.KEEP,
-) -> RouterConfig:  # fmt: skip
+    config: RouterConfig, enabled: dict[str, Any], **settings: Any
+) -> RouterConfig:
+    """``settings``: any of ``edits.PASSTHROUGH_SETTINGS``."""
     with _section("nat."):
-        return edits.switch_helpers(config, enabled, sstp_servers, helper_ports)
+        return edits.switch_helpers(config, enabled, **settings)
 
 
 def with_nat(config: RouterConfig, profile: Any, port_forwards: Any, dmz_host: Any) -> RouterConfig:

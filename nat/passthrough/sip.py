@@ -11,7 +11,9 @@ Enabled, for each complete SIP message of a session to or from port 5060:
 * Inbound, the external endpoint is restored where it appears: the Request-URI of incoming
   requests, the topmost Via of responses (sent-by, received=, rport=), Contact, From, To.
 * Media: each m= line of the client's SDP gets an RTP expectation on its even port and an
-  RTCP one on the next, admitting UDP from the signalling peer only; external ports are
+  RTCP one on the next, admitting UDP from the signalling peer only (``sip_direct_media``,
+  the default, as Linux's nf_conntrack_sip), or from any address when that setting is off
+  (a provider's media servers or SBC at other addresses than its proxy); external ports are
   the internal ones when free, else the next free even pair. At most 4 expectations per
   call, 180 s each, refreshed by every new offer or answer naming the same port. BYE, and
   any final answer >= 300 to an INVITE, remove the call's expectations; an error answer
@@ -35,10 +37,12 @@ Why off by default: SIP ALGs are known to do harm. Rewriting REGISTER hides the 
 registrar (it sends no keepalives and incoming calls die when the mapping goes), rewriting
 addresses breaks ICE and clients that already handle NAT (STUN, rport, outbound proxies),
 and "NAT Slipstreaming" tricked SIP ALGs into opening arbitrary ports. This ALG limits the
-last: it only opens ports the client itself announced, for the signalling peer only.
+last: it only opens ports the client itself announced, for the signalling peer only (unless
+``sip_direct_media`` is off).
 
 Limitations: IPv4 only; SIP inside TLS (5061) is invisible; media from anyone but the
-signalling peer (direct media between endpoints) is filtered; a=candidate (ICE) lines are
+signalling peer (direct media between endpoints) is filtered unless ``sip_direct_media`` is
+off; a=candidate (ICE) lines are
 left alone; inbound SDP is not rewritten; a message split across TCP segments is not
 rewritten; an expectation whose port was already released (permit expired and the reuse
 delay passed) is forgotten rather than removed, since the port may belong to someone else
@@ -76,6 +80,7 @@ MAX_REGISTRATIONS = 4096
 MAX_PENDING_REGISTERS = 16  # per signalling session
 OFFER_ANSWER_METHODS = frozenset({"INVITE", "UPDATE", "PRACK"})
 SDP_REQUESTS = frozenset({"INVITE", "UPDATE", "ACK", "PRACK"})
+ANY_ADDRESS = b""  # an expectation's remote prefix that admits every address
 
 
 # -- calls and registrations ------------------------------------------------------------------
@@ -245,7 +250,8 @@ class SipAlg(PassthroughHelper):
         if pair is None or not all(r.safe_to_remove(ctx) for r in pair):
             call.media.pop(rtp_port, None)
             return None
-        renewed = reserve_pair(ctx, None, call.client, rtp_port, call.peer, MEDIA_TIMEOUT)
+        renewed = reserve_pair(ctx, None, call.client, rtp_port, _media_source(ctx, call),
+                               MEDIA_TIMEOUT)  # fmt: skip
         if renewed is None:
             return None
         call.media[rtp_port] = renewed
@@ -257,7 +263,8 @@ class SipAlg(PassthroughHelper):
         if call.expectation_count() + 2 > MAX_MEDIA_EXPECTATIONS:
             self._refuse(ctx, call, f"media expectation limit reached (port {rtp_port})")
             return None
-        pair = reserve_pair(ctx, None, call.client, rtp_port, call.peer, MEDIA_TIMEOUT)
+        pair = reserve_pair(ctx, None, call.client, rtp_port, _media_source(ctx, call),
+                            MEDIA_TIMEOUT)  # fmt: skip
         if pair is None:
             self._refuse(ctx, call, f"no external ports for RTP/RTCP {rtp_port}")
             return None
@@ -379,6 +386,12 @@ class SipAlg(PassthroughHelper):
             registration.reservation.remove(ctx)
         self._calls.clear()
         self._registrations.clear()
+
+
+def _media_source(ctx: HelperContext, call: Call) -> bytes:
+    """Whom a call's media expectations admit: its signalling peer (``sip_direct_media``,
+    the default), else anyone (an empty prefix, which every address starts with)."""
+    return call.peer if ctx.config.sip_direct_media else ANY_ADDRESS
 
 
 def _carries_sdp_offer_or_answer(message: SipMessage) -> bool:

@@ -144,6 +144,8 @@ ROWS: dict[str, Row] = {row.name: row for row in (
     Row("pptp", "PPTP (pptpd, pptp)", "pptp", needs_helper("pptp")),
     Row("l2tp", "L2TP (xl2tpd both ends)", "l2tp", needs_helper("l2tp")),
     Row("rtsp", "RTSP (gst-rtsp-server on 8554, ffmpeg)", "rtsp", punched_media("rtsp", "ffmpeg")),
+    Row("sip-out", "SIP call out (baresip to baresip via kamailio)", "sip", needs_helper("sip")),
+    Row("sip-in", "SIP call in (baresip to baresip via kamailio)", "sip", needs_helper("sip")),
     Row("openvpn", "OpenVPN over UDP", ALL, client_initiated("OpenVPN's UDP from the client")),
     Row("wireguard", "WireGuard (wireguard-go)", ALL,
         client_initiated("WireGuard's UDP from the client")),

@@ -59,6 +59,15 @@ def test_a_protocol_is_moved_to_other_ports_and_back(device, capsys):
     assert running()["nat"]["helper_ports"] == {} and device == ["reload", "reload"]
 
 
+def test_sip_direct_media_is_shown_and_switched(device, capsys):
+    assert routerctl.main(["sip-direct-media"]) == 0
+    assert capsys.readouterr().out.strip() == "on"
+    assert routerctl.main(["sip-direct-media", "off"]) == 0
+    assert running()["nat"]["sip_direct_media"] is False and device == ["reload"]
+    routerctl.main(["sip-direct-media"])
+    assert capsys.readouterr().out.strip().endswith("off")
+
+
 def test_https_is_switched_in_the_running_configuration(device, capsys):
     routerctl.main(["https"])
     assert capsys.readouterr().out == "off\n"

@@ -201,6 +201,16 @@ def test_the_front_errors_are_documented_and_have_the_error_shape(app, api, call
     assert missing.status_code == 404 and missing.json["error"]["message"]
 
 
+def test_sip_direct_media_is_read_and_switched(call, backend):
+    assert call("GET", "/passthrough").json["sip_direct_media"] is True  # Linux's default
+    assert call("PUT", "/passthrough", json={"sip_direct_media": False}).status_code == 200
+    assert call("GET", "/passthrough").json["sip_direct_media"] is False
+    assert backend.get_config().nat.sip_direct_media is False
+    refused = call("PUT", "/passthrough", expect=422, json={"sip_direct_media": "sometimes"})
+    assert refused.json["error"]["field"] == "sip_direct_media"
+    assert backend.get_config().nat.sip_direct_media is False  # kept
+
+
 def test_a_protocol_moved_to_other_ports_serves_them_in_the_engine(call, backend):
     body = {"helpers": {"rtsp": True}, "helper_ports": {"554": "rtsp", "8554": "rtsp"}}
     assert call("PUT", "/passthrough", json=body).status_code == 200

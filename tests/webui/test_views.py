@@ -80,6 +80,16 @@ def test_a_protocols_ports_are_set_on_the_passthrough_page(browser, backend):
     assert backend.get_config().nat.helper_ports == ()
 
 
+def test_sip_direct_media_is_a_box_on_the_passthrough_page(browser, backend):
+    page = browser.get("/passthrough").text
+    assert 'id="sip_direct_media" name="sip_direct_media" checked' in page
+    browser.post("/passthrough", {"helper-sip": "on"})  # the box left unticked
+    assert backend.get_config().nat.sip_direct_media is False
+    assert 'name="sip_direct_media" >' in browser.get("/passthrough").text
+    browser.post("/passthrough", {"helper-sip": "on", "sip_direct_media": "on"})
+    assert backend.get_config().nat.sip_direct_media is True
+
+
 def test_passthrough_error_next_to_the_field(browser, backend):
     response = browser.post("/passthrough", {"sstp_servers": "vpn.example.com bad_name!"})
     assert response.status_code == 422

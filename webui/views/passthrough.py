@@ -44,13 +44,16 @@ def index():
             "passthrough.html",
             rows=passthrough_rows(config),
             sstp_servers="\n".join(config.nat.sstp_servers),
+            sip_direct_media=config.nat.sip_direct_media,
             errors={},
         )
     enabled = {name: request.form.get(f"helper-{name}") == "on" for name in HELPER_NAMES}
     servers = request.form.get("sstp_servers", "")
+    direct_media = request.form.get("sip_direct_media") == "on"
     try:
         ports = given_ports(config)
-        new = with_passthrough(config, enabled, split_names(servers), ports)
+        new = with_passthrough(config, enabled, sstp_servers=split_names(servers),
+                               helper_ports=ports, sip_direct_media=direct_media)  # fmt: skip
         check_fits(new)
     except ConfigError as error:
         rows = passthrough_rows(config)
@@ -59,8 +62,9 @@ def index():
             row["ports_text"] = request.form.get(f"ports-{row['name']}", "")
         errors = {error.field: error.message}
         return render_template(
-            "passthrough.html", rows=rows, sstp_servers=servers, errors=errors
-        ), 422
+            "passthrough.html", rows=rows, sstp_servers=servers,
+            sip_direct_media=direct_media, errors=errors,
+        ), 422  # fmt: skip
     save_and_report(new, "VPN passthrough settings")
     for warning in enable_warnings(config, new):
         flash(warning, "warn")

@@ -212,6 +212,23 @@ def test_outgoing_call_sdp_media_and_bye():
     assert monitor.snapshot(lab.now)["recent"][0]["end_reason"] == "BYE"
 
 
+def test_media_from_another_address_is_admitted_only_with_direct_media_off():
+    """sip_direct_media (the default, as Linux's): the call's media from its signalling peer
+    only. Off: a media server at another address (a provider's SBC) reaches the client too,
+    before the client sent it anything."""
+    assert NatConfig().sip_direct_media
+    for direct_media in (True, False):
+        lab, _ = sip_lab(sip_direct_media=direct_media)
+        invite(lab)
+        elsewhere = lab.wan(rtp_in(40000, src=SERVER2))
+        if direct_media:
+            assert elsewhere.dropped
+        else:
+            assert (elsewhere.only(LAN)[IP].dst, elsewhere.only(LAN)[UDP].dport) == (CLIENT, 40000)
+        assert lab.wan(rtp_in(40000, sport=30002)).only(LAN)  # the peer itself, either way
+        assert lab.wan(udp_in(7000, 40010, src=SERVER2)).dropped  # an unannounced port: never
+
+
 def test_error_answer_removes_media_and_counts_as_failure():
     lab, monitor = sip_lab()
     for attempt in range(5):
