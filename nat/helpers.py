@@ -217,10 +217,13 @@ class HelperContext:
         timeout: float,
         helper: Helper | None = None,
         external_port: int | None = None,
+        take_over: bool = False,
     ) -> int | None:
         """Reserve an external port for ``internal`` that ``remote`` may reach until
         ``timeout`` seconds from now (or until ``parent`` ends). Returns the external port,
         or None when no port is free. ``external_port`` asks for a specific one.
+        ``take_over``: a port the helper announces; ``internal``'s packets leave from it from
+        now on, under every mapping behaviour (NatTable.expect).
         """
         return self.table.expect(
             parent.session if parent is not None else None,
@@ -232,6 +235,7 @@ class HelperContext:
             helper,
             external_port,
             self.now,
+            take_over,
         )
 
     def permit(self, flow: Flow, remote_ip: bytes, remote_port: int | None, timeout: float) -> None:

@@ -62,6 +62,9 @@ class NatTable:
         self.out: dict[bytes, Mapping] = {}
         self.inn: dict[bytes, Mapping] = {}
         self.static_out: dict[bytes, Mapping] = {}
+        # Mapping behaviours other than endpoint-independent: each internal UDP endpoint's
+        # ordinary mappings (one per remote), by static key, for expect(take_over=True).
+        self.ordinary_udp: dict[bytes, list[Mapping]] = {}
         self.spaces: dict[tuple[bytes, int], PortSpace] = {}
         self.wheel: ExpiryWheel[Mapping] = ExpiryWheel()
         self.forwards: dict[tuple, list[Mapping]] = {}
@@ -192,6 +195,8 @@ class NatTable:
                 self.out.setdefault(out_key, mapping)
         else:
             self.out[out_key] = mapping
+            if proto == ipv4.UDP and self.mapping_mode is not Behaviour.ENDPOINT_INDEPENDENT:
+                self.ordinary_udp.setdefault(out_key[:7], []).append(mapping)
         return mapping
 
     def remove(self, mapping: Mapping, now: float) -> None:
@@ -203,6 +208,12 @@ class NatTable:
             del self.out[mapping.out_key]
         if self.static_out.get(mapping.out_key[:7]) is mapping:
             del self.static_out[mapping.out_key[:7]]
+        if mapping.kind == DYNAMIC and mapping.proto == ipv4.UDP:
+            siblings = self.ordinary_udp.get(mapping.out_key[:7])
+            if siblings is not None and mapping in siblings:
+                siblings.remove(mapping)
+                if not siblings:
+                    del self.ordinary_udp[mapping.out_key[:7]]
         del self.inn[mapping.in_key]
         host = mapping.host
         self.space(host.ext_ip, mapping.proto).release(mapping.external_port, now, mapping.out_key)
@@ -350,15 +361,23 @@ class NatTable:
         helper: Any,
         ext_port: int | None,
         now: float,
+        take_over: bool = False,
     ) -> int | None:
         """An expected mapping for ``internal`` that ``remote`` may reach until ``until``; it
-        goes with the ``parent`` session when that ends. Returns the external port."""
+        goes with the ``parent`` session when that ends. Returns the external port.
+        ``take_over``: the endpoint's packets leave from this port from now on, whatever the
+        mapping behaviour: a port a helper announced (SDP, SETUP) is the one the endpoint
+        must be seen from, so its ordinary mappings (to one remote each, made by packets it
+        sent before the announcement) are removed."""
         int_ip, int_port_number = internal
         int_port = int_port_number.to_bytes(2, "big")
         static_key = PREFIX[proto] + int_ip + int_port
         mapping = self.static_out.get(static_key)
         if mapping is None and self.mapping_mode is Behaviour.ENDPOINT_INDEPENDENT:
             mapping = self.out.get(static_key)
+        if take_over and mapping is None:
+            for ordinary in list(self.ordinary_udp.get(static_key, ())):
+                self.remove(ordinary, now)
         if mapping is None:
             created = self.create(proto, int_ip, int_port, static_key, EXPECTED, now, ext_port)
             if created == counters.PORTS_EXHAUSTED and ext_port is not None:

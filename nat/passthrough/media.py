@@ -39,8 +39,12 @@ def reserve(
     timeout: float,
     wanted: int,
 ) -> Reservation | None:
-    """Expect UDP from ``peer`` to ``internal``, on external port ``wanted`` if free."""
-    port = ctx.expect(parent, ipv4.UDP, internal, peer, None, timeout, external_port=wanted)
+    """Expect UDP from ``peer`` to ``internal``, on external port ``wanted`` if free. The
+    port is announced (in SDP, in a SETUP): the endpoint's media leaves from it from now on,
+    even under symmetric NAT, where a packet it sent before (a called phone's first RTCP)
+    made an ordinary mapping on another port."""
+    port = ctx.expect(parent, ipv4.UDP, internal, peer, None, timeout, external_port=wanted,
+                      take_over=True)  # fmt: skip
     if port is None:
         return None
     external_ip = ctx.external_address_for(internal[0])

@@ -14,7 +14,10 @@ Enabled, for each complete SIP message of a session to or from port 5060:
   RTCP one on the next, admitting UDP from the signalling peer only (``sip_direct_media``,
   the default, as Linux's nf_conntrack_sip), or from any address when that setting is off
   (a provider's media servers or SBC at other addresses than its proxy); external ports are
-  the internal ones when free, else the next free even pair. At most 4 expectations per
+  the internal ones when free, else the next free even pair. The client's media leaves
+  from the announced ports from then on under every profile: under symmetric NAT a packet
+  it sent before (a called phone's first RTCP, ahead of its 200 OK) had made an ordinary
+  mapping on another port, which is replaced. At most 4 expectations per
   call, 180 s each, refreshed by every new offer or answer naming the same port. BYE, and
   any final answer >= 300 to an INVITE, remove the call's expectations; an error answer
   also counts as a failed negotiation for the VPN/ALG monitor.

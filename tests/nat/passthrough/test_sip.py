@@ -229,6 +229,24 @@ def test_media_from_another_address_is_admitted_only_with_direct_media_off():
         assert lab.wan(udp_in(7000, 40010, src=SERVER2)).dropped  # an unannounced port: never
 
 
+def test_under_symmetric_nat_media_sent_before_the_sdp_leaves_from_the_announced_ports_after():
+    """A phone may send RTCP before the ALG rewrote its SDP (a called phone, before its 200
+    OK); under symmetric NAT that packet made an ordinary mapping on another external port
+    than the one the ALG then wrote into the SDP. The announced ports are reserved when the
+    SDP is rewritten: from then on the phone's media leaves from them, and the far end's
+    media to them gets in."""
+    config = NatConfig.from_profile("symmetric", helpers=(("sip", True),))
+    lab = Lab(config, helpers=[SipAlg(VpnMonitor())])
+    early = lab.lan(udp_out(40001, 30001, dst=SERVER2, payload=b"rtcp")).only(WAN)
+    rtp_port = media_port(invite(lab))
+    later = lab.lan(udp_out(40001, 30001, dst=SERVER2, payload=b"rtcp")).only(WAN)
+    assert later[UDP].sport == rtp_port + 1 != early[UDP].sport
+    far_rtcp = lab.wan(udp_in(30001, rtp_port + 1, src=SERVER2, payload=b"rtcp")).only(LAN)
+    assert (far_rtcp[IP].dst, far_rtcp[UDP].dport) == (CLIENT, 40001)
+    rtp = lab.lan(udp_out(40000, 30000, dst=SERVER2, payload=b"\x80\x00rtp")).only(WAN)
+    assert rtp[UDP].sport == rtp_port
+
+
 def test_error_answer_removes_media_and_counts_as_failure():
     lab, monitor = sip_lab()
     for attempt in range(5):
