@@ -97,14 +97,17 @@ def _unescape(raw: bytes) -> bytes:
     return bytes(out)
 
 
-def lcp(code: int, ident: int, data: bytes) -> bytes:
-    return frame(LCP, struct.pack("!BBH", code, ident, 4 + len(data)) + data)
+def lcp(code: int, ident: int, data: bytes, encode: Callable[[int, bytes], bytes] = frame) -> bytes:
+    return encode(LCP, struct.pack("!BBH", code, ident, 4 + len(data)) + data)
 
 
 class Lcp:
-    """Our side of LCP: what to send now, and the answer to what arrived."""
+    """Our side of LCP: what to send now, and the answer to what arrived. ``encode`` makes a
+    frame of (protocol, payload): HDLC-like on a byte stream, else the carrier's own (SSTP
+    carries PPP frames whole)."""
 
-    def __init__(self, magic: int):
+    def __init__(self, magic: int, encode: Callable[[int, bytes], bytes] = frame):
+        self.encode = encode
         self.magic = struct.pack("!I", magic)
         self.ident = 0
         self.acked = False  # our Configure-Request was acknowledged
@@ -142,7 +145,7 @@ class Lcp:
 
     def _send(self, code: int, data: bytes, ident: int | None = None) -> bytes:
         self.sent[CODE_NAMES[code]] += 1
-        return lcp(code, self.ident if ident is None else ident, data)
+        return lcp(code, self.ident if ident is None else ident, data, self.encode)
 
     def report(self, bad: int) -> dict:
         return {"opened": self.opened, "received": dict(self.received),
@@ -159,7 +162,7 @@ def speak(read_fd: int, write_fd: int, status: str, child: subprocess.Popen | No
             for out in link.tick():
                 os.write(write_fd, out)
             next_tick = now + INTERVAL
-            _write_status(status, link.report(deframer.bad))
+            write_status(status, link.report(deframer.bad))
         ready, _, _ = select.select([read_fd], [], [], max(0.0, next_tick - now))
         if ready:
             data = os.read(read_fd, 4096)
@@ -168,10 +171,10 @@ def speak(read_fd: int, write_fd: int, status: str, child: subprocess.Popen | No
             for protocol, payload in deframer.feed(data):
                 for out in link.receive(protocol, payload):
                     os.write(write_fd, out)
-    _write_status(status, link.report(deframer.bad))
+    write_status(status, link.report(deframer.bad))
 
 
-def _write_status(path: str, report: dict) -> None:
+def write_status(path: str, report: dict) -> None:
     temporary = f"{path}.tmp"
     with open(temporary, "w") as f:
         json.dump(report, f)

@@ -1,7 +1,8 @@
 """The VPN rows, with real programs on both ends: strongSwan IKEv2 with NAT-T and crafted raw
 ESP (IPsec), pptpd and pptp (PPTP), xl2tpd on both ends (L2TP; PPP's framing carried by
-natbox.peers.pppstub in both), and the article's "modern VPNs need no passthrough": OpenVPN
-over UDP and WireGuard (wireguard-go) under every profile with every passthrough off."""
+natbox.peers.pppstub in both), SSTP (sstpc and natbox's SSTP server: TLS, SSTP's framing, LCP
+inside), and the article's "modern VPNs need no passthrough": OpenVPN over UDP and WireGuard
+(wireguard-go) under every profile with every passthrough off."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import time
 
 from natbox.matrix.grid import scenario
 from natbox.matrix.together import at_once
-from natbox.peers import esp, l2tp, openvpn, pptp, strongswan, wireguard
+from natbox.peers import esp, l2tp, openvpn, pptp, sstp, strongswan, wireguard
 
 # How long a client gets to come up, whatever the cell expects: a slow success must not pass
 # for "blocked".
@@ -139,3 +140,26 @@ def test_wireguard(cell, lan_clients, internet, clients, tmp_path):
     finally:
         for peer in [server, *peers]:
             peer.stop()
+
+
+def _sstp(cell, router, lan_clients, internet, clients, tmp_path, listed: bool):
+    # The router's SSTP list names the server (what SSTP off can block), or not.
+    router.api.put("/passthrough", {"sstp_servers": [sstp.NAME] if listed else []})
+    server = sstp.Server(internet, tmp_path / "server")
+
+    def connect(host):
+        client = sstp.Client(host, tmp_path / host.name, server)
+        seen = client.opened(WAIT)
+        return bool(seen.get("opened") and seen.get("received", {}).get("echo-reply")), seen
+
+    cell.conclude(at_once(connect, lan_clients[:clients]))
+
+
+@scenario("sstp")
+def test_sstp(cell, router, lan_clients, internet, clients, tmp_path):
+    _sstp(cell, router, lan_clients, internet, clients, tmp_path, listed=True)
+
+
+@scenario("sstp-unlisted")
+def test_sstp_to_a_server_not_listed(cell, router, lan_clients, internet, clients, tmp_path):
+    _sstp(cell, router, lan_clients, internet, clients, tmp_path, listed=False)

@@ -61,3 +61,10 @@ def test_rtsp_without_its_alg_works_only_where_the_profile_keeps_ffmpegs_punched
     assert working == ["full-cone", "restricted-cone", "port-restricted-cone", "linux-masquerade"]
     assert "keeps their numbers" in E.ROWS["rtsp"].expect("full-cone", False, 1).exception
     assert E.ROWS["rtsp"].expect("symmetric", False, 2).outcome == E.BLOCKED
+
+
+def test_sstp_off_blocks_a_listed_server_only_and_says_why_the_other_passes():
+    for profile in PROFILE_NAMES:
+        assert E.ROWS["sstp"].expect(profile, False, 1).outcome == E.BLOCKED
+        unlisted = E.ROWS["sstp-unlisted"].expect(profile, False, 2)
+        assert unlisted.outcome == E.WORKS and "cannot be told from HTTPS" in unlisted.exception
