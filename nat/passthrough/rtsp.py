@@ -7,6 +7,9 @@ Enabled, for each complete RTSP message on a control connection to port 554:
   are the internal ones when free, else the next free (even, for a pair) ones. Each port
   gets an expectation admitting UDP from the server's address, for 300 s or until the
   control connection ends. At most 8 SETUPs per connection hold expectations at once.
+* A 2xx reply whose Transport names a ``source=`` (RFC 2326 12.39: the media comes from
+  another host than the RTSP server, a media server beside it) admits that address to the
+  SETUP's ports too; a source inside the LAN is ignored.
 * A ``destination=`` naming anything but our external address is removed, so a client
   cannot make the server stream at a third party (or at a private address).
 * The server's reply gets the client's own ports back in its Transport, and its Session
@@ -25,11 +28,13 @@ opened, so the server's UDP media is filtered like any unsolicited traffic (RTSP
 interleaving still works). The helper detaches from each session at its first packet.
 
 Limitations: IPv4 only; RTSP inside TLS or HTTP tunnelling is invisible; multicast
-transports are left alone; media is admitted from the server's address only (any port).
+transports are left alone; media is admitted from the server's address (any port) and the
+source= its reply names, from nobody else.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -186,6 +191,24 @@ def rewrite_transport(
     return ",".join(specs)
 
 
+def transport_sources(value: str) -> list[bytes]:
+    """The unicast IPv4 ``source=`` addresses a reply's Transport names (RFC 2326 12.39: where
+    the media comes from when that is not the RTSP server itself)."""
+    found = []
+    for spec in value.split(","):
+        for param in spec.split(";"):
+            key, eq, data = param.partition("=")
+            if key.strip().lower() != "source" or not eq:
+                continue
+            try:
+                address = ipaddress.IPv4Address(data.strip())
+            except ValueError:
+                continue
+            if not (address.is_multicast or address.is_unspecified or address.is_loopback):
+                found.append(address.packed)
+    return found
+
+
 # -- state -------------------------------------------------------------------------------------
 
 
@@ -216,8 +239,9 @@ class RtspAlg(PassthroughHelper):
     security = "Low-Moderate"
     use_case = "Streaming video, IP cameras"
     when_enabled = (
-        "SETUP client ports are moved outside and opened to UDP from the server only, "
-        "foreign destination= parameters are stripped, TEARDOWN closes the ports again."
+        "SETUP client ports are moved outside and opened to UDP from the server (and from "
+        "the media source its reply names) only, foreign destination= parameters are "
+        "stripped, TEARDOWN closes the ports again."
     )
     when_disabled = (
         "RTSP passes unrewritten and nothing is opened: UDP media from the server is "
@@ -333,11 +357,23 @@ class RtspAlg(PassthroughHelper):
             self._forget(ctx, flow, stream)
             return
         stream.session = message.session or stream.session
+        for source in transport_sources(message.header("transport") or ""):
+            self._admit_source(ctx, flow, stream, source)
         self._restore_client_ports(message, stream)
         if stream.session is not None and stream.session not in flow.state["sessions"]:
             flow.state["sessions"][stream.session] = self.monitor.start(
                 ctx, self.name, flow.internal[0], flow.remote[0], session=stream.session
             )
+
+    def _admit_source(self, ctx: HelperContext, flow: Flow, stream: Stream, source: bytes) -> None:
+        """The server says its media comes from ``source`` (a media server beside it): that
+        address may reach the SETUP's ports too, for as long as the server may."""
+        if source == flow.remote[0] or ipaddress.IPv4Address(source) in ctx.config.lan_network():
+            return
+        for port, reservation in stream.reservations.items():
+            ctx.expect(flow, ipv4.UDP, (flow.internal[0], port), source, None,
+                       max(0.0, reservation.until - ctx.now),
+                       external_port=reservation.external_port)  # fmt: skip
 
     def _restore_client_ports(self, message: RtspMessage, stream: Stream) -> None:
         index = message.header_index("transport")

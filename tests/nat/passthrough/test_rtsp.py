@@ -99,6 +99,29 @@ def test_setup_each_client_port_form_reply_and_media(spec, outside, ports):
     assert lab.wan(media(ports[0][0], sport=6980)).dropped
 
 
+def test_media_from_the_source_the_reply_names_is_admitted_and_from_nobody_else():
+    """A server whose media comes from a media server beside it says so in its reply
+    (Transport source=, RFC 2326 12.39): that address gets in too; others still do not,
+    nor does a source= naming a LAN address."""
+    for source, admitted in ((SERVER2, True), ("192.168.1.77", False), (None, False)):
+        lab, _ = rtsp_lab()
+        control = Control(lab)
+        out = control.request("SETUP", [("Transport", "RTP/AVP;unicast;client_port=5000-5001")])
+        outside = transport(out.only(WAN)).split("client_port=")[1]
+        named = f";source={source}" if source else ""
+        reply = f"RTP/AVP;unicast;client_port={outside};server_port=6970-6971{named}"
+        control.reply(headers=[("Session", "777"), ("Transport", reply)])
+        rtp = int(outside.split("-")[0])
+        from_media_server = lab.wan(media(rtp, src=SERVER2))
+        if admitted:
+            got = from_media_server.only(LAN)
+            assert (got[IP].dst, got[UDP].dport) == (CLIENT, 5000)
+        else:
+            assert from_media_server.dropped
+        assert lab.wan(media(rtp + 1, sport=6971)).only(LAN)  # the server itself, always
+        assert lab.wan(media(rtp, src="203.0.113.99")).dropped  # anyone else, never
+
+
 def test_destination_is_stripped_unless_it_is_our_address():
     lab, _ = rtsp_lab()
     control = Control(lab)
