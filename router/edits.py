@@ -78,6 +78,15 @@ def ports_given(config: RouterConfig, name: str, ports: list[int]) -> dict[str, 
     return {**given, **{str(port): name for port in ports}}
 
 
+def port_list(text: str) -> list[int]:
+    """A list of ports as people type it ("554, 8554" or "554,8554"); ValueError says what is
+    wrong (the ports' range is the model's rule, checked when the configuration is built)."""
+    words = [word for word in text.replace(",", " ").split() if word]
+    if not all(word.isdigit() for word in words):
+        raise ValueError("expected port numbers, e.g. 554, 8554")
+    return sorted({int(word) for word in words})
+
+
 def helper_ports(config: RouterConfig) -> dict[str, list[int]]:
     """Every helper's server ports as they are now (its own, or the ones it was given)."""
     served = served_ports(HELPER_CLASSES, config.nat)

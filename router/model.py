@@ -168,25 +168,22 @@ def _expect_dict(name: str, value: Any) -> None:
 def _check_helper_ports(nat: NatConfig) -> None:
     """Ports given to helpers (``nat.helper_ports``) name a helper whose ports may move, and
     none is a port a fixed helper serves (IPsec's UDP 500 and 4500) on the same transport."""
+    from nat.helper_dispatch import served_ports
     from nat.passthrough import HELPER_CLASSES
 
     classes = {cls.name: cls for cls in HELPER_CLASSES}
-    fixed: dict[tuple[int, int], str] = {}
-    for cls in (c for c in HELPER_CLASSES if not c.configurable_ports):
-        fixed.update({(6, p): cls.title for p in cls.tcp_ports})
-        fixed.update({(17, p): cls.title for p in cls.udp_ports | cls.owns_udp_ports})
+    served = served_ports(HELPER_CLASSES, nat)  # the engine's own reading of the same config
+    fixed = {pair: cls.title for cls in HELPER_CLASSES if not cls.configurable_ports
+             for pair in [*served[cls.name], *((17, p) for p in cls.owns_udp_ports)]}  # fmt: skip
     for port, name in nat.helper_ports:
         where = f"nat.helper_ports.{port}"
         if name not in classes:
             raise ConfigError(where, f"no such protocol; one of {', '.join(classes)}")
-        cls = classes[name]
-        if not cls.configurable_ports:
+        if not classes[name].configurable_ports:
             raise ConfigError(where, f"{name}'s ports are fixed by its protocol")
-        transports = [6] * bool(cls.tcp_ports) + [17] * bool(cls.udp_ports)
-        for proto in transports:
-            if (proto, port) in fixed:
-                raise ConfigError(where, f"port {port} is {fixed[(proto, port)]}'s, fixed by "
-                                  "its protocol")  # fmt: skip
+        for pair in served[name]:
+            if pair[1] == port and pair in fixed:
+                raise ConfigError(where, f"port {port} is {fixed[pair]}'s, fixed by its protocol")
 
 
 def _nat(value: Any) -> NatConfig:

@@ -137,10 +137,13 @@ def _port_list(text: str | None) -> list[int]:
         raise Refused("passthrough ports NAME needs PORT[,PORT...] or default")
     if text == "default":
         return []
-    words = [w for w in text.replace(",", " ").split() if w]
-    if not words or not all(w.isdigit() for w in words):
+    try:
+        ports = edits.port_list(text)
+    except ValueError:
+        ports = []
+    if not ports:
         raise Refused(f"ports {text!r}: expected PORT[,PORT...] (e.g. 554,8554) or default")
-    return [int(w) for w in words]
+    return ports
 
 
 def cmd_profile(a) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from nat.config import ConfigError
-from router.edits import HELPER_NAMES, enable_warnings
+from router.edits import HELPER_NAMES, enable_warnings, port_list
 from webui.backup import check_fits
 from webui.security import state
 from webui.settings import passthrough_rows, with_passthrough
@@ -27,10 +27,10 @@ def given_ports(config) -> dict[str, str]:
         text = request.form.get(f"ports-{name}")
         if not row["configurable_ports"] or text is None:
             continue
-        words = split_names(text)
-        if not all(word.isdigit() for word in words):
-            raise ConfigError(f"helper_ports.{name}", "expected port numbers, e.g. 554, 8554")
-        ports = sorted({int(word) for word in words})
+        try:
+            ports = port_list(text)
+        except ValueError as error:
+            raise ConfigError(f"helper_ports.{name}", str(error)) from None
         if ports != row["own_ports"]:
             given.update({str(port): name for port in ports})
     return given
