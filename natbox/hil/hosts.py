@@ -77,6 +77,13 @@ class Host:
             )
         return result
 
+    def ping(self, address: str, count: int = 3, wait: float = 2.0) -> bool:
+        """``count`` echo requests to ``address``, a fifth of a second apart; True when
+        every one was answered within ``wait`` seconds."""
+        result = self.run(["ping", "-c", str(count), "-i", "0.2", "-W", str(wait), address],
+                          check=False, timeout=count + wait + 10)  # fmt: skip
+        return result.returncode == 0
+
     def start(self, command: str | list[str], name: str | None = None) -> Background:
         """Start in the background, output to ``<name>.log`` in the test's folder; stopped
         (its process group) when the test ends."""
