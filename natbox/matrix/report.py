@@ -128,11 +128,17 @@ def _td(cell: Cell | None, out: Path) -> str:
     title = (f"expected {cell.expected}: {cell.why}"
              + (f"\nexception: {cell.exception}" if cell.exception else "")
              + f"\nobserved {cell.observed or 'nothing'}: {cell.detail}")  # fmt: skip
-    text = f"{html.escape(cell.observed or '?')}<br><small>{cell.seconds:.1f} s</small>"
-    if cell.evidence:
-        href = os.path.relpath(cell.evidence, out)
+    href = os.path.relpath(cell.evidence, out) if cell.evidence else None
+    return _box(classes, cell.observed or "?", f"{cell.seconds:.1f} s", title, href)
+
+
+def _box(classes: str, main: str, small: str, title: str = "", href: str | None = None) -> str:
+    """One coloured table cell: a word, a smaller line under it, a hover text, a link."""
+    text = f"{html.escape(main)}<br><small>{html.escape(small)}</small>"
+    if href:
         text = f"<a href='{html.escape(href)}/'>{text}</a>"
-    return f"<td class='{classes}' title='{html.escape(title)}'>{text}</td>"
+    hover = f" title='{html.escape(title)}'" if title else ""
+    return f"<td class='{classes}'{hover}>{text}</td>"
 
 
 def _behaviour_table(behaviours: list[Behaviour], out: Path) -> str:
@@ -158,9 +164,7 @@ def _yes(value: bool | None) -> str:
 
 
 def _pair(documented: str, seen: str) -> str:
-    kind = "works" if documented == seen else "mismatch"
-    return (f"<td class='{kind}'>{html.escape(documented)}<br><small>seen: "
-            f"{html.escape(seen or '?')}</small></td>")  # fmt: skip
+    return _box("works" if documented == seen else "mismatch", documented, f"seen: {seen or '?'}")
 
 
 def _label(cell: Cell) -> str:
