@@ -8,7 +8,7 @@ from natbox.lab import names as N
 from natbox.matrix.grid import scenario
 from natbox.peers import sip
 
-CALL_S = 9  # baresip reports its rates from the third second of a call on
+CALL_S = 7  # baresip reports its rates from the third second of a call on
 PROXY, FAR = N.SERVERS  # kamailio on the first server address, the far phones on the second
 
 
