@@ -121,7 +121,7 @@ class Build:
         kdir = common / "kernel"
         self.step(
             "kernel",
-            hash_strings(f.kernel_deb.name, cfg.kernel_modules, CODE_HASH),
+            hash_strings(f.kernel_deb.name, cfg.kernel_modules, cfg.kernel_nat_modules, CODE_HASH),
             [kdir / "vmlinux.zst", kdir / "modules.json"],
             lambda: self._kernel(f.kernel_deb, kdir),
             common,
@@ -222,9 +222,12 @@ class Build:
         )
 
     def _kernel(self, deb: Path, kdir: Path) -> None:
-        k = kernel.prepare(deb, self.cfg.kernel_modules, kdir)
+        cfg = self.cfg
+        k = kernel.prepare(deb, cfg.kernel_modules + cfg.kernel_nat_modules, kdir)
+        paths = [str(m) for m in k.modules]  # in the order asked for: the boot's, then NAT's
+        boot = len(cfg.kernel_modules)
         (kdir / "modules.json").write_text(
-            json.dumps({"release": k.release, "modules": [str(m) for m in k.modules]})
+            json.dumps({"release": k.release, "modules": paths[:boot], "nat": paths[boot:]})
         )
         self.log(
             f"{k.release}: vmlinuz {k.bzimage_bytes} bytes, as zstd ELF "
@@ -240,7 +243,7 @@ class Build:
         shutil.copytree(pkg_dir, target, symlinks=True)
         tags: dict[str, str] = {}
         kmeta = json.loads((kdir / "modules.json").read_text())
-        for rel in kmeta["modules"]:
+        for rel in kmeta["modules"] + kmeta["nat"]:
             (target / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(kdir / rel, target / rel)
         for rel in overlay.copy_overlay(self.tree / cfg.overlay, target):
@@ -251,7 +254,8 @@ class Build:
             target, [str(overlay.SITE / p) for p in cfg.project_python_packages], cfg.pyc_only
         )
         self.log(f"installed {' '.join(cfg.project_python_packages)}: {n} modules compiled")
-        files = overlay.generated_files(cfg, kmeta["release"], kmeta["modules"], self.epoch)
+        files = overlay.generated_files(cfg, kmeta["release"], kmeta["modules"], self.epoch,
+                                        kmeta["nat"])  # fmt: skip
         fresh_dir(keyring)
         for pub in sorted((self.tree / "image" / "keyring").glob("*.pub")):
             shutil.copyfile(pub, keyring / pub.name)

@@ -46,6 +46,7 @@ class BoardConfig:
     arch: str
     kernel_package: str
     kernel_modules: tuple[str, ...]
+    kernel_nat_modules: tuple[str, ...]  # installed, loaded only by router.kernelnat
     kernel_cmdline: str
     packages: tuple[str, ...]
     project_python_packages: tuple[str, ...]
@@ -90,6 +91,7 @@ def load(tree: Path, board: str = DEFAULT_BOARD) -> BoardConfig:
             arch=kv["DEBIAN_ARCH"],
             kernel_package=kv["KERNEL_PACKAGE"],
             kernel_modules=tuple(kv.get("KERNEL_MODULES", "").split()),
+            kernel_nat_modules=tuple(kv.get("KERNEL_NAT_MODULES", "").split()),
             kernel_cmdline=" ".join(kv.get("KERNEL_CMDLINE", "console=ttyS0").split()),
             packages=tuple(kv["PACKAGES"].split()),
             project_python_packages=tuple(kv.get("PROJECT_PYTHON_PACKAGES", "").split()),

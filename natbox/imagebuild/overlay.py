@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from natbox.imagebuild.config import BoardConfig
@@ -61,8 +62,9 @@ def install_project(tree: Path, packages: tuple[str, ...], root: Path) -> list[s
 
 
 def generated_files(
-    cfg: BoardConfig, release: str, modules: list[Path], build_epoch: int
-) -> dict[str, str]:
+    cfg: BoardConfig, release: str, modules: list[Path], build_epoch: int,
+    nat_modules: Sequence[Path] = (),
+) -> dict[str, str]:  # fmt: skip
     mods = "".join(f"{m}\n" for m in modules)
     return {
         "etc/os-release": (
@@ -76,6 +78,8 @@ def generated_files(
         "etc/natbox/kernel-release": f"{release}\n",
         # Paths relative to /, loaded in this order by /etc/init.d/S05modules.
         "etc/natbox/modules": mods,
+        # The guest kernel's NAT, in load order, for router.kernelnat only (never at boot).
+        "etc/natbox/kernel-nat-modules": "".join(f"{m}\n" for m in nat_modules),
         # Where fw_printenv / fw_setenv find the boot environment: the disk layout's own.
         "etc/fw_env.config": fw_env_config(),
     } | test_fault_files(cfg.raw.get("TEST_FAULT", ""))

@@ -84,6 +84,16 @@ def test_generated_files_carry_the_override() -> None:
     assert 'PRETTY_NAME="natbox 0.2.0"' in files["etc/os-release"]
 
 
+def test_the_kernel_nat_modules_are_listed_apart_and_never_loaded_at_boot() -> None:
+    cfg = config.load(TREE)
+    assert "nf_conntrack" in cfg.kernel_nat_modules and "nft_masq" in cfg.kernel_nat_modules
+    assert not set(cfg.kernel_nat_modules) & set(cfg.kernel_modules)
+    boot, nat = [Path("lib/modules/x/virtio.ko")], [Path("lib/modules/x/nf_nat.ko")]
+    files = overlay.generated_files(cfg, "6.1.0-test", boot, 0, nat)
+    assert files["etc/natbox/modules"] == "lib/modules/x/virtio.ko\n"  # what S05modules loads
+    assert files["etc/natbox/kernel-nat-modules"] == "lib/modules/x/nf_nat.ko\n"
+
+
 # -- switching versions: stand-ins for the heavy steps, the real step keys and stamps ----------
 
 
