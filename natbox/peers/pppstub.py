@@ -152,14 +152,18 @@ class Lcp:
                 "sent": dict(self.sent), "bad_fcs": bad, "pid": os.getpid()}  # fmt: skip
 
 
-def speak(read_fd: int, write_fd: int, status: str, child: subprocess.Popen | None) -> None:
+def speak(read_fd: int, write_fd: int, status: str, child: subprocess.Popen | None,
+          passive: bool = False) -> None:  # fmt: skip
+    """``passive``: send nothing until the peer's first frame arrives (pppd's ``passive``),
+    for a VPN client that must not get PPP before its tunnel is up."""
     link = Lcp(int.from_bytes(os.urandom(4), "big") | 1)
     deframer = Deframer()
     next_tick = 0.0
+    heard = False
     while child is None or child.poll() is None:
         now = time.monotonic()
         if now >= next_tick:
-            for out in link.tick():
+            for out in link.tick() if heard or not passive else ():
                 os.write(write_fd, out)
             next_tick = now + INTERVAL
             write_status(status, link.report(deframer.bad))
@@ -169,6 +173,7 @@ def speak(read_fd: int, write_fd: int, status: str, child: subprocess.Popen | No
             if not data:
                 break  # the VPN program closed the link
             for protocol, payload in deframer.feed(data):
+                heard = True
                 for out in link.receive(protocol, payload):
                     os.write(write_fd, out)
     write_status(status, link.report(deframer.bad))
@@ -221,6 +226,8 @@ def wait_until_open(read: Callable[[], list[dict]], running: Callable[[], bool],
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--status", required=True, help="JSON file: what LCP saw so far")
+    parser.add_argument("--passive", action="store_true",
+                        help="send nothing before the peer's first frame")  # fmt: skip
     parser.add_argument(
         "--spawn",
         nargs=argparse.REMAINDER,
@@ -232,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         child = subprocess.Popen(args.spawn, stdin=theirs, stdout=theirs)
         theirs.close()
         try:
-            speak(ours.fileno(), ours.fileno(), args.status, child)
+            speak(ours.fileno(), ours.fileno(), args.status, child, args.passive)
         finally:
             if child.poll() is None:
                 child.terminate()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from natbox.hil.hosts import Background, Host
@@ -47,16 +48,33 @@ class Client:
         hosts = directory / "hosts"
         hosts.write_text(f"127.0.0.1 localhost\n{server.address} {server.name}\n")
         # Its own /etc/hosts (the server's name) and /run (sstpc's socket), in the client's
-        # private mount namespace.
+        # private mount namespace. PPP waits for the server's first frame (--passive), as
+        # pppd's "passive" would: nothing reaches sstpc before its tunnel is up.
         command = (
             f"mount --bind {hosts} /etc/hosts && mount -t tmpfs tmpfs /run && "
-            f"exec {sys.executable} -m natbox.peers.pppstub --status {self.status} --spawn "
-            f"sstpc --nolaunchpppd --tls-ext --ca-cert {server.cert} --log-stderr "
+            f"exec {sys.executable} -m natbox.peers.pppstub --status {self.status} --passive "
+            f"--spawn sstpc --nolaunchpppd --tls-ext --ca-cert {server.cert} --log-stderr "
             f"--log-level 3 --user natbox --password natbox {server.name}"
         )
-        self.process: Background = host.start(command, name="sstpc")
+        self.host, self.command = host, command
+        self.attempts = 0
+        self.process: Background = self._start()
+
+    def _start(self) -> Background:
+        self.attempts += 1
+        return self.host.start(self.command, name="sstpc")
 
     def opened(self, timeout: float) -> dict:
-        """LCP's state once it opened and echoes came back, or as it was at ``timeout``."""
-        return pppstub.wait_until_open(lambda: pppstub.statuses([self.status]),
-                                       lambda: self.process.running, timeout)  # fmt: skip
+        """LCP's state once it opened and echoes came back, or as it was at ``timeout``.
+        sstpc that gives up early is started again within ``timeout``, as a VPN client
+        reconnects: 1.0.18 sometimes ends its event loop after "Connected" on a loaded host,
+        before its TLS and HTTP handshake is done (a blocked tunnel stays blocked)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = pppstub.wait_until_open(lambda: pppstub.statuses([self.status]),
+                                           lambda: self.process.running,
+                                           max(0.0, deadline - time.monotonic()))  # fmt: skip
+            done = seen.get("opened") and seen.get("received", {}).get("echo-reply")
+            if done or self.process.running or time.monotonic() >= deadline - 1:
+                return {**seen, "sstpc_starts": self.attempts}
+            self.process = self._start()

@@ -6,6 +6,7 @@ The same "test before and after" the article asks of users."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -45,7 +46,7 @@ def exchange(lab, tmp_path):
             "4",
             *extra,
         )
-        time.sleep(0.6)  # let it bind
+        _wait_for_a_socket(server, 15)  # it imports scapy first: seconds on a loaded host
         client = lab.run(
             lab.names.client(1),
             sys.executable,
@@ -68,6 +69,27 @@ def exchange(lab, tmp_path):
     yield run
     for helper in set(switched):
         lab.switch_helper(helper, helper == "sstp")
+
+
+def _holds_a_socket(pid: int) -> bool:
+    try:
+        fds = Path(f"/proc/{pid}/fd").iterdir()
+        return any(os.readlink(fd).startswith("socket:") for fd in fds)
+    except OSError:
+        return False  # a descriptor closed while we looked
+
+
+def _wait_for_a_socket(process, timeout: float) -> None:
+    """Until the server role holds a socket (it binds before it waits for anyone), seen twice
+    a tenth of a second apart: a library's passing socket at import is not the server's."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if _holds_a_socket(process.pid):
+            time.sleep(0.1)
+            if _holds_a_socket(process.pid):
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"the server role held no socket within {timeout} s")
 
 
 def engine_counter(lab, name: str) -> int:
