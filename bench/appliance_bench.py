@@ -104,10 +104,11 @@ def lab_iperf(lab, client: str) -> Iperf:
         command = ("iperf3", "-c", SERVER, "-t", str(SECONDS), "-J", *args)
         for attempt in range(3):  # the server takes a moment after the previous test
             result = lab.run(client, *command, check=False, timeout=SECONDS + 60)
-            if result.returncode == 0:
-                return json.loads(result.stdout)["end"]
+            answer = json.loads(result.stdout) if result.stdout.strip() else {}
+            if result.returncode == 0 and "error" not in answer:
+                return answer["end"]
             time.sleep(1 + attempt)
-        raise RuntimeError(f"iperf3 failed: {result.stdout[-500:]} {result.stderr[-500:]}")
+        raise RuntimeError(f"iperf3 failed: {answer.get('error')} {result.stderr[-500:]}")
 
     return iperf
 
@@ -119,6 +120,7 @@ def appliance() -> tuple[dict, dict]:
         box = Appliance(Path(tmp) / "appliance", clients=2)
         try:
             lab = box.lab
+            lab.lease(1).check_returncode()  # the client's address and route from the device
             lab.spawn("iperf3", lab.names.internet, "iperf3", "-s", "-B", SERVER)
             time.sleep(0.5)
             iperf = lab_iperf(lab, lab.names.client(1))
