@@ -8,9 +8,11 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
 import socket
 import ssl
 import time
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -58,11 +60,19 @@ def served_fingerprint(port: int) -> str:
     return certificate.fingerprint(x509.load_pem_x509_certificate(pem.encode()))
 
 
-def refused(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
-    except OSError:
-        return True
+def we_listen_on(port: int) -> bool:
+    """Whether this process holds a TCP socket listening on ``port`` (/proc/net/tcp's LISTEN
+    entries, matched to our own descriptors): another program may take the freed port at
+    once on a busy host, so "connection refused" would not prove it was ours that closed."""
+    ours = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):
+            ours.add(os.readlink(fd))
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port, state, inode = int(fields[1].split(":")[1], 16), fields[3], fields[9]
+        if local_port == port and state == "0A" and f"socket:[{inode}]" in ours:
+            return True
     return False
 
 
@@ -161,8 +171,9 @@ def test_switched_on_and_off_through_the_api(app, listener, cert):
     assert api.call("GET", "/system/web").json["listening"]
     assert fetch(listener, cert)[0] == 200
     port = listener.port
+    assert we_listen_on(port)  # the check sees our listener...
     assert api.call("PUT", "/system/web", json={"https": False}).status_code == 200
-    assert not api.call("GET", "/system/web").json["listening"] and refused(port)
+    assert not api.call("GET", "/system/web").json["listening"] and not we_listen_on(port)
     assert app.extensions["natbox"].backend.get_config().web.https is False
 
 
