@@ -208,7 +208,7 @@ class NatTable:
             del self.out[mapping.out_key]
         if self.static_out.get(mapping.out_key[:7]) is mapping:
             del self.static_out[mapping.out_key[:7]]
-        if mapping.kind == DYNAMIC and mapping.proto == ipv4.UDP:
+        if mapping.proto == ipv4.UDP:  # as create() indexed it: any kind but STATIC/EXPECTED
             siblings = self.ordinary_udp.get(mapping.out_key[:7])
             if siblings is not None and mapping in siblings:
                 siblings.remove(mapping)
