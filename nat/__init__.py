@@ -13,6 +13,8 @@ _EXPORTS = {
     "Drop": "nat.actions",
     "Log": "nat.actions",
     "Transmit": "nat.actions",
+    "Offload": "nat.actions",
+    "Withdraw": "nat.actions",
     "ConfigError": "nat.config_types",
     "NatConfig": "nat.config",
     "PortForward": "nat.config_types",
@@ -29,6 +31,8 @@ __all__ = [  # noqa: RUF022 - the order of _EXPORTS
     "Drop",
     "Log",
     "Transmit",
+    "Offload",
+    "Withdraw",
     "ConfigError",
     "NatConfig",
     "PortForward",
@@ -42,7 +46,7 @@ __all__ = [  # noqa: RUF022 - the order of _EXPORTS
 ]
 
 if TYPE_CHECKING:
-    from nat.actions import Drop, Log, Transmit
+    from nat.actions import Drop, Log, Offload, Transmit, Withdraw
     from nat.api import NatEngine
     from nat.config import NatConfig
     from nat.config_types import ConfigError, PortForward, Timeouts

@@ -45,6 +45,18 @@ class NatEngine(Protocol):
         """How many mappings the table holds."""
         ...
 
+    def offload_due(self, now: float) -> bool:
+        """Whether to read the offloaded flows' packet counts (``offload_activity``) now."""
+        ...
+
+    def offload_activity(self, counts: dict[int, tuple[int, int]], now: float) -> None:
+        """Offloaded flows' (outbound, inbound) packet counts so far, by flow ident."""
+        ...
+
+    def offload_declined(self, ident: int) -> None:
+        """The driver could not offload a flow the engine offered."""
+        ...
+
     def vpn_sessions(self, now: float) -> dict[str, Any]:
         """The VPN monitor's view: active sessions, recent history, anomalies."""
         ...

@@ -71,6 +71,11 @@ class NatConfig:
     # nf_conntrack_sip sip_direct_media=1 does by default), or from any address (False: media
     # servers and SBCs at other addresses than the proxy, as VoIP providers run them).
     sip_direct_media: bool = True
+    # Flow offloading (as OpenWrt's software flow offloading): established plain TCP/UDP
+    # flows are forwarded by the kernel with stateless rewrites the engine installs and
+    # withdraws (nat.offload). Off by default, as OpenWrt ships it: every packet then takes
+    # the engine's own path.
+    flow_offload: bool = False
     random_seed: int = 0
 
     def helper_enabled(self, name: str, default: bool = False) -> bool:

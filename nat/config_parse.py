@@ -211,6 +211,7 @@ FIELD_RULES: dict[str, tuple[Rule, Any]] = {
     "helper_ports": (HelperPorts(), None),
     "sstp_servers": (ListOf(Text(253, _HOST_NAME, "a host name"), MAX_SSTP_SERVERS), None),
     "sip_direct_media": (Boolean(), None),
+    "flow_offload": (Boolean(), None),
     "random_seed": (Integer(0, 2**63 - 1), None),
 }
 

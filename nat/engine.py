@@ -29,6 +29,7 @@ from nat.helpers import Helper, HelperContext
 from nat.icmp_translate import IcmpTranslator
 from nat.ipv4 import FLAGS_FRAG, FRAG_OFFSET_HIGH, MF_BIT
 from nat.mapping import DMZ, STATIC, Mapping, Session
+from nat.offload import OffloadBook
 from nat.output import Output
 from nat.ports import IN_USE
 from nat.table import PREFIX, NatTable
@@ -63,12 +64,14 @@ class Engine:
         # Helpers get this port, never the engine; ``ctx.now`` is the one clock of an event.
         self.ctx = HelperContext(self.output, self.config)
         self.helpers = HelperDispatch(self.ctx, list(helpers))
+        self._offload: OffloadBook | None = None  # flow offloading on: the offered sessions
         self.table = NatTable(self.config, self.helpers.session_ended)
         self.icmp = IcmpTranslator(self.output, self.helpers, self.table)
         self._use_table(self.table)
         self.fragments = FragmentTracker(self.config.timeouts.fragment)
         self._pending_syns: OrderedDict[bytes, tuple[float, bytes, bytes]] = OrderedDict()
         self._apply_settings(self.config)
+        self._switch_offload(self.config)
         self.table.install_forwards(self.config, 0.0)
         self.helpers.configure(self.config, 0.0)
 
@@ -99,6 +102,8 @@ class Engine:
         self.ctx.now = now
         actions: list = []
         self.table.sweep(now)
+        if self._offload is not None:
+            actions.extend(self._offload.review(now))
         discarded = self.fragments.expire(now)
         if discarded:
             self.counters[C.FRAGMENT_EXPIRED] += discarded
@@ -129,13 +134,36 @@ class Engine:
         self._apply_settings(config)
         self.table.install_forwards(config, now)
         self.helpers.configure(config, now)
+        withdrawn = []
+        if self._offload is not None:  # a flush or offloading off: every flow comes back
+            withdrawn = self._offload.review(now, everything=flush or not config.flow_offload)
+        self._switch_offload(config)
         self.output.log("config_applied", {"profile": config.profile, "flushed": flush})
-        return self.output.take_logs()
+        return withdrawn + self.output.take_logs()
 
     # -- views for the UI and the driver ------------------------------------------------------
 
     def snapshot(self) -> list[dict[str, Any]]:
         return self.table.snapshot(self.now)
+
+    def offload_due(self, now: float) -> bool:
+        """Whether the driver should read the offloaded flows' packet counts now."""
+        return self._offload is not None and self._offload.due(now)
+
+    def offload_activity(self, counts: dict[int, tuple[int, int]], now: float) -> None:
+        """Offloaded flows' packet counts so far (outbound, inbound), by flow ident."""
+        self.ctx.now = now
+        if self._offload is not None:
+            self._offload.activity(counts, now)
+
+    def offload_declined(self, ident: int) -> None:
+        """The driver could not offload that flow (yet): a later packet offers it again."""
+        if self._offload is not None:
+            self._offload.declined(ident)
+
+    @property
+    def offloaded_count(self) -> int:
+        return len(self._offload) if self._offload is not None else 0
 
     def next_deadline(self) -> float | None:
         return self.table.wheel.next_due()
@@ -159,6 +187,17 @@ class Engine:
     def _use_table(self, table: NatTable) -> None:
         """Everyone who works on the table gets this one (at start and after a flush)."""
         self.table = self.ctx.table = self.icmp.table = table
+        if self._offload is not None:
+            self._offload.table = table
+
+    def _switch_offload(self, config: NatConfig) -> None:
+        """Flow offloading on or off (when turned off, ``configure`` withdrew every flow)."""
+        if not config.flow_offload:
+            self._offload = None
+        elif self._offload is None:
+            self._offload = OffloadBook(self.table, config.inbound_refresh)
+        else:
+            self._offload.inbound_refresh = config.inbound_refresh
 
     def _apply_settings(self, config: NatConfig) -> None:
         network = config.lan_network()
@@ -192,6 +231,17 @@ class Engine:
             return C.MALFORMED_CHECKSUM
         # Trailing bytes (Ethernet padding) are not part of the packet.
         return bytearray(data) if total == n else bytearray(data[:total])
+
+    def _offer(
+        self, transmit: Transmit, mapping: Mapping, session: Session, proto: int, now: float
+    ) -> list:
+        """A fast-path packet with offloading on: the first one of a session also offers it
+        (never a hairpin's: the kernel would send it out of the WAN)."""
+        book = self._offload
+        if session in book.sessions or session.remote[:4] in self._ext_set:
+            return [transmit]
+        offer = book.offer(mapping, session, proto, now)
+        return [transmit] if offer is None else [transmit, offer]
 
     # -- LAN -> WAN -----------------------------------------------------------------------------
 
@@ -231,10 +281,14 @@ class Engine:
                         if session.state == ESTABLISHED and not buf[ihl + 13] & 0x07:
                             session.expires = now + self.table.tcp_established
                             rewrite.source_out(buf, ihl, 6, mapping)
+                            if self._offload is not None:
+                                return self._offer(Transmit(WAN, buf), mapping, session, 6, now)
                             return [Transmit(WAN, buf)]
                     else:
                         session.expires = now + self.table.udp_timeout
                         rewrite.source_out(buf, ihl, 17, mapping)
+                        if self._offload is not None:
+                            return self._offer(Transmit(WAN, buf), mapping, session, 17, now)
                         return [Transmit(WAN, buf)]
         return self._lan_slow(buf, ihl, proto, data, now)
 
@@ -286,7 +340,11 @@ class Engine:
             reason = self.helpers.on_packet(mapping, session, buf, ihl, proto, direction)
             if reason:
                 return self.output.drop(direction.ingress, reason)
-        return [Transmit(WAN if outbound else LAN, buf)]
+            return [Transmit(WAN if outbound else LAN, buf)]
+        transmit = Transmit(WAN if outbound else LAN, buf)
+        if self._offload is not None and (proto == 17 or session.state == ESTABLISHED):
+            return self._offer(transmit, mapping, session, proto, now)
+        return [transmit]
 
     def _outbound_session(
         self, buf: bytearray, ihl: int, proto: int, data: bytes, now: float
@@ -364,11 +422,15 @@ class Engine:
                             if self._inbound_refresh:
                                 session.expires = now + self.table.tcp_established
                             rewrite.destination_in(buf, ihl, 6, mapping)
+                            if self._offload is not None:
+                                return self._offer(Transmit(LAN, buf), mapping, session, 6, now)
                             return [Transmit(LAN, buf)]
                     else:
                         if self._inbound_refresh:
                             session.expires = now + self.table.udp_timeout
                         rewrite.destination_in(buf, ihl, 17, mapping)
+                        if self._offload is not None:
+                            return self._offer(Transmit(LAN, buf), mapping, session, 17, now)
                         return [Transmit(LAN, buf)]
         return self._wan_slow(buf, ihl, proto, data, now)
 

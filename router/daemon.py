@@ -17,8 +17,9 @@ from nat import LAN, WAN, Engine, Log, NatConfig, NatEngine
 from nat.config import ConfigError
 from router.control import ControlServer
 from router.driver import linkinfo, shield
-from router.driver.afpacket import Port, RingPort
+from router.driver.afpacket import Port, RingPort, arp_port
 from router.driver.datapath import Datapath, Side
+from router.driver.flows import FlowTable
 from router.driver.neighbours import Neighbours
 from router.model import RouterConfig
 from router.plan import DeviceFacts, ServicePlan, plan, restart_needed, running_plan
@@ -77,6 +78,7 @@ class Router:
         self.started_config = load_config()
         self.plan: ServicePlan = plan(self.started_config, facts)
         self.restart_pending: list[str] = []
+        self.offload_error: str | None = None  # why the kernel cannot take offloaded flows
         shield.disable_kernel_forwarding()
         shield.reserve_ephemeral_ports(*self.plan.driver.kernel_ports)
         if not vnet:  # the "offloads off" mode: every frame is a plain MTU-sized packet
@@ -90,6 +92,7 @@ class Router:
         self.datapath = Datapath(self.engine, lan_side, wan_side, batch)
         self._apply_addressing()
         self._install_shield()
+        self._switch_flow_table()
         self.control = ControlServer(control_path, self.handle_request)
 
     # -- set-up -------------------------------------------------------------------------------
@@ -103,11 +106,33 @@ class Router:
             info.mac,
             info.mtu,
             Neighbours(info.mac, lambda f: port.send(b"\0" * (port.head), f[:14], f[14:])),
+            arp_port=arp_port(name),
         )
 
     def _effective(self) -> NatConfig:
         driver = self.plan.driver
-        return effective_config(self.plan.nat, self.lan_info, self.wan_info, driver.kernel_ports)
+        config = effective_config(self.plan.nat, self.lan_info, self.wan_info, driver.kernel_ports)
+        if config.flow_offload and self.offload_error:
+            config = config.replace(flow_offload=False)  # the engine offers nothing then
+        return config
+
+    def _switch_flow_table(self) -> None:
+        """The kernel's flow table exists while flow offloading is on (router.driver.flows).
+        A kernel that refuses it leaves every packet to the engine, and says why."""
+        datapath, wanted = self.datapath, self.plan.nat.flow_offload
+        if wanted and datapath.flows is None and not self.offload_error:
+            lan, wan = datapath.sides[LAN], datapath.sides[WAN]
+            try:
+                datapath.flows = FlowTable(self.lan_name, self.wan_name, lan.mac, wan.mac)
+            except OSError as error:
+                self.offload_error = str(error)
+                print(f"natbox router: no flow offloading: {error}", file=sys.stderr, flush=True)
+                self.engine.configure(self._effective(), time.monotonic())
+        elif not wanted:
+            self.offload_error = None
+            if datapath.flows is not None:
+                datapath.flows.remove_table()
+                datapath.flows = None
 
     def _apply_addressing(self) -> None:
         lan, wan = self.datapath.sides[LAN], self.datapath.sides[WAN]
@@ -136,11 +161,12 @@ class Router:
     def run(self) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
-        lan_fd = self.datapath.sides[LAN].port.fileno()
-        wan_fd = self.datapath.sides[WAN].port.fileno()
+        sides = self.datapath.sides
+        lan_fd, wan_fd = sides[LAN].port.fileno(), sides[WAN].port.fileno()
+        arp_fds = {sides[LAN].arp_port.fileno(): LAN, sides[WAN].arp_port.fileno(): WAN}
         control_fd = self.control.sock.fileno()
         poller = select.epoll()
-        for fd in (lan_fd, wan_fd, control_fd):
+        for fd in (lan_fd, wan_fd, control_fd, *arp_fds):
             poller.register(fd, select.EPOLLIN)
         pump = self.datapath.pump
         next_tick = next_poll = time.monotonic()
@@ -156,6 +182,8 @@ class Router:
                         pump(LAN, now)
                     elif fd == wan_fd:
                         pump(WAN, now)
+                    elif fd in arp_fds:
+                        self.datapath.pump_arp(arp_fds[fd], now)
                     elif fd == control_fd:
                         conn = self.control.accept()
                         if conn is not None:
@@ -172,10 +200,17 @@ class Router:
                 if now >= next_poll:
                     next_poll = now + LINK_POLL
                     self._poll_links(now)
+                flows = self.datapath.flows
+                if flows is not None and flows.pending:
+                    flows.commit()  # what this wake-up offloaded and withdrew, in one go
         finally:
             self.close()
 
     def _tick(self, now: float) -> None:
+        flows = self.datapath.flows
+        if flows is not None and self.engine.offload_due(now):
+            # Before the engine expires anything: offloaded traffic refreshes its sessions.
+            self.engine.offload_activity(flows.counts(), now)
         self.datapath.act(self.engine.advance(now), now)
         for side in self.datapath.sides.values():
             side.neighbours.tick(now)
@@ -192,6 +227,7 @@ class Router:
         actions = self.engine.configure(self._effective(), now)
         self.datapath.act(actions, now)
         self._install_shield()
+        self._switch_flow_table()
         print(f"natbox router: reconfigured ({reason})", file=sys.stderr, flush=True)
         return any(
             isinstance(a, Log) and a.event == "config_applied" and a.fields.get("flushed")
@@ -203,9 +239,13 @@ class Router:
 
     def close(self) -> None:
         shield.remove(self.lan_name, self.wan_name)
+        if self.datapath.flows is not None:
+            self.datapath.flows.remove_table()
         self.control.close()
         for side in self.datapath.sides.values():
             side.port.close()
+            if side.arp_port is not None:
+                side.arp_port.close()
 
     # -- the control socket -------------------------------------------------------------------
 
@@ -256,6 +296,11 @@ class Router:
             "restart_required": self.restart_pending,
         }
 
+    def _offload_state(self) -> str:
+        if not self.plan.nat.flow_offload:
+            return "off"
+        return f"unavailable: {self.offload_error}" if self.offload_error else "on"
+
     def status(self, now: float) -> dict:
         config = self.engine.config
         return {
@@ -270,6 +315,8 @@ class Router:
             "kernel_ports": list(self.plan.driver.kernel_ports),
             "offload": "vnet" if self.vnet else "off",
             "io": "ring" if self.ring else "socket",
+            "flow_offload": self._offload_state(),
+            "offloaded_flows": self.engine.offloaded_count,
             "forwarding": self.datapath.enabled,
             "mappings": self.engine.mapping_count,
             "uptime": round(now - self.started, 1),

@@ -94,8 +94,16 @@ def helper_ports(config: RouterConfig) -> dict[str, list[int]]:
             for cls in HELPER_CLASSES}  # fmt: skip
 
 
+# The NAT page's settings (the API's /nat): set_nat's arguments, in its order.
+NAT_SETTINGS = ("profile", "port_forwards", "dmz_host", "flow_offload")
+
+
 def set_nat(
-    config: RouterConfig, profile: Any, port_forwards: Any = KEEP, dmz_host: Any = KEEP
+    config: RouterConfig,
+    profile: Any,
+    port_forwards: Any = KEEP,
+    dmz_host: Any = KEEP,
+    flow_offload: Any = KEEP,
 ) -> RouterConfig:
     """The NAT page's settings; what is left out (KEEP) stays as it is."""
     data = config.to_dict()
@@ -108,6 +116,8 @@ def set_nat(
         nat["port_forwards"] = port_forwards
     if dmz_host is not KEEP:
         nat["dmz_host"] = dmz_host
+    if flow_offload is not KEEP:
+        nat["flow_offload"] = flow_offload
     return RouterConfig.from_dict(data)
 
 

@@ -179,6 +179,16 @@ def cmd_sip_direct_media(a) -> None:
     applied(f"SIP direct media {a.state}", answer)
 
 
+def cmd_flow_offload(a) -> None:
+    """Whether established plain flows are forwarded by the kernel (off by default)."""
+    if a.state is None:
+        print("on" if running().nat.flow_offload else "off")
+        return
+    on = a.state == "on"
+    answer = apply(lambda config: edits.set_nat(config, config.nat.profile, flow_offload=on))
+    applied(f"flow offloading {a.state}", answer)
+
+
 def cmd_dhcp(a) -> None:
     config = running()
     if a.first is None:
@@ -482,6 +492,9 @@ def parser() -> argparse.ArgumentParser:
     sd = sub.add_parser("sip-direct-media", help="show or set whether SIP media is admitted "
                         "from the signalling peer only: on (default) | off (anyone)")  # fmt: skip
     sd.add_argument("state", nargs="?", choices=("on", "off"))
+    fo = sub.add_parser("flow-offload", help="show or set flow offloading (the kernel forwards "
+                        "established plain TCP/UDP flows): on | off (default)")  # fmt: skip
+    fo.add_argument("state", nargs="?", choices=("on", "off"))
     dh = sub.add_parser("dhcp", help="show or set the LAN's DHCP pool: FIRST LAST [LEASE_S]")
     dh.add_argument("first", nargs="?")
     dh.add_argument("last", nargs="?")

@@ -18,7 +18,14 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wsgi import get_input_stream
 
 from nat.config import ConfigError
-from router.edits import KEEP, PASSTHROUGH_SETTINGS, enable_warnings, set_lan, set_web
+from router.edits import (
+    KEEP,
+    NAT_SETTINGS,
+    PASSTHROUGH_SETTINGS,
+    enable_warnings,
+    set_lan,
+    set_web,
+)
 from webui import jsonbody
 from webui.backup import backup_json, check_fits
 from webui.filters import events_csv, filter_events, filter_mappings
@@ -203,23 +210,18 @@ def put_passthrough():
 @bp.get("/nat")
 def get_nat():
     nat = state().backend.get_config().nat.to_dict()
-    return jsonify({k: nat[k] for k in ("profile", "port_forwards", "dmz_host")})
+    return jsonify({k: nat[k] for k in NAT_SETTINGS})
 
 
 @bp.put("/nat")
 def put_nat():
     config = state().backend.get_config()
     data = _body()
-    unknown = sorted(set(data) - {"profile", "port_forwards", "dmz_host"})
+    unknown = sorted(set(data) - set(NAT_SETTINGS))
     if unknown:
         raise ConfigError(unknown[0], "unknown setting")
     current = config.nat.to_dict()
-    new = with_nat(
-        config,
-        data.get("profile", current["profile"]),
-        data.get("port_forwards", current["port_forwards"]),
-        data.get("dmz_host", current["dmz_host"]),
-    )
+    new = with_nat(config, *(data.get(name, current[name]) for name in NAT_SETTINGS))
     return _apply(new)
 
 

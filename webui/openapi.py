@@ -10,7 +10,7 @@ from typing import Any
 
 from nat.config_parse import FIELD_RULES, PORT_FORWARD, HelperPorts
 from nat.rules import Boolean, Fields, MapOf
-from router.edits import HELPER_NAMES, MOVABLE_HELPERS, PASSTHROUGH_SETTINGS
+from router.edits import HELPER_NAMES, MOVABLE_HELPERS, NAT_SETTINGS, PASSTHROUGH_SETTINGS
 from router.model import SECTIONS
 from router.update.journal import STATES as JOURNAL_STATES
 from router.update.layout import SLOTS
@@ -350,9 +350,7 @@ SCHEMAS: dict[str, Any] = {
     # (nat/rules.py): what the document allows is what the router accepts, field by field.
     # What no field can say alone (an address inside the LAN) is checked after, with a 422.
     "PortForward": PORT_FORWARD.schema(),
-    "NatSettings": Fields(
-        {k: NAT_RULES[k] for k in ("profile", "port_forwards", "dmz_host")}
-    ).schema(),
+    "NatSettings": Fields({k: NAT_RULES[k] for k in NAT_SETTINGS}).schema(),
     "LanSettings": Fields({"hostname": SECTIONS["hostname"], "dhcp": SECTIONS["dhcp"]}).schema(),
     "WebSettings": SECTIONS["web"].schema(),
     "WebAccess": {

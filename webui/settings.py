@@ -53,9 +53,15 @@ def with_passthrough(
         return edits.switch_helpers(config, enabled, **settings)
 
 
-def with_nat(config: RouterConfig, profile: Any, port_forwards: Any, dmz_host: Any) -> RouterConfig:
+def with_nat(
+    config: RouterConfig,
+    profile: Any,
+    port_forwards: Any,
+    dmz_host: Any,
+    flow_offload: Any = edits.KEEP,
+) -> RouterConfig:
     with _section("nat."):
-        return edits.set_nat(config, profile, port_forwards, dmz_host)
+        return edits.set_nat(config, profile, port_forwards, dmz_host, flow_offload)
 
 
 class _section:

@@ -1,4 +1,9 @@
-"""AF_PACKET sockets bound to one interface, with virtio-net headers and a kernel filter."""
+"""AF_PACKET sockets bound to one interface, with virtio-net headers and a kernel filter.
+
+They are bound to IPv4 (and a second one to ARP), not to every protocol: such a socket sees a
+frame after the interface's nftables ingress hook, where offloaded flows are forwarded
+(router.driver.flows) and never reach us; the shield that keeps the kernel away from NAT
+traffic therefore sits at IP prerouting, after our copy was taken (router.driver.shield)."""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ import struct
 from router.driver import offload
 
 ETH_P_ALL = 0x0003
+ETH_P_IP = 0x0800
+ETH_P_ARP = 0x0806
 SOL_PACKET = 263
 PACKET_VNET_HDR = 15
 PACKET_IGNORE_OUTGOING = 23
@@ -40,9 +47,10 @@ def _attach_filter(sock: socket.socket) -> None:
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
 
 
-def open_socket(ifname: str, vnet: bool = True) -> socket.socket:
-    """A non-blocking packet socket on ``ifname`` that never sees its own transmissions."""
-    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+def open_socket(ifname: str, vnet: bool = True, protocol: int = ETH_P_IP) -> socket.socket:
+    """A non-blocking packet socket on ``ifname`` for one ethertype that never sees its own
+    transmissions."""
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(protocol))
     try:
         if vnet:
             sock.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
@@ -50,7 +58,7 @@ def open_socket(ifname: str, vnet: bool = True) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, BUFFER_BYTES)
         sock.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, BUFFER_BYTES)
         _attach_filter(sock)
-        sock.bind((ifname, ETH_P_ALL))
+        sock.bind((ifname, protocol))
         sock.setblocking(False)
     except BaseException:
         sock.close()
@@ -58,13 +66,18 @@ def open_socket(ifname: str, vnet: bool = True) -> socket.socket:
     return sock
 
 
+def arp_port(ifname: str) -> Port:
+    """The interface's ARP frames (no offload header: ARP has none)."""
+    return Port(ifname, vnet=False, protocol=ETH_P_ARP)
+
+
 class Port:
     """One interface: receive frames in batches into a reused buffer, send with sendmsg."""
 
-    def __init__(self, ifname: str, vnet: bool = True):
+    def __init__(self, ifname: str, vnet: bool = True, protocol: int = ETH_P_IP):
         self.ifname = ifname
         self.vnet = vnet
-        self.sock = open_socket(ifname, vnet)
+        self.sock = open_socket(ifname, vnet, protocol)
         self.head = offload.VNET_LEN if vnet else 0
         self._buffer = bytearray(MAX_FRAME)
         self._view = memoryview(self._buffer)

@@ -7,11 +7,12 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from nat import LAN, WAN, ipv4
-from nat.actions import Drop, Log, Transmit
+from nat.actions import Drop, Flow, Log, Offload, Transmit, Withdraw
 from nat.api import NatEngine
 from nat.mtu import FragmentationNeeded, fit_to_mtu
 from router.driver import offload
 from router.driver.afpacket import Port
+from router.driver.flows import FlowTable
 from router.driver.neighbours import Neighbours
 
 ETH_IPV4 = b"\x08\x00"
@@ -27,6 +28,7 @@ class Side:
     mac: bytes
     mtu: int
     neighbours: Neighbours
+    arp_port: Port | None = None  # ARP frames, when ``port`` takes IPv4 only
     network: ipaddress.IPv4Network | None = None
     address: bytes | None = None
     gateway: bytes | None = None
@@ -56,6 +58,7 @@ class Datapath:
         self.counters: Counter[str] = Counter()
         self.events: deque[dict] = deque(maxlen=512)  # recent engine logs, for the UI
         self.enabled = True  # off while the WAN has no address yet
+        self.flows: FlowTable | None = None  # flow offloading on: the kernel's flow table
 
     # -- receive ------------------------------------------------------------------------------
 
@@ -79,9 +82,22 @@ class Datapath:
                 else:
                     self._actions(actions, hdr, data, side_name, now)
             elif ethertype == ETH_ARP:
-                for mac, (txhdr, packet) in side.neighbours.on_arp(frame, now):
-                    side.port.send(txhdr, mac + side.mac + ETH_IPV4, packet)
+                self._arp(side, frame, now)
         return handled
+
+    def pump_arp(self, side_name: str, now: float) -> int:
+        """Handle the ARP frames waiting on one side's ARP port."""
+        side = self.sides[side_name]
+        handled = 0
+        for _, frame in side.arp_port.receive(self.batch):
+            handled += 1
+            if frame[12:14] == ETH_ARP:
+                self._arp(side, frame, now)
+        return handled
+
+    def _arp(self, side: Side, frame, now: float) -> None:
+        for mac, (txhdr, packet) in side.neighbours.on_arp(frame, now):
+            side.port.send(txhdr, mac + side.mac + ETH_IPV4, packet)
 
     def act(self, actions: list, now: float) -> None:
         """Carry out what the engine returned outside a packet (timers, a reconfiguration):
@@ -97,6 +113,26 @@ class Datapath:
                 self.log(action, now)
             elif kind is Drop:  # the engine counts why; here: how much each side lost
                 self.counters[f"{action.side}_dropped"] += 1
+            elif kind is Offload:
+                self._offload(action.flow, now)
+            elif kind is Withdraw and self.flows is not None:
+                self.flows.remove(action.ident)
+                self.counters["flows_withdrawn"] += 1
+
+    def _offload(self, flow: Flow, now: float) -> None:
+        """Give an offered flow to the kernel, with the MACs its packets will need; decline
+        it while a MAC is unknown (its next packet offers it again), or when the two links'
+        MTUs differ (the kernel would not fragment or send ICMP 3/4 as the driver does)."""
+        lan, wan = self.sides[LAN], self.sides[WAN]
+        host_mac = lan.neighbours.lookup(flow.internal[:4], now)
+        hop = wan.next_hop(flow.remote[:4])
+        hop_mac = wan.neighbours.lookup(hop, now) if hop is not None else None
+        if self.flows is None or lan.mtu != wan.mtu or host_mac is None or hop_mac is None:
+            self.engine.offload_declined(flow.ident)
+            self.counters["flows_declined"] += 1
+            return
+        self.flows.add(flow, host_mac, hop_mac)
+        self.counters["flows_offloaded"] += 1
 
     def log(self, action: Log, now: float) -> None:
         self.events.append({"time": now, "event": action.event, **action.fields})
@@ -165,4 +201,7 @@ class Datapath:
             out[f"{name}_rx_errors"] = side.port.rx_errors
             out[f"{name}_arp_requests"] = side.neighbours.requests_sent
             out[f"{name}_unresolved_drops"] = side.neighbours.unresolved_drops
+        if self.flows is not None:
+            out["flows_in_kernel"] = len(self.flows)
+            out["flow_table_errors"] = self.flows.errors
         return out

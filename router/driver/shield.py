@@ -1,7 +1,8 @@
 """Keep the kernel away from NAT traffic in the router's own network namespace.
 
-The packet sockets see every frame before the kernel's ingress hook, so nftables can drop
-NAT traffic there without hiding it from the datapath:
+The packet sockets take their copy of a frame before the kernel's IP layer does, so nftables
+can drop NAT traffic at IP prerouting without hiding it from the datapath (not at ingress,
+which comes before the sockets and is where offloaded flows are forwarded):
 
 - WAN: TCP/UDP to NAT ports and protocols 47/50/51 (GRE, ESP, AH) would otherwise make the
   kernel answer with RSTs or ICMP unreachables for flows it knows nothing about;
@@ -28,17 +29,19 @@ def ruleset(
 ) -> str:
     ports = ", ".join(f"{lo}-{hi}" for lo, hi in nat_ports)
     return f"""
-table netdev {table_name(lan, wan)} {{
-    chain wan_ingress {{
-        type filter hook ingress device "{wan}" priority -500; policy accept;
+table ip {table_name(lan, wan)} {{
+    chain wan_in {{
         udp sport 67 udp dport 68 accept comment "the router's own DHCP client"
         tcp dport {{ {ports} }} drop comment "NAT ports belong to the datapath"
         udp dport {{ {ports} }} drop
         ip protocol {{ 47, 50, 51 }} drop comment "GRE, ESP, AH belong to the datapath"
     }}
-    chain lan_ingress {{
-        type filter hook ingress device "{lan}" priority -500; policy accept;
+    chain lan_in {{
         ip daddr != {{ {lan_address}, {lan_broadcast}, 255.255.255.255, 224.0.0.0/4 }} drop
+    }}
+    chain prerouting {{
+        type filter hook prerouting priority -500; policy accept;
+        iifname vmap {{ "{wan}" : jump wan_in, "{lan}" : jump lan_in }}
     }}
 }}
 """
@@ -51,7 +54,7 @@ def install(text: str, lan: str, wan: str) -> None:
 
 def remove(lan: str, wan: str) -> None:
     subprocess.run(
-        ["nft", "delete", "table", "netdev", table_name(lan, wan)],
+        ["nft", "delete", "table", "ip", table_name(lan, wan)],
         stderr=subprocess.DEVNULL,
         check=False,
     )

@@ -1,4 +1,4 @@
-"""NAT & Firewall: the NAT profile, port forwards and the DMZ host.
+"""NAT & Firewall: the NAT profile, port forwards, the DMZ host and flow offloading.
 
 Port forwards are edited as numbered rows ``fw-<i>-<field>``; one empty row adds a forward.
 Errors from the config model (``port_forwards[2].host``) are shown next to the row they name.
@@ -61,13 +61,14 @@ def _form_field(error_field: str) -> str:
     return f"fw-{match.group(1)}-{match.group(2)}" if match else error_field
 
 
-def _render(profile, forwards, dmz_host, errors, status=200):
+def _render(profile, forwards, dmz_host, flow_offload, errors, status=200):
     return render_template(
         "nat.html",
         profiles=list(PROFILES),
         profile=profile,
         forwards=forwards,
         dmz_host=dmz_host or "",
+        flow_offload=flow_offload,
         errors=errors,
     ), status
 
@@ -81,17 +82,18 @@ def index():
             {f: "" if fw.get(f) is None else str(fw.get(f)) for f in FORWARD_FIELDS}
             for fw in current["port_forwards"]
         ]
-        return _render(config.nat.profile, rows, config.nat.dmz_host, {})
+        return _render(config.nat.profile, rows, config.nat.dmz_host, config.nat.flow_offload, {})
     forwards, typed = forwards_from_form(request.form)
     profile = request.form.get("profile", "")
     dmz = request.form.get("dmz_host", "").strip()
+    offload = request.form.get("flow_offload") == "on"
     try:
         refuse_unsafe_text(typed)
-        new = with_nat(config, profile, forwards, dmz or None)
+        new = with_nat(config, profile, forwards, dmz or None, offload)
         check_fits(new)
     except ConfigError as error:
         # Redisplay the kept rows as typed, so error indices match the rows shown.
         errors = {_form_field(error.field): error.message}
-        return _render(profile, typed, dmz, errors, 422)
+        return _render(profile, typed, dmz, offload, errors, 422)
     save_and_report(new, "NAT & firewall settings")
     return redirect(url_for("nat.index"))
