@@ -8,7 +8,9 @@ default). iperf3 from a LAN client to the lab's server, through the VM:
   0.1 % loss (a search over offered rates, 1400- and 64-byte datagrams);
 - appliance.overload_goodput_ratio: the goodput with 1400-byte datagrams at line rate offered
   (iperf3 -b 0), over the best goodput seen at any rate: 1.0 levels off, near 0 collapses;
-- each with its kernel_ twin and the ratio natbox / kernel.
+- each with its kernel_ twin and the ratio natbox / kernel;
+- the same again with flow offloading on (appliance.flow_offload_*: the engine hands
+  established flows to the guest kernel's netdev flow table, router.driver.flows).
 
 And the same overload figure for the netns router (datapath.overload_goodput_ratio).
 One VM at a time; TCG here, so the absolute figures are this machine's.
@@ -115,7 +117,7 @@ def lab_iperf(lab, client: str) -> Iperf:
     return iperf
 
 
-def appliance() -> tuple[dict, dict]:
+def appliance() -> tuple[dict, dict, dict]:
     from natbox.appliance.driver import Appliance
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -127,17 +129,19 @@ def appliance() -> tuple[dict, dict]:
             time.sleep(0.5)
             iperf = lab_iperf(lab, lab.names.client(1))
             natbox = measure(iperf)
+            box.console.check("routerctl flow-offload on", 60)
+            flows = measure(iperf)
             box.console.check("python3 -m router.kernelnat", 60)
             kernel = measure(iperf)
         finally:
             box.close()
-    return natbox, kernel
+    return natbox, flows, kernel
 
 
-def netns_overload() -> float:
+def netns_overload(nat: dict | None = None) -> float:
     from natbox.lab.lab import Lab, LabOptions
 
-    lab = Lab(f"b{N.new_id()}", LabOptions(clients=1)).up()
+    lab = Lab(f"b{N.new_id()}", LabOptions(clients=1, nat=nat or {})).up()
     try:
         lab.spawn("iperf3", lab.names.internet, "iperf3", "-s", "-B", SERVER)
         time.sleep(0.5)
@@ -152,19 +156,24 @@ def main() -> None:
     if os.geteuid() != 0:
         print("appliance bench: needs root (QEMU's lab, network namespaces); nothing measured")
         return
-    natbox, kernel = appliance()
+    natbox, flows, kernel = appliance()
     units = {"tcp_mbps": "Mbit/s", "udp1400_mbps": "Mbit/s", "udp64_pps": "packets/s"}
     for metric, unit in units.items():
         print(f"BENCH appliance.{metric} {natbox[metric]:.1f} {unit}", flush=True)
+        print(f"BENCH appliance.flow_offload_{metric} {flows[metric]:.1f} {unit}", flush=True)
         print(f"BENCH appliance.kernel_{metric} {kernel[metric]:.1f} {unit}", flush=True)
-        ratio = natbox[metric] / kernel[metric] if kernel[metric] else 0.0
-        print(f"BENCH appliance.{metric.rsplit('_', 1)[0]}_ratio {ratio:.3f} x", flush=True)
-    for name, figures in (("", natbox), ("kernel_", kernel)):
+        for name, figures in (("", natbox), ("flow_offload_", flows)):
+            ratio = figures[metric] / kernel[metric] if kernel[metric] else 0.0
+            base = metric.rsplit("_", 1)[0]
+            print(f"BENCH appliance.{name}{base}_ratio {ratio:.3f} x", flush=True)
+    for name, figures in (("", natbox), ("flow_offload_", flows), ("kernel_", kernel)):
         print(f"BENCH appliance.{name}overload_goodput_ratio "
               f"{figures['overload_goodput_ratio']:.3f} x ({figures['flood_mbps']:.1f} Mbit/s "
               f"received of {figures['flood_offered_mbps']:.0f} offered at -b 0)",
               flush=True)  # fmt: skip
     print(f"BENCH datapath.overload_goodput_ratio {netns_overload():.3f} x", flush=True)
+    offloaded = netns_overload({"flow_offload": True})
+    print(f"BENCH datapath.flow_offload_overload_goodput_ratio {offloaded:.3f} x", flush=True)
 
 
 if __name__ == "__main__":

@@ -44,8 +44,9 @@ def measure(lab: Lab) -> dict[str, float]:
     }
 
 
-def _lab(offload: str, io: str = "ring") -> Lab:
-    lab = Lab(f"b{N.new_id()}", LabOptions(clients=1, offload=offload, io=io)).up()
+def _lab(offload: str, io: str = "ring", nat: dict | None = None) -> Lab:
+    options = LabOptions(clients=1, offload=offload, io=io, nat=nat or {})
+    lab = Lab(f"b{N.new_id()}", options).up()
     lab.spawn("iperf3", lab.names.internet, "iperf3", "-s", "-B", SERVER)
     time.sleep(0.5)
     return lab
@@ -75,6 +76,13 @@ def main() -> None:
         plain_tcp = _iperf(lab)["sum_received"]["bits_per_second"] / 1e6
     finally:
         lab.down()
+    # Flow offloading on (nat.offload, router.driver.flows): the kernel forwards established
+    # flows the engine hands it.
+    lab = _lab("vnet", nat={"flow_offload": True})
+    try:
+        flows = measure(lab)
+    finally:
+        lab.down()
     lines = [
         ("datapath.tcp_mbps", natbox["tcp_mbps"], "Mbit/s"),
         ("datapath.kernel_tcp_mbps", kernel["tcp_mbps"], "Mbit/s"),
@@ -87,6 +95,15 @@ def main() -> None:
         ("datapath.tcp_mbps_socket_io", socket_io["tcp_mbps"], "Mbit/s"),
         ("datapath.udp64_pps_socket_io", socket_io["udp64_pps"], "packets/s"),
         ("datapath.tcp_mbps_offloads_off", plain_tcp, "Mbit/s"),
+        ("datapath.flow_offload_tcp_mbps", flows["tcp_mbps"], "Mbit/s"),
+        ("datapath.flow_offload_tcp_ratio", flows["tcp_mbps"] / kernel["tcp_mbps"], "x"),
+        ("datapath.flow_offload_udp1400_mbps", flows["udp1400_mbps"], "Mbit/s"),
+        (
+            "datapath.flow_offload_udp1400_ratio",
+            flows["udp1400_mbps"] / kernel["udp1400_mbps"],
+            "x",
+        ),
+        ("datapath.flow_offload_udp64_pps", flows["udp64_pps"], "packets/s"),
     ]
     for metric, value, unit in lines:
         print(f"BENCH {metric} {value:.3f} {unit}", flush=True)
