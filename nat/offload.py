@@ -6,7 +6,8 @@ with a session, no helper, no hairpin), and withdraws it as soon as it is not an
 (ended, expired, closing, the table flushed). The I/O side forwards the offloaded packets
 with stateless rewrites, sends everything else (SYN/FIN/RST, fragments, TTL 1) to the engine
 as before, and reports per-flow packet counts, which refresh the session's timer as the fast
-path would have. Counts are read only when some offloaded session nears its expiry.
+path would have. Counts are read once a second while any flow is offloaded: a timer runs late
+by at most that (a count says packets came since the last read, not when).
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from nat.mapping import REMOVED, Mapping, Session
 from nat.tcp_state import ESTABLISHED
 
 MAX_FLOWS = 4096  # the kernel's table stays small; further flows take the engine's fast path
-READ_AHEAD = 2.0  # read the counts this long before an offloaded session would expire
-READ_GAP = 1.0  # and no more often than this
+READ_EVERY = 1.0  # seconds between two reads of the counts
 
 
 class _Entry:
@@ -51,8 +51,9 @@ class OffloadBook:
         self._ident += 1
         flow = Flow(self._ident, proto, mapping.out_key[1:7], mapping.in_key[1:7], session.remote)
         entry = _Entry(flow, mapping, session)
+        if not self.flows:
+            self.next_read = now + READ_EVERY
         self.sessions[session] = self.flows[flow.ident] = entry
-        self.next_read = min(self.next_read, max(now + READ_GAP, session.expires - READ_AHEAD))
         return Offload(flow)
 
     def declined(self, ident: int) -> None:
@@ -62,7 +63,7 @@ class OffloadBook:
             self.sessions.pop(entry.session, None)
 
     def due(self, now: float) -> bool:
-        return now >= self.next_read
+        return bool(self.flows) and now >= self.next_read
 
     def activity(self, counts: dict[int, tuple[int, int]], now: float) -> None:
         """Packet counts (outbound, inbound) per flow: traffic refreshes the timer as the
@@ -76,8 +77,7 @@ class OffloadBook:
             if seen:
                 session = entry.session
                 session.expires = now + self.table.timeout(entry.flow.proto, session.state)
-        soonest = min((e.session.expires for e in self.flows.values()), default=float("inf"))
-        self.next_read = max(now + READ_GAP, soonest - READ_AHEAD)
+        self.next_read = now + READ_EVERY
 
     def review(self, now: float, everything: bool = False) -> list[Withdraw]:
         """Withdraw every offloaded flow whose session is no longer established and plain."""

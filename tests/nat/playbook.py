@@ -9,7 +9,7 @@ from scapy.layers.inet import IP, TCP, UDP
 from scapy.packet import Packet
 from scapy.utils import checksum as scapy_checksum
 
-from nat import Drop, Engine, Log, NatConfig, Transmit
+from nat import Drop, Engine, Log, NatConfig, Offload, Transmit, Withdraw
 from nat.direction import LAN, WAN
 
 CLIENT = "192.168.1.10"
@@ -64,21 +64,97 @@ class Result:
         return not self.transmitted and bool(self.drops)
 
 
+class KernelFlows:
+    """What the kernel's flow table (router.driver.flows) does with the flows the engine
+    offloads: the same matching (not SYN/FIN/RST, fragments or TTL <= 1), the same stateless
+    rewrite and TTL - 1, and per-flow packet counts. With it the engine tests run in both
+    modes: every packet of an offloaded flow skips the engine, as on the router."""
+
+    def __init__(self):
+        self.lan: dict[tuple, object] = {}
+        self.wan: dict[tuple, object] = {}
+        self.counts: dict[int, list[int]] = {}
+
+    def apply(self, actions: list) -> list:
+        """Take the offers and withdrawals (the driver's), return the rest."""
+        rest = []
+        for action in actions:
+            if isinstance(action, Offload):
+                flow = action.flow
+                self.lan[(flow.proto, flow.internal, flow.remote)] = flow
+                self.wan[(flow.proto, flow.remote, flow.external)] = flow
+                self.counts[flow.ident] = [0, 0]
+            elif isinstance(action, Withdraw):
+                for table in (self.lan, self.wan):
+                    for key in [k for k, f in table.items() if f.ident == action.ident]:
+                        del table[key]
+                self.counts.pop(action.ident, None)
+            else:
+                rest.append(action)
+        return rest
+
+    def forward(self, side: str, raw: bytes) -> list | None:
+        """The packet forwarded by the kernel (one Transmit), or None: the engine's."""
+        if len(raw) < 28 or raw[0] != 0x45 or raw[9] not in (6, 17) or raw[8] < 2:
+            return None
+        if int.from_bytes(raw[6:8], "big") & 0x3FFF or (raw[9] == 6 and raw[33] & 0x07):
+            return None
+        source, destination = raw[12:16] + raw[20:22], raw[16:20] + raw[22:24]
+        table = self.lan if side == LAN else self.wan
+        flow = table.get((raw[9], source, destination))
+        if flow is None:
+            return None
+        packet = IP(raw)
+        layer = packet[TCP] if raw[9] == 6 else packet[UDP]
+        if side == LAN:
+            packet.src, layer.sport = _ip(flow.external), _port(flow.external)
+        else:
+            packet.dst, layer.dport = _ip(flow.internal), _port(flow.internal)
+        packet.ttl -= 1
+        del packet.chksum
+        keep_zero = raw[9] == 17 and raw[26:28] == b"\0\0"
+        layer.chksum = 0 if keep_zero else None
+        self.counts[flow.ident][0 if side == LAN else 1] += 1
+        return [Transmit(WAN if side == LAN else LAN, bytes(packet))]
+
+
+def _ip(endpoint: bytes) -> str:
+    return ".".join(map(str, endpoint[:4]))
+
+
+def _port(endpoint: bytes) -> int:
+    return int.from_bytes(endpoint[4:6], "big")
+
+
 class Lab:
     """An engine with a clock: `lab.lan(pkt)` sends from the LAN side, `lab.wan(pkt)` from
-    the WAN side; both return a Result whose packets had their checksums verified."""
+    the WAN side; both return a Result whose packets had their checksums verified.
+
+    ``Lab.flow_offload`` (a test module's fixture sets it) runs every lab with flow
+    offloading on and a KernelFlows in front of the engine, as the router does."""
+
+    flow_offload = False
 
     def __init__(self, config: NatConfig | None = None, helpers=(), now: float = 1000.0):
-        self.engine = Engine(config or NatConfig(), helpers=list(helpers))
+        config = config or NatConfig()
+        self.kernel = KernelFlows() if Lab.flow_offload else None
+        if self.kernel is not None:
+            config = config.replace(flow_offload=True)
+        self.engine = Engine(config, helpers=list(helpers))
         self.now = now
 
     def _feed(self, side: str, packet: Packet | bytes) -> Result:
         raw = bytes(packet)
+        if self.kernel is not None:
+            forwarded = self.kernel.forward(side, raw)
+            if forwarded is not None:
+                return self._collect(forwarded)
         actions = self.engine.receive(side, raw, self.now)
         return self._collect(actions)
 
-    @staticmethod
-    def _collect(actions: list) -> Result:
+    def _collect(self, actions: list) -> Result:
+        if self.kernel is not None:
+            actions = self.kernel.apply(actions)
         result = Result(actions)
         for action in actions:
             if isinstance(action, Transmit):
@@ -98,10 +174,18 @@ class Lab:
         return self._feed(WAN, packet)
 
     def advance(self, seconds: float) -> Result:
+        kernel = self.kernel
+        if kernel is not None and kernel.counts:
+            # The driver reads the counts every second; here no packet comes between two
+            # advances, so the read at the time of the last packets is that read.
+            counts = {ident: (out, inn) for ident, (out, inn) in kernel.counts.items()}
+            self.engine.offload_activity(counts, self.now)
         self.now += seconds
         return self._collect(self.engine.advance(self.now))
 
     def configure(self, config: NatConfig) -> Result:
+        if self.kernel is not None:
+            config = config.replace(flow_offload=True)
         return self._collect(self.engine.configure(config, self.now))
 
     @property
