@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 
 from nat import LAN, WAN, Engine, Log, NatConfig, NatEngine
@@ -20,6 +21,7 @@ from router.driver import linkinfo, shield
 from router.driver.afpacket import Port, RingPort, arp_port
 from router.driver.datapath import Datapath, Side
 from router.driver.flows import FlowTable
+from router.driver.guard import Guard
 from router.driver.neighbours import Neighbours
 from router.model import RouterConfig
 from router.plan import DeviceFacts, ServicePlan, plan, restart_needed, running_plan
@@ -93,6 +95,7 @@ class Router:
         self._apply_addressing()
         self._install_shield()
         self._switch_flow_table()
+        self.guard = Guard(lan, wan)
         self.control = ControlServer(control_path, self.handle_request)
 
     # -- set-up -------------------------------------------------------------------------------
@@ -200,6 +203,7 @@ class Router:
                 if now >= next_poll:
                     next_poll = now + LINK_POLL
                     self._poll_links(now)
+                    self._guard_second()
                 flows = self.datapath.flows
                 if flows is not None and flows.pending:
                     flows.commit()  # what this wake-up offloaded and withdrew, in one go
@@ -214,6 +218,15 @@ class Router:
         self.datapath.act(self.engine.advance(now), now)
         for side in self.datapath.sides.values():
             side.neighbours.tick(now)
+
+    def _guard_second(self) -> None:
+        """The guard's look at the last second (router.driver.guard)."""
+        datapath = self.datapath
+        ports = [side.port for side in datapath.sides.values()]
+        handled = sum(port.rx_frames for port in ports)
+        dropped = sum(port.kernel_drops for port in ports)
+        count = self.guard.second(handled, dropped, datapath.sources)
+        datapath.sources = Counter() if count else None
 
     def _poll_links(self, now: float) -> None:
         lan, wan = linkinfo.read(self.lan_name), linkinfo.read(self.wan_name)
@@ -239,6 +252,7 @@ class Router:
 
     def close(self) -> None:
         shield.remove(self.lan_name, self.wan_name)
+        self.guard.remove()
         if self.datapath.flows is not None:
             self.datapath.flows.remove_table()
         self.control.close()
@@ -258,7 +272,11 @@ class Router:
             return {
                 "ok": True,
                 "engine": dict(self.engine.counters.snapshot()),
-                "driver": self.datapath.snapshot_counters(),
+                "driver": {
+                    **self.datapath.snapshot_counters(),
+                    "guard_shed": self.guard.shed,
+                    "guard_limit_pps": self.guard.limit or 0,
+                },
             }
         if cmd == "mappings":
             return {"ok": True, "mappings": self.engine.snapshot()}

@@ -95,6 +95,24 @@ def listen(proto: str, port: int, timeout: float) -> dict:
     return {"received": True, "from": f"{peer[0]}:{peer[1]}", "data": data.decode()}
 
 
+def flood(host: str, port: int, seconds: float, size: int, ports: int) -> dict:
+    """Send UDP datagrams of ``size`` bytes as fast as one process can for ``seconds``, to
+    ``ports`` destination ports from ``port`` up (more than one: each is a new flow)."""
+    payload = bytes(size)
+    sent = errors = 0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setblocking(False)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for offset in range(ports):
+                try:
+                    sock.sendto(payload, (host, port + offset))
+                    sent += 1
+                except OSError:  # a full queue, an ICMP error reported back: go on
+                    errors += 1
+    return {"sent": sent, "errors": errors}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="kind", required=True)
@@ -118,6 +136,12 @@ def main() -> None:
     li.add_argument("--timeout", type=float, default=5.0)
     r = sub.add_parser("resolve")
     r.add_argument("name")
+    f = sub.add_parser("flood")
+    f.add_argument("host")
+    f.add_argument("port", type=int)
+    f.add_argument("--seconds", type=float, default=5.0)
+    f.add_argument("--size", type=int, default=64)
+    f.add_argument("--ports", type=int, default=1)
     args = parser.parse_args()
     if args.kind == "udp":
         result = udp(args.bind_port, args.exchanges, args.timeout)
@@ -127,6 +151,8 @@ def main() -> None:
         result = tcp_bulk(args.host, args.port, args.size, args.timeout)
     elif args.kind == "listen":
         result = listen(args.proto, args.port, args.timeout)
+    elif args.kind == "flood":
+        result = flood(args.host, args.port, args.seconds, args.size, args.ports)
     else:
         try:
             result = {"address": socket.gethostbyname(args.name)}

@@ -18,6 +18,7 @@ ETH_P_ARP = 0x0806
 SOL_PACKET = 263
 PACKET_VNET_HDR = 15
 PACKET_IGNORE_OUTGOING = 23
+PACKET_STATISTICS = 6
 SO_ATTACH_FILTER = 26
 SO_RCVBUFFORCE = 33
 SO_SNDBUFFORCE = 32
@@ -85,9 +86,22 @@ class Port:
         self.tx_frames = 0
         self.tx_errors = 0
         self.rx_errors = 0
+        self._kernel_drops = 0
 
     def fileno(self) -> int:
         return self.sock.fileno()
+
+    @property
+    def kernel_drops(self) -> int:
+        """Frames the kernel dropped because our queue or ring was full: under overload,
+        load is shed there, before a frame costs Python anything (the kernel resets its
+        count on every read, so it is added up here)."""
+        try:
+            _, drops = struct.unpack("II", self.sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
+        except OSError:
+            drops = 0
+        self._kernel_drops += drops
+        return self._kernel_drops
 
     def receive(self, limit: int):
         """Yield (vnet header, ethernet frame) for up to ``limit`` waiting frames.

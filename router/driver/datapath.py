@@ -59,6 +59,7 @@ class Datapath:
         self.events: deque[dict] = deque(maxlen=512)  # recent engine logs, for the UI
         self.enabled = True  # off while the WAN has no address yet
         self.flows: FlowTable | None = None  # flow offloading on: the kernel's flow table
+        self.sources: Counter[bytes] | None = None  # frames per source, while the guard asks
 
     # -- receive ------------------------------------------------------------------------------
 
@@ -66,11 +67,14 @@ class Datapath:
         """Handle the frames waiting on one side; returns how many there were."""
         side = self.sides[side_name]
         receive = self.engine.receive
+        sources = self.sources
         handled = 0
         for hdr, frame in side.port.receive(self.batch):
             handled += 1
             ethertype = frame[12:14]
             if ethertype == ETH_IPV4:
+                if sources is not None:
+                    sources[bytes(frame[26:30])] += 1
                 if not self.enabled:
                     self.counters["wan_down"] += 1
                     continue
@@ -199,6 +203,7 @@ class Datapath:
             out[f"{name}_tx_frames"] = side.port.tx_frames
             out[f"{name}_tx_errors"] = side.port.tx_errors
             out[f"{name}_rx_errors"] = side.port.rx_errors
+            out[f"{name}_kernel_drops"] = side.port.kernel_drops
             out[f"{name}_arp_requests"] = side.neighbours.requests_sent
             out[f"{name}_unresolved_drops"] = side.neighbours.unresolved_drops
         if self.flows is not None:

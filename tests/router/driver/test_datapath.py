@@ -24,6 +24,7 @@ class FakePort:
         self.sent: list[tuple[bytes, bytes]] = []  # (vnet header, frame)
         self.head = offload.VNET_LEN
         self.rx_frames = self.tx_frames = self.tx_errors = self.rx_errors = 0
+        self.kernel_drops = 0
 
     def receive(self, limit):
         while self.inbox:
@@ -43,8 +44,8 @@ def _side(name, mac, address, prefix, gateway=None, mtu=1500):
     return side
 
 
-def _datapath(wan_mtu=1500):
-    config = NatConfig(lan_address="192.168.1.1", wan_addresses=("203.0.113.2",))
+def _datapath(wan_mtu=1500, **settings):
+    config = NatConfig(lan_address="192.168.1.1", wan_addresses=("203.0.113.2",), **settings)
     lan = LinkInfo("lan0", LAN_MAC, 1500, "192.168.1.1", 24, None)
     wan = LinkInfo("wan0", WAN_MAC, wan_mtu, "203.0.113.2", 24, "203.0.113.1")
     engine = Engine(effective_config(config, lan, wan, (61000, 65535)))
@@ -195,3 +196,51 @@ def test_engine_sees_the_kernels_addresses_and_a_nat_pool_below_the_kernel_ports
     assert config.port_range == (1024, 49999)
     assert (config.lan_address, config.lan_prefix) == ("10.0.0.1", 16)
     assert config.wan_addresses == ("198.51.100.7",)
+
+
+class FakeFlows:
+    def __init__(self):
+        self.added, self.removed = [], []
+
+    def add(self, flow, host_mac, hop_mac):
+        self.added.append((flow, host_mac, hop_mac))
+
+    def remove(self, ident):
+        self.removed.append(ident)
+
+    def __len__(self):
+        return len(self.added) - len(self.removed)
+
+    errors = 0
+
+
+def test_an_offered_flow_goes_to_the_kernel_with_the_host_and_next_hop_macs():
+    dp = _datapath(flow_offload=True)
+    dp.flows = FakeFlows()
+    _handshake(dp)  # the handshake's last ACK makes it established: offered
+    [(flow, host_mac, hop_mac)] = dp.flows.added
+    assert (host_mac, hop_mac) == (HOST_MAC, GW_MAC)
+    assert flow.internal == bytes([192, 168, 1, 10]) + (40000).to_bytes(2, "big")
+    assert dp.snapshot_counters()["flows_offloaded"] == 1
+    dp.act(dp.engine.configure(dp.engine.config.replace(flow_offload=False), 2.0), 2.0)
+    assert dp.flows.removed == [flow.ident]
+
+
+def test_a_flow_is_declined_while_a_mac_is_unknown_and_offered_again_later():
+    dp = _datapath(flow_offload=True)
+    dp.flows = FakeFlows()
+    dp.sides["lan"].neighbours = Neighbours(LAN_MAC, lambda frame: None)  # forgot the host
+    dp.sides["lan"].neighbours.address = bytes([192, 168, 1, 1])
+    udp = IP(src=HOST, dst=SERVER) / UDP(sport=5000, dport=53) / b"query"
+    _push(dp, "lan", udp)
+    assert dp.flows.added == [] and dp.snapshot_counters()["flows_declined"] == 1
+    dp.sides["lan"].neighbours.learn(bytes([192, 168, 1, 10]), HOST_MAC, 1.0)
+    _push(dp, "lan", udp)
+    assert len(dp.flows.added) == 1
+
+
+def test_flows_are_declined_when_the_links_mtus_differ():
+    dp = _datapath(wan_mtu=1400, flow_offload=True)
+    dp.flows = FakeFlows()
+    _push(dp, "lan", IP(src=HOST, dst=SERVER) / UDP(sport=5000, dport=53) / b"query")
+    assert dp.flows.added == [] and dp.snapshot_counters()["flows_declined"] == 1

@@ -1,0 +1,129 @@
+"""Load shedding in front of the datapath: under overload no one source takes all of it.
+
+When the datapath cannot keep up, the kernel drops frames at its ring in arrival order: one
+flooding host (or one source on the WAN) fills the ring, and every other flow loses packets
+in proportion, which for a TCP flow means stalling. The guard looks once a second at what
+the datapath handled and what the kernel dropped. While frames are dropped, the datapath
+counts its frames per source address for a second, and the guard gives every source at most
+its max-min fair share of 80 % of what the datapath handled (an nftables meter at ingress,
+after the flow table, before the packet sockets see a frame): a flood is shed there, cheaply
+and before parsing, and the other sources' packets find room in the ring again. One source
+alone is never limited (the ring sheds its excess as well). When the guard has shed nothing
+for a while, the limit goes. Offloaded flows are never limited: the flow table forwards them
+before the guard.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections import Counter
+from collections.abc import Callable
+
+BUDGET = 0.8  # of what the datapath handled: the headroom keeps the ring from overflowing
+ACTIVE = 0.02  # a source with less of the frames than this is not competing
+MIN_LIMIT = 200  # packets/s: a source below this is never limited
+QUIET_S = 10  # seconds without anything shed before the limit goes
+
+
+def fair_limit(sources: Counter) -> int | None:
+    """The per-source rate that gives each competing source its max-min fair share of the
+    budget, or None when there is nothing to share (one source) or everyone fits."""
+    total = sum(sources.values())
+    active = sorted(c for c in sources.values() if c >= max(5, ACTIVE * total))
+    if len(active) < 2:
+        return None
+    remaining = BUDGET * total
+    for i, count in enumerate(active):
+        share = remaining / (len(active) - i)
+        if count > share:
+            return max(MIN_LIMIT, int(share))
+        remaining -= count
+    return None
+
+
+def table_name(lan: str, wan: str) -> str:
+    return "natbox_guard_" + re.sub(r"[^A-Za-z0-9_]", "_", f"{lan}_{wan}")
+
+
+def ruleset(table: str, lan: str, wan: str, limit: int) -> str:
+    burst = max(MIN_LIMIT, limit // 10)
+
+    def side(name: str, device: str) -> str:
+        return f"""    set {name}_sources {{ type ipv4_addr; size 65535; flags dynamic,timeout; timeout 30s; }}
+    chain {name}_ingress {{
+        type filter hook ingress device "{device}" priority -550; policy accept;
+        meta protocol ip update @{name}_sources {{ ip saddr limit rate over {limit}/second burst {burst} packets }} counter drop
+    }}"""  # noqa: E501
+
+    return f"table netdev {table} {{\n{side('lan', lan)}\n{side('wan', wan)}\n}}\n"
+
+
+def shed_from_listing(listing: dict) -> int:
+    """Packets the guard's rules dropped, from ``nft -j list table``."""
+    return sum(
+        expr["counter"]["packets"]
+        for item in listing.get("nftables", [])
+        if "rule" in item
+        for expr in item["rule"].get("expr", [])
+        if "counter" in expr
+    )
+
+
+def _nft(*args: str, script: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(["nft", *args], input=script, text=True, capture_output=True)
+
+
+class Guard:
+    """Decides each second, from the datapath's figures, whether and how hard to limit."""
+
+    def __init__(self, lan: str, wan: str, nft: Callable[..., subprocess.CompletedProcess] = _nft):
+        self.lan, self.wan = lan, wan
+        self.name = table_name(lan, wan)
+        self._nft = nft
+        self.limit: int | None = None  # packets/s per source while limiting
+        self.shed = 0  # what the guard dropped, over its life
+        self._shed_seen = 0  # the current table's counters at the last look
+        self._quiet = 0
+        self._last: tuple[int, int] | None = None
+        self.remove()
+
+    def second(self, handled: int, dropped: int, sources: Counter | None) -> bool:
+        """Once a second: ``handled`` frames the datapath took and ``dropped`` the kernel
+        dropped so far (running totals), and the frames per source of the last second when
+        they were counted. Returns whether to count them during the next one."""
+        last, self._last = self._last, (handled, dropped)
+        drops = dropped - last[1] if last is not None else 0
+        if drops > 0 and sources:
+            limit = fair_limit(sources)
+            if limit is not None and (self.limit is None or abs(limit - self.limit) > 0.2 * limit):
+                self._install(limit)
+        if self.limit is not None:
+            self._quiet = 0 if self._read_shed() or drops else self._quiet + 1
+            if self._quiet >= QUIET_S:
+                self.remove()
+        return drops > 0 or self.limit is not None
+
+    def _install(self, limit: int) -> None:
+        self._read_shed()  # what the old table shed counts before it goes
+        script = ruleset(self.name, self.lan, self.wan, limit)
+        self._nft("delete", "table", "netdev", self.name)
+        if self._nft("-f", "-", script=script).returncode == 0:
+            self.limit, self._shed_seen, self._quiet = limit, 0, 0
+
+    def _read_shed(self) -> int:
+        """Add what was shed since the last look; returns that."""
+        listing = self._nft("-j", "list", "table", "netdev", self.name)
+        if listing.returncode != 0:
+            return 0
+        total = shed_from_listing(json.loads(listing.stdout))
+        new, self._shed_seen = total - self._shed_seen, total
+        self.shed += max(0, new)
+        return max(0, new)
+
+    def remove(self) -> None:
+        if self.limit is not None:
+            self._read_shed()
+        self._nft("delete", "table", "netdev", self.name)
+        self.limit, self._shed_seen, self._quiet = None, 0, 0
