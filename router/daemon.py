@@ -218,6 +218,7 @@ class Router:
         self.datapath.act(self.engine.advance(now), now)
         for side in self.datapath.sides.values():
             side.neighbours.tick(now)
+        self.datapath.flush()  # the ARP requests the neighbours just asked for
 
     def _guard_second(self) -> None:
         """The guard's look at the last second (router.driver.guard)."""

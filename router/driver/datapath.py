@@ -87,6 +87,7 @@ class Datapath:
                     self._actions(actions, hdr, data, side_name, now)
             elif ethertype == ETH_ARP:
                 self._arp(side, frame, now)
+        self.flush()
         return handled
 
     def pump_arp(self, side_name: str, now: float) -> int:
@@ -97,7 +98,13 @@ class Datapath:
             handled += 1
             if frame[12:14] == ETH_ARP:
                 self._arp(side, frame, now)
+        self.flush()
         return handled
+
+    def flush(self) -> None:
+        """Send what the ports queued (a transmit ring sends a batch with one call)."""
+        for side in self.sides.values():
+            side.port.flush()
 
     def _arp(self, side: Side, frame, now: float) -> None:
         for mac, (txhdr, packet) in side.neighbours.on_arp(frame, now):
@@ -107,6 +114,7 @@ class Datapath:
         """Carry out what the engine returned outside a packet (timers, a reconfiguration):
         every packet it built is complete, so no offload header travels with it."""
         self._actions(actions, offload.PLAIN, b"", WAN, now)
+        self.flush()
 
     def _actions(self, actions: list, hdr: bytes, data: bytes, side_name: str, now: float) -> None:
         for action in actions:

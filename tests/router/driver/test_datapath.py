@@ -34,6 +34,9 @@ class FakePort:
     def send(self, hdr, ethernet, packet):
         self.sent.append((bytes(hdr), bytes(ethernet) + bytes(packet)))
 
+    def flush(self):
+        pass
+
 
 def _side(name, mac, address, prefix, gateway=None, mtu=1500):
     port = FakePort()
