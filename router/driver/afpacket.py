@@ -133,6 +133,10 @@ class Port:
     def flush(self) -> None:
         """Frames are sent as they come (see RingPort for the batched way)."""
 
+    def tx_ready(self) -> bool:
+        """Whether a frame sent now has room (sendmsg() reports a full queue by itself)."""
+        return True
+
     def close(self) -> None:
         self.sock.close()
 
@@ -142,14 +146,22 @@ PACKET_TX_RING = 13
 PACKET_LOSS = 14
 TP_STATUS_AVAILABLE = 0
 TP_STATUS_SEND_REQUEST = 1
-TX_FRAMES = 64  # a batch per side and wake-up, sent with one syscall
 TX_DATA = 32  # where a TPACKET_V2 transmit frame's data starts (the aligned header)
 PACKET_VERSION = 10
 TPACKET_V2 = 1
 TP_STATUS_USER = 1
-RING_FRAME = 1 << 17  # one slot holds a 64 KB super-frame with its headers
-RING_FRAMES = 256
+# One slot holds a 64 KB super-frame with its headers (17 pages); a 1 MB block holds 15 of
+# them (the kernel allocates blocks in powers of two pages: 128 KB slots would waste half).
+RING_FRAME = 17 << 12
+RING_BLOCK = 1 << 20
+PER_BLOCK = RING_BLOCK // RING_FRAME
+RX_BLOCKS = TX_BLOCKS = 18  # 270 slots each way
 _TPACKET2 = struct.Struct("IIIHH")  # status, len, snaplen, mac offset, net offset
+
+
+def _slots(base: int, blocks: int) -> list[int]:
+    """Where each slot of a ring starts in the mapping (slots never straddle blocks)."""
+    return [base + b * RING_BLOCK + f * RING_FRAME for b in range(blocks) for f in range(PER_BLOCK)]
 
 
 class RingPort(Port):
@@ -165,22 +177,33 @@ class RingPort(Port):
         sock = self.sock
         sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V2)
         sock.setsockopt(SOL_PACKET, PACKET_LOSS, 1)  # a frame the kernel refuses is skipped
-        request = struct.pack("IIII", RING_FRAME, RING_FRAMES, RING_FRAME, RING_FRAMES)
-        sock.setsockopt(SOL_PACKET, PACKET_RX_RING, request)
-        tx_request = struct.pack("IIII", RING_FRAME, TX_FRAMES, RING_FRAME, TX_FRAMES)
-        sock.setsockopt(SOL_PACKET, PACKET_TX_RING, tx_request)
-        self._ring = mmap.mmap(sock.fileno(), RING_FRAME * (RING_FRAMES + TX_FRAMES))
+        for option, blocks in ((PACKET_RX_RING, RX_BLOCKS), (PACKET_TX_RING, TX_BLOCKS)):
+            request = struct.pack("IIII", RING_BLOCK, blocks, RING_FRAME, blocks * PER_BLOCK)
+            sock.setsockopt(SOL_PACKET, option, request)
+        self._ring = mmap.mmap(sock.fileno(), RING_BLOCK * (RX_BLOCKS + TX_BLOCKS))
         self._ring_view = memoryview(self._ring)
+        self._rx_offsets = _slots(0, RX_BLOCKS)
+        self._tx_offsets = _slots(RING_BLOCK * RX_BLOCKS, TX_BLOCKS)
         self._slot = 0
-        self._tx_base = RING_FRAME * RING_FRAMES
         self._tx_slot = 0
         self._tx_queued = 0
+
+    def tx_ready(self) -> bool:
+        """Whether the next transmit slot is free, after sending what is queued if not: a
+        caller that gets False leaves its frames in the receive ring (where the kernel sheds
+        what does not fit, before it costs us anything) rather than handle them only to drop
+        them at the transmit ring."""
+        offset = self._tx_offsets[self._tx_slot]
+        if struct.unpack_from("I", self._ring, offset)[0] == TP_STATUS_AVAILABLE:
+            return True
+        self.flush()
+        return struct.unpack_from("I", self._ring, offset)[0] == TP_STATUS_AVAILABLE
 
     def send(self, hdr: bytes, ethernet: bytes, packet: bytes | bytearray) -> None:
         """Queue one frame in the transmit ring (sent by the next :meth:`flush`); a full
         ring is a full queue: the frame is dropped, as sendmsg() would have."""
         ring = self._ring
-        offset = self._tx_base + self._tx_slot * RING_FRAME
+        offset = self._tx_offsets[self._tx_slot]
         if struct.unpack_from("I", ring, offset)[0] != TP_STATUS_AVAILABLE:
             self.flush()  # the kernel may still be sending what this slot held
             if struct.unpack_from("I", ring, offset)[0] != TP_STATUS_AVAILABLE:
@@ -199,7 +222,7 @@ class RingPort(Port):
         view[start + head + 14 : start + length] = packet
         struct.pack_into("II", ring, offset + 4, length, length)  # tp_len, tp_snaplen
         struct.pack_into("I", ring, offset, TP_STATUS_SEND_REQUEST)
-        self._tx_slot = (self._tx_slot + 1) % TX_FRAMES
+        self._tx_slot = (self._tx_slot + 1) % len(self._tx_offsets)
         self._tx_queued += 1
 
     def flush(self) -> None:
@@ -216,14 +239,15 @@ class RingPort(Port):
     def receive(self, limit: int):
         ring, view, head = self._ring, self._ring_view, self.head
         unpack = _TPACKET2.unpack_from
+        offsets = self._rx_offsets
         for _ in range(limit):
-            offset = self._slot * RING_FRAME
+            offset = offsets[self._slot]
             status, length, snaplen, mac, _ = unpack(ring, offset)
             if not status & TP_STATUS_USER:
                 if not self._resync():
                     return
                 continue
-            self._slot = (self._slot + 1) % RING_FRAMES
+            self._slot = (self._slot + 1) % len(offsets)
             start = offset + mac
             try:
                 if snaplen == length:  # a truncated frame is dropped, never half-forwarded
@@ -236,10 +260,10 @@ class RingPort(Port):
     def _resync(self) -> bool:
         """The kernel moves its head past a slot it then fails to fill (a GSO type the
         virtio-net header cannot describe): find the oldest filled slot and go on there."""
-        ring = self._ring
-        for step in range(1, RING_FRAMES):
-            slot = (self._slot + step) % RING_FRAMES
-            if struct.unpack_from("I", ring, slot * RING_FRAME)[0] & TP_STATUS_USER:
+        ring, offsets = self._ring, self._rx_offsets
+        for step in range(1, len(offsets)):
+            slot = (self._slot + step) % len(offsets)
+            if struct.unpack_from("I", ring, offsets[slot])[0] & TP_STATUS_USER:
                 self.rx_errors += 1
                 self._slot = slot
                 return True

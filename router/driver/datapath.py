@@ -66,6 +66,9 @@ class Datapath:
     def pump(self, side_name: str, now: float) -> int:
         """Handle the frames waiting on one side; returns how many there were."""
         side = self.sides[side_name]
+        if not self.sides[WAN if side_name == LAN else LAN].port.tx_ready():
+            self.counters["tx_backpressure"] += 1  # the frames wait (or are shed) in the ring
+            return 0
         receive = self.engine.receive
         sources = self.sources
         handled = 0

@@ -84,6 +84,17 @@ def client(device, *args: str) -> str:
     return result.stdout.strip()
 
 
+@pytest.fixture(params=["engine", "flow_offload"])
+def datapath_mode(request, device):
+    """The traffic and passthrough tests run in both datapath modes: every packet through the
+    engine, and flow offloading on (established plain flows forwarded by the guest kernel)."""
+    on = request.param == "flow_offload"
+    device.console.check(f"routerctl flow-offload {'on' if on else 'off'}", 60)
+    yield request.param
+    if on:
+        device.console.check("routerctl flow-offload off", 60)
+
+
 @pytest.fixture(scope="module")
 def leased(appliance):
     result = appliance.lab.lease(1)
@@ -304,7 +315,7 @@ def test_dhcp_range_and_hostname_changed_in_the_web_ui_take_effect(device, lease
     assert '"address": "192.168.1.1"' in resolve(device, "natbox.lan")
 
 
-def test_ping_tcp_and_udp_to_the_wan(device, leased):
+def test_ping_tcp_and_udp_to_the_wan(device, leased, datapath_mode):
     ns = device.lab.names.client(1)
     ping = subprocess.run(netns.exec_args(ns, "ping", "-c", "2", "-W", "3", N.SERVERS[0]),
                           capture_output=True, text=True, timeout=30)  # fmt: skip
@@ -313,7 +324,7 @@ def test_ping_tcp_and_udp_to_the_wan(device, leased):
     assert client(device, "udp", N.SERVERS[0], "3478")  # UDP whoami answers through the NAT
 
 
-def test_pptp_switched_from_routerctl(device, leased):
+def test_pptp_switched_from_routerctl(device, leased, datapath_mode):
     """TCP 1723 (PPTP control) is blocked while PPTP is off, and reaches the server once
     routerctl switches it on (the server has no PPTP daemon: its RST shows the path)."""
     console = device.console
@@ -330,7 +341,7 @@ def test_pptp_switched_from_routerctl(device, leased):
 
 
 @pytest.mark.parametrize(("helper", "port"), [("l2tp", 1701), ("ipsec", 500)])
-def test_udp_vpn_passthrough_before_and_after(device, leased, helper, port):
+def test_udp_vpn_passthrough_before_and_after(device, leased, helper, port, datapath_mode):
     """L2TP (UDP 1701) and IKE (UDP 500), pushed with scapy with the helper off, then on."""
     console = device.console
     console.check(f"routerctl passthrough disable {helper}", 60)
@@ -370,7 +381,7 @@ def exchange(device, tmp_path, server_role: str, client_role: str) -> tuple[dict
     [("pptp", "pptp-server", "pptp-client"), ("ipsec", "esp-server", "esp-client")],
 )
 def test_gre_and_esp_through_the_appliance_before_and_after(
-    device, leased, tmp_path, helper, server_role, client_role
+    device, leased, tmp_path, helper, server_role, client_role, datapath_mode
 ):
     """PPTP (TCP 1723 control + GRE) and raw ESP, built with scapy, off then on."""
     console = device.console

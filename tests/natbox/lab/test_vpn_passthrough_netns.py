@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from natbox.lab import names as N
+from router import edits
 
 pytestmark = pytest.mark.netns
 
@@ -22,8 +23,24 @@ SERVER = N.SERVERS[0]
 CLIENT = N.client_address(1)
 
 
+def set_flow_offload(lab, on: bool) -> None:
+    answer = lab.edit(lambda config: edits.set_nat(config, config.nat.profile, flow_offload=on))
+    assert answer["ok"], answer
+
+
+@pytest.fixture(params=["engine", "flow_offload"])
+def datapath_mode(request, lab):
+    """Each exchange in both datapath modes: every packet through the engine, and with flow
+    offloading on (helpers' flows are never offloaded; their plain companions may be)."""
+    on = request.param == "flow_offload"
+    set_flow_offload(lab, on)
+    yield request.param
+    if on:
+        set_flow_offload(lab, False)
+
+
 @pytest.fixture
-def exchange(lab, tmp_path):
+def exchange(lab, tmp_path, datapath_mode):
     """Run a server role in the internet namespace and a client role in client 1; return
     both JSON results. Switches the named helper as asked and always switches it back off."""
     switched = []

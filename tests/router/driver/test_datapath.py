@@ -37,6 +37,9 @@ class FakePort:
     def flush(self):
         pass
 
+    def tx_ready(self):
+        return True
+
 
 def _side(name, mac, address, prefix, gateway=None, mtu=1500):
     port = FakePort()
