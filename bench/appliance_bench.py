@@ -7,7 +7,8 @@ default). iperf3 from a LAN client to the lab's server, through the VM:
 - appliance.udp1400_mbps / appliance.udp64_pps: the highest offered rate received with at most
   0.1 % loss (a search over offered rates, 1400- and 64-byte datagrams);
 - appliance.overload_goodput_ratio: the goodput with 1400-byte datagrams at line rate offered
-  (iperf3 -b 0), over the best goodput seen at any rate: 1.0 levels off, near 0 collapses;
+  (iperf3 -b 0, the median of three floods), over the best goodput seen at any rate: 1.0
+  levels off, near 0 collapses;
 - each with its kernel_ twin and the ratio natbox / kernel;
 - the same again with flow offloading on (appliance.flow_offload_*: the engine hands
   established flows to the guest kernel's netdev flow table, router.driver.flows).
@@ -81,10 +82,15 @@ def lossless(iperf: Iperf, payload: int, low_bps: float, high_bps: float) -> tup
     return best or min(trials, key=lambda t: t.loss), trials
 
 
+FLOODS = 3  # under TCG one flood's goodput swings by a factor of two: the median of three
+
+
 def overload(iperf: Iperf, trials: list[Trial]) -> tuple[float, Trial, Trial]:
-    """Goodput at line rate offered over the best goodput of any trial; the flood; the best."""
-    flood = udp(iperf, 1400, None)
-    best = max([flood, *trials], key=lambda t: t.goodput_mbps)
+    """Goodput at line rate offered (the median flood) over the best goodput of any trial;
+    the flood; the best."""
+    floods = sorted((udp(iperf, 1400, None) for _ in range(FLOODS)), key=lambda t: t.goodput_mbps)
+    flood = floods[len(floods) // 2]
+    best = max([*floods, *trials], key=lambda t: t.goodput_mbps)
     return (flood.goodput_mbps / best.goodput_mbps if best.goodput_mbps else 0.0), flood, best
 
 

@@ -61,6 +61,11 @@ class Router:
     def profile(self) -> str:
         return self.api.get("/nat")["profile"]
 
+    def set_flow_offload(self, on: bool) -> None:
+        """Flow offloading (off by default): established plain TCP/UDP flows forwarded by
+        the kernel, the engine still deciding; for tests that need the speed."""
+        self.api.put("/nat", {"flow_offload": on})
+
     def set_passthrough(self, switches: dict[str, bool] | None = None, **more: bool) -> None:
         """``set_passthrough(ipsec=False)`` or ``set_passthrough({"ipsec": False})``;
         ``{"all": False}`` switches every passthrough the router has (others named beside it

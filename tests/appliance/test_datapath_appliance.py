@@ -40,7 +40,7 @@ def test_flow_offloading_takes_an_established_flow_out_of_the_datapath(router, d
     start = datapath_frames(router)
     assert bulk(device, size) == {"sent": size, "received": size, "intact": True}
     through_engine = datapath_frames(router) - start
-    router.api.put("/nat", {"flow_offload": True})
+    router.set_flow_offload(True)
     assert router.api.get("/nat")["flow_offload"] is True
     start, offloaded = datapath_frames(router), router.counters().get("driver_flows_offloaded", 0)
     assert bulk(device, size) == {"sent": size, "received": size, "intact": True}

@@ -68,6 +68,16 @@ def test_sip_direct_media_is_shown_and_switched(device, capsys):
     assert capsys.readouterr().out.strip().endswith("off")
 
 
+def test_flow_offloading_is_shown_and_switched(device, capsys):
+    assert routerctl.main(["flow-offload"]) == 0
+    assert capsys.readouterr().out.strip() == "off"  # the default
+    assert routerctl.main(["flow-offload", "on"]) == 0
+    assert running()["nat"]["flow_offload"] is True and device == ["reload"]
+    assert running()["nat"]["profile"] == "restricted-cone"  # the rest stays
+    routerctl.main(["flow-offload"])
+    assert capsys.readouterr().out.strip().endswith("on")
+
+
 def test_https_is_switched_in_the_running_configuration(device, capsys):
     routerctl.main(["https"])
     assert capsys.readouterr().out == "off\n"

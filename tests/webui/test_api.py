@@ -129,6 +129,16 @@ def test_nat_settings(call, backend):
     assert backend.get_config().nat.port_forwards[0].host == "192.168.1.30"
 
 
+def test_flow_offloading_is_a_nat_setting_off_by_default(call, backend):
+    assert call("GET", "/nat").json["flow_offload"] is False
+    call("PUT", "/nat", json={"flow_offload": True})
+    assert call("GET", "/nat").json["flow_offload"] is True
+    assert backend.get_config().nat.flow_offload is True
+    refused = call("PUT", "/nat", expect=422, json={"flow_offload": "yes"}).json
+    assert refused["error"]["field"] == "flow_offload"
+    assert backend.get_config().nat.flow_offload is True  # the old configuration stays
+
+
 def test_lan_settings_change_only_the_fields_given(call, backend):
     lease = {"mac": "02:00:00:00:00:aa", "address": "192.168.1.20"}
     call("PUT", "/config", json={"dhcp": {"lease_time": 600, "static_leases": [lease]}})

@@ -120,6 +120,17 @@ def test_nat_page_adds_and_deletes_port_forwards(browser, backend):
     assert backend.get_config().nat.port_forwards == ()
 
 
+def test_nat_page_switches_flow_offloading(browser, backend):
+    assert 'id="flow_offload" name="flow_offload" >' in browser.get("/nat").text  # unticked
+    data = {"profile": "restricted-cone", "fw_count": "0", "flow_offload": "on"}
+    assert browser.post("/nat", data).status_code == 302
+    assert backend.get_config().nat.flow_offload is True
+    assert 'name="flow_offload" checked' in browser.get("/nat").text
+    del data["flow_offload"]  # an unticked box is not in the form
+    assert browser.post("/nat", data).status_code == 302
+    assert backend.get_config().nat.flow_offload is False
+
+
 def test_nat_errors_next_to_the_field_and_nothing_saved(browser, backend):
     before = backend.get_config()
     data = {
