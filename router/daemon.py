@@ -277,6 +277,11 @@ class Router:
                     **self.datapath.snapshot_counters(),
                     "guard_shed": self.guard.shed,
                     "guard_limit_pps": self.guard.limit or 0,
+                    **(
+                        {"guard_unavailable": self.guard.unavailable}
+                        if self.guard.unavailable
+                        else {}
+                    ),
                 },
             }
         if cmd == "mappings":

@@ -38,12 +38,13 @@ class Appliance:
     def __init__(self, workdir: Path, env: dict[str, str] | None = None,
                  tree: Path | None = None, build: bool = True, firmware: Path | None = None,
                  keyring: Path | None = None, clients: int = 2,
-                 owner: int | None = None):  # fmt: skip
+                 owner: int | None = None, captures: bool = True):  # fmt: skip
         """``env``: boot environment variables set before the first boot; ``build``: build
         the firmware if stale (False: a caller that built it already, perhaps in parallel);
         ``firmware``: boot this file instead (``keyring``: the keys that verify it);
         ``clients``: LAN client namespaces (the last is the UI's management PC); ``owner``:
-        the PID the lab dies with (natbox.lab.lab.remove_orphans)."""
+        the PID the lab dies with (natbox.lab.lab.remove_orphans); ``captures``: tcpdump on
+        every link into ``workdir/pcap`` (off for floods and bulk transfers nobody reads)."""
         import pexpect
 
         self.pexpect = pexpect
@@ -54,7 +55,7 @@ class Appliance:
             Options(
                 workdir=workdir,
                 network="lab",
-                pcap_dir=str(self.pcaps),
+                pcap_dir=str(self.pcaps) if captures else None,
                 build=build,
                 firmware=firmware,
                 keyring=keyring,

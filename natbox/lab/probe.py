@@ -95,15 +95,20 @@ def listen(proto: str, port: int, timeout: float) -> dict:
     return {"received": True, "from": f"{peer[0]}:{peer[1]}", "data": data.decode()}
 
 
-def flood(host: str, port: int, seconds: float, size: int, ports: int) -> dict:
-    """Send UDP datagrams of ``size`` bytes as fast as one process can for ``seconds``, to
-    ``ports`` destination ports from ``port`` up (more than one: each is a new flow)."""
+def flood(host: str, port: int, seconds: float, size: int, ports: int, rate: int) -> dict:
+    """Send UDP datagrams of ``size`` bytes for ``seconds``, to ``ports`` destination ports
+    from ``port`` up (more than one: each is a new flow): ``rate`` packets/s, or as fast as
+    one process can (0)."""
     payload = bytes(size)
     sent = errors = 0
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.setblocking(False)
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+        started = time.monotonic()
+        deadline = started + seconds
+        while (now := time.monotonic()) < deadline:
+            if rate and sent > rate * (now - started):
+                time.sleep(0.001)  # ahead of the rate: wait a little
+                continue
             for offset in range(ports):
                 try:
                     sock.sendto(payload, (host, port + offset))
@@ -142,6 +147,7 @@ def main() -> None:
     f.add_argument("--seconds", type=float, default=5.0)
     f.add_argument("--size", type=int, default=64)
     f.add_argument("--ports", type=int, default=1)
+    f.add_argument("--rate", type=int, default=0, help="packets/s (0: as fast as it can)")
     args = parser.parse_args()
     if args.kind == "udp":
         result = udp(args.bind_port, args.exchanges, args.timeout)
@@ -152,7 +158,7 @@ def main() -> None:
     elif args.kind == "listen":
         result = listen(args.proto, args.port, args.timeout)
     elif args.kind == "flood":
-        result = flood(args.host, args.port, args.seconds, args.size, args.ports)
+        result = flood(args.host, args.port, args.seconds, args.size, args.ports, args.rate)
     else:
         try:
             result = {"address": socket.gethostbyname(args.name)}

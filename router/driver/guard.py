@@ -4,13 +4,13 @@ When the datapath cannot keep up, the kernel drops frames at its ring in arrival
 flooding host (or one source on the WAN) fills the ring, and every other flow loses packets
 in proportion, which for a TCP flow means stalling. The guard looks once a second at what
 the datapath handled and what the kernel dropped. While frames are dropped, the datapath
-counts its frames per source address for a second, and the guard gives every source at most
-its max-min fair share of 80 % of what the datapath handled (an nftables meter at ingress,
-after the flow table, before the packet sockets see a frame): a flood is shed there, cheaply
-and before parsing, and the other sources' packets find room in the ring again. One source
-alone is never limited (the ring sheds its excess as well). When the guard has shed nothing
-for a while, the limit goes. Offloaded flows are never limited: the flow table forwards them
-before the guard.
+counts its frames per source address, and the guard gives every source at most its max-min
+fair share of 80 % of what the datapath handled (an nftables meter at ingress, after the flow
+table, before the packet sockets see a frame): a flood is shed there, cheaply and before
+parsing, and the other sources' packets find room in the ring again. One source alone is
+never limited (the ring sheds its excess as well). The limit rises again while the rings
+drop nothing, and goes when the guard has shed nothing for a while. Offloaded flows are never
+limited: the flow table forwards them before the guard.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from collections import Counter
 from collections.abc import Callable
 
 BUDGET = 0.8  # of what the datapath handled: the headroom keeps the ring from overflowing
-ACTIVE = 0.02  # a source with less of the frames than this is not competing
+ACTIVE = 1  # frames in a second: a flow starved by a flood sends only its retransmissions
 MIN_LIMIT = 200  # packets/s: a source below this is never limited
+LOOSEN_S = 3  # seconds without ring drops before the limit is raised (by a quarter)
 QUIET_S = 10  # seconds without anything shed before the limit goes
 
 
@@ -31,7 +32,7 @@ def fair_limit(sources: Counter) -> int | None:
     """The per-source rate that gives each competing source its max-min fair share of the
     budget, or None when there is nothing to share (one source) or everyone fits."""
     total = sum(sources.values())
-    active = sorted(c for c in sources.values() if c >= max(5, ACTIVE * total))
+    active = sorted(c for c in sources.values() if c >= ACTIVE)
     if len(active) < 2:
         return None
     remaining = BUDGET * total
@@ -85,32 +86,51 @@ class Guard:
         self.limit: int | None = None  # packets/s per source while limiting
         self.shed = 0  # what the guard dropped, over its life
         self._shed_seen = 0  # the current table's counters at the last look
-        self._quiet = 0
+        self._quiet = 0  # seconds nothing was shed
+        self._calm = 0  # seconds the rings dropped nothing
         self._last: tuple[int, int] | None = None
+        self.unavailable: str | None = None  # why the kernel refused the meters, if it did
         self.remove()
 
     def second(self, handled: int, dropped: int, sources: Counter | None) -> bool:
         """Once a second: ``handled`` frames the datapath took and ``dropped`` the kernel
         dropped so far (running totals), and the frames per source of the last second when
-        they were counted. Returns whether to count them during the next one."""
+        they were counted. Returns whether to count them during the next one.
+
+        The limit is set (or tightened) from a second with ring drops, when the datapath
+        ran at what it can do; it is raised after a few seconds without drops (the others may
+        not need their share), dropped when only one source competes (nobody to protect)
+        and when nothing was shed for a while (the flood is over)."""
+        if self.unavailable:
+            return False
         last, self._last = self._last, (handled, dropped)
         drops = dropped - last[1] if last is not None else 0
-        if drops > 0 and sources:
+        if sources is not None:
             limit = fair_limit(sources)
-            if limit is not None and (self.limit is None or abs(limit - self.limit) > 0.2 * limit):
+            if limit is None:
+                if self.limit is not None:
+                    self.remove()
+            elif drops > 0 and (self.limit is None or limit < 0.8 * self.limit):
                 self._install(limit)
         if self.limit is not None:
+            self._calm = 0 if drops else self._calm + 1
             self._quiet = 0 if self._read_shed() or drops else self._quiet + 1
             if self._quiet >= QUIET_S:
                 self.remove()
+            elif self._calm >= LOOSEN_S:
+                self._install(int(self.limit * 1.25))
         return drops > 0 or self.limit is not None
 
     def _install(self, limit: int) -> None:
         self._read_shed()  # what the old table shed counts before it goes
         script = ruleset(self.name, self.lan, self.wan, limit)
         self._nft("delete", "table", "netdev", self.name)
-        if self._nft("-f", "-", script=script).returncode == 0:
-            self.limit, self._shed_seen, self._quiet = limit, 0, 0
+        done = self._nft("-f", "-", script=script)
+        if done.returncode == 0:
+            self.limit, self._shed_seen, self._calm = limit, 0, 0
+        else:  # a kernel without the meters' modules: stop asking it every second
+            self.unavailable = done.stderr.strip().splitlines()[0] if done.stderr else "refused"
+            self.limit = None
 
     def _read_shed(self) -> int:
         """Add what was shed since the last look; returns that."""

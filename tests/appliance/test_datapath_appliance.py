@@ -1,9 +1,11 @@
-"""The appliance's datapath under load: flow offloading moves established flows into the
-guest kernel, and a flood from a LAN host and from the WAN leaves an established TCP flow,
-the console and the web UI working (no receive livelock)."""
+"""The appliance's datapath under load, on an appliance of its own (no link captures: a
+flood would fill them with gigabytes nobody reads): flow offloading moves established flows
+into the guest kernel, and a flood from a LAN host and from the WAN leaves an established
+TCP flow, the console and the web UI working (no receive livelock)."""
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 
@@ -11,67 +13,81 @@ import pytest
 
 from natbox.lab import names as N
 
-pytestmark = [pytest.mark.vm, pytest.mark.natbox(mode="vm")]  # on natbox.hil's vm router
+pytestmark = pytest.mark.vm
 
 S1, S2 = N.SERVERS
 FLOOD_S = 120  # longer than the checks take: they are stopped when those are done
+# Packets/s per flood: several times what the datapath takes under TCG (a few thousand), and
+# no more, or the flooding processes take the host's cores from QEMU itself.
+FLOOD_PPS = "20000"
 
 
 @pytest.fixture(scope="module")
-def leased(appliance):
-    result = appliance.lab.lease(1)
-    assert result.returncode == 0, result.stderr
-    appliance.lab.lease(2)
-    return result.stderr
+def box(tmp_path_factory, appliance_class):
+    appliance = appliance_class(tmp_path_factory.mktemp("datapath"), captures=False)
+    try:
+        for client in (1, 2):
+            leased = appliance.lab.lease(client)
+            assert leased.returncode == 0, leased.stderr
+        yield appliance
+    finally:
+        appliance.close()
 
 
-def bulk(device, size: int) -> dict:
-    return device.lab.python(device.lab.names.client(1), "natbox.lab.probe", "tcp-bulk", S1,
-                             "7", str(size), "--timeout", "100", timeout=120)  # fmt: skip
+def bulk(box, size: int) -> dict:
+    return box.lab.python(box.lab.names.client(1), "natbox.lab.probe", "tcp-bulk", S1, "7",
+                          str(size), "--timeout", "100", timeout=120)  # fmt: skip
 
 
-def datapath_frames(router) -> int:
-    counters = router.counters()
-    return counters["driver_lan_rx_frames"] + counters["driver_wan_rx_frames"]
+def driver(box) -> dict:
+    return json.loads(box.console.check("routerctl counters", 60))["driver"]
 
 
-def test_flow_offloading_takes_an_established_flow_out_of_the_datapath(router, device, leased):
-    size = 16 << 20
-    start = datapath_frames(router)
-    assert bulk(device, size) == {"sent": size, "received": size, "intact": True}
-    through_engine = datapath_frames(router) - start
-    router.set_flow_offload(True)
-    assert router.api.get("/nat")["flow_offload"] is True
-    start, offloaded = datapath_frames(router), router.counters().get("driver_flows_offloaded", 0)
-    assert bulk(device, size) == {"sent": size, "received": size, "intact": True}
-    with_offload = datapath_frames(router) - start
-    assert router.counters()["driver_flows_offloaded"] > offloaded
+def datapath_frames(box) -> int:
+    counters = driver(box)
+    return counters["lan_rx_frames"] + counters["wan_rx_frames"]
+
+
+def test_flow_offloading_takes_an_established_flow_out_of_the_datapath(box):
+    size = 32 << 20
+    start = datapath_frames(box)
+    assert bulk(box, size) == {"sent": size, "received": size, "intact": True}
+    through_engine = datapath_frames(box) - start
+    box.console.check("routerctl flow-offload on", 60)
+    try:
+        assert '"flow_offload": "on"' in box.console.check("routerctl status", 60)
+        start, offloaded = datapath_frames(box), driver(box).get("flows_offloaded", 0)
+        assert bulk(box, size) == {"sent": size, "received": size, "intact": True}
+        with_offload = datapath_frames(box) - start
+        assert driver(box)["flows_offloaded"] > offloaded
+    finally:
+        box.console.check("routerctl flow-offload off", 60)
     # Only what came before the flow was in the kernel's table (and its FINs) reached Python.
     assert with_offload < through_engine / 4, (with_offload, through_engine)
 
 
-def flood(lab, role: str, ns: str, *args: str):
+def flood(lab, role: str, ns: str, *args: str, rate: str = FLOOD_PPS):
     return lab.spawn(role, ns, sys.executable, "-m", "natbox.lab.probe", "flood", *args,
-                     "--seconds", str(FLOOD_S))  # fmt: skip
+                     "--seconds", str(FLOOD_S), "--rate", rate)  # fmt: skip
 
 
-def test_a_flood_from_both_sides_leaves_the_flows_the_console_and_the_ui_working(
-    router, device, leased
-):
-    lab = device.lab
+def test_a_flood_from_both_sides_leaves_the_flows_the_console_and_the_ui_working(box):
+    lab = box.lab
     c1, c2, inet = lab.names.client(1), lab.names.client(2), lab.names.internet
-    before = router.counters()
+    before = driver(box)
     floods = [
+        # one LAN host: small datagrams through one mapping, and new flows on 64 ports
         flood(lab, "flood-lan", c2, S2, "9", "--size", "18"),
-        flood(lab, "flood-lan-new", c2, S2, "20000", "--size", "18", "--ports", "64"),
+        flood(lab, "flood-lan-new", c2, S2, "20000", "--size", "18", "--ports", "64", rate="5000"),
+        # the WAN: unsolicited datagrams to the router's address, on 256 ports
         flood(lab, "flood-wan", inet, N.ROUTER_WAN, "30000", "--size", "18", "--ports", "256"),
     ]
     try:
         time.sleep(5)  # the floods are on, and the guard has seen them
         started = time.monotonic()
-        assert bulk(device, 2 << 20) == {"sent": 2 << 20, "received": 2 << 20, "intact": True}
+        assert bulk(box, 2 << 20) == {"sent": 2 << 20, "received": 2 << 20, "intact": True}
         took = time.monotonic() - started
-        assert '"forwarding": true' in device.console.check("routerctl status", 60)
+        assert '"forwarding": true' in box.console.check("routerctl status", 60)
         request = f"GET /login HTTP/1.0\r\nHost: {N.ROUTER_LAN}\r\n\r\n"
         page = lab.python(c1, "natbox.lab.probe", "tcp", N.ROUTER_LAN, "80", "--message",
                           request, "--timeout", "20", timeout=40)  # fmt: skip
@@ -80,9 +96,10 @@ def test_a_flood_from_both_sides_leaves_the_flows_the_console_and_the_ui_working
     finally:
         for role in ("flood-lan", "flood-lan-new", "flood-wan"):
             lab.stop(role)
-    after = router.counters()
-    seen = {k: after[k] - before.get(k, 0) for k in after if k.startswith("driver_")}
-    assert seen["driver_lan_rx_frames"] + seen["driver_lan_kernel_drops"] > 5000  # a real flood
+    after = driver(box)
+    seen = {k: v - before.get(k, 0) for k, v in after.items() if isinstance(v, int)}
+    # The floods were real: thousands of frames reached the datapath or were shed on the way.
+    assert seen["lan_rx_frames"] + seen["lan_kernel_drops"] + seen["guard_shed"] > 5000
     print(f"2 MB echoed in {took:.1f} s under the floods; shed by the rings: "
-          f"{seen['driver_lan_kernel_drops']} + {seen['driver_wan_kernel_drops']}, by the "
-          f"guard: {seen['driver_guard_shed']}")  # fmt: skip
+          f"{seen['lan_kernel_drops']} + {seen['wan_kernel_drops']}, by the guard: "
+          f"{seen['guard_shed']} (limit {after['guard_limit_pps']} packets/s)")  # fmt: skip

@@ -11,7 +11,11 @@ A, B, C = b"\xc0\xa8\x01\x0a", b"\xc0\xa8\x01\x0b", b"\xcb\x00\x71\x01"
 
 def test_one_source_alone_is_never_limited():
     assert guard.fair_limit(Counter({A: 50_000})) is None
-    assert guard.fair_limit(Counter({A: 50_000, B: 10})) is None  # B is not competing
+    assert guard.fair_limit(Counter({A: 50_000, B: 0})) is None  # B is not competing
+
+
+def test_a_flow_starved_by_a_flood_still_counts_as_competing():
+    assert guard.fair_limit(Counter({A: 6_000, B: 1})) == int(0.8 * 6_001 - 1)
 
 
 def test_a_flood_is_cut_to_what_the_others_leave_of_the_budget():
@@ -35,7 +39,7 @@ class FakeNft:
 
     def __call__(self, *args, script=None):
         if args[:1] == ("-f",):
-            self.tables["t"] = script
+            self.tables["t"], self.shed = script, 0  # a new table's counters start at zero
             return subprocess.CompletedProcess(args, 0, "", "")
         if args[:1] == ("delete",):
             self.tables.pop("t", None)
@@ -55,10 +59,42 @@ def test_it_limits_while_the_ring_overflows_and_lets_go_when_the_flood_is_over()
     assert g.limit is None
     g.second(30_000, 9_000, Counter({A: 9_000, B: 1_000}))
     assert g.limit == 7_000 and "7000/second" in nft.tables["t"]
-    for _ in range(5):  # the flood goes on: the guard sheds it, the limit stays
+    dropped = 9_000
+    for _ in range(5):  # the flood goes on and the ring still drops: the limit stays
         nft.shed += 50_000
-        assert g.second(30_000, 9_000, Counter({A: 7_000, B: 1_000})) is True
-    assert g.limit == 7_000 and g.shed == 250_000
+        dropped += 10
+        assert g.second(30_000, dropped, Counter({A: 8_000, B: 1_000})) is True
+    assert g.limit == 7_000 and g.shed == 250_000  # 6,200 would not be a fifth less
+    for _ in range(guard.LOOSEN_S):  # shed, but the ring no longer drops: the limit rises
+        nft.shed += 50_000
+        g.second(30_000, dropped, Counter({A: 7_000, B: 1_000}))
+    assert g.limit == 8_750
     for _ in range(guard.QUIET_S):  # nothing shed, no drops: the limit goes
-        g.second(30_000, 9_000, Counter())
+        g.second(30_000, dropped, Counter({A: 900, B: 1_000}))
     assert g.limit is None and "t" not in nft.tables
+
+
+def test_the_limit_goes_when_only_one_source_is_left():
+    nft = FakeNft()
+    g = guard.Guard("lan0", "wan0", nft=nft)
+    g.second(0, 0, None)
+    g.second(10_000, 10, Counter({A: 9_000, B: 1_000}))
+    assert g.limit == 7_000
+    g.second(20_000, 20, Counter({A: 7_000}))  # B is done: nobody to protect
+    assert g.limit is None and "t" not in nft.tables
+
+
+def test_a_kernel_that_refuses_the_meters_is_not_asked_again():
+    class Refusing(FakeNft):
+        def __call__(self, *args, script=None):
+            if args[:1] == ("-f",):
+                self.calls = getattr(self, "calls", 0) + 1
+                return subprocess.CompletedProcess(args, 1, "", "Error: no such file\nmore")
+            return super().__call__(*args, script=script)
+
+    nft = Refusing()
+    g = guard.Guard("lan0", "wan0", nft=nft)
+    g.second(0, 0, None)
+    g.second(10_000, 10, Counter({A: 9_000, B: 1_000}))
+    assert g.limit is None and g.unavailable == "Error: no such file"
+    assert g.second(20_000, 20, Counter({A: 9_000, B: 1_000})) is False and nft.calls == 1
