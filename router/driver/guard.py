@@ -77,20 +77,21 @@ def _nft(*args: str, script: str | None = None) -> subprocess.CompletedProcess:
 
 
 class Guard:
-    """Decides each second, from the datapath's figures, whether and how hard to limit."""
+    """Decides each second, from the datapath's figures, whether and how hard to limit.
+    The kernel is asked (an ``nft`` run, which blocks the datapath a moment) only when the
+    limit changes, and for the shed count when someone asks for it."""
 
     def __init__(self, lan: str, wan: str, nft: Callable[..., subprocess.CompletedProcess] = _nft):
         self.lan, self.wan = lan, wan
         self.name = table_name(lan, wan)
         self._nft = nft
         self.limit: int | None = None  # packets/s per source while limiting
-        self.shed = 0  # what the guard dropped, over its life
-        self._shed_seen = 0  # the current table's counters at the last look
-        self._quiet = 0  # seconds nothing was shed
+        self._shed = 0  # what earlier tables shed
+        self._quiet = 0  # seconds no source came near the limit
         self._calm = 0  # seconds the rings dropped nothing
         self._last: tuple[int, int] | None = None
         self.unavailable: str | None = None  # why the kernel refused the meters, if it did
-        self.remove()
+        self._nft("delete", "table", "netdev", self.name)
 
     def second(self, handled: int, dropped: int, sources: Counter | None) -> bool:
         """Once a second: ``handled`` frames the datapath took and ``dropped`` the kernel
@@ -100,7 +101,7 @@ class Guard:
         The limit is set (or tightened) from a second with ring drops, when the datapath
         ran at what it can do; it is raised after a few seconds without drops (the others may
         not need their share), dropped when only one source competes (nobody to protect)
-        and when nothing was shed for a while (the flood is over)."""
+        and when no source came near it for a while (the flood is over)."""
         if self.unavailable:
             return False
         last, self._last = self._last, (handled, dropped)
@@ -113,37 +114,38 @@ class Guard:
             elif drops > 0 and (self.limit is None or limit < 0.8 * self.limit):
                 self._install(limit)
         if self.limit is not None:
+            pressing = bool(sources) and max(sources.values()) >= self.limit / 2
             self._calm = 0 if drops else self._calm + 1
-            self._quiet = 0 if self._read_shed() or drops else self._quiet + 1
+            self._quiet = 0 if pressing or drops else self._quiet + 1
             if self._quiet >= QUIET_S:
                 self.remove()
             elif self._calm >= LOOSEN_S:
                 self._install(int(self.limit * 1.25))
         return drops > 0 or self.limit is not None
 
+    @property
+    def shed(self) -> int:
+        """Packets the guard's meters dropped, over its life."""
+        return self._shed + (self._table_shed() if self.limit is not None else 0)
+
+    def _table_shed(self) -> int:
+        listing = self._nft("-j", "list", "table", "netdev", self.name)
+        return shed_from_listing(json.loads(listing.stdout)) if listing.returncode == 0 else 0
+
     def _install(self, limit: int) -> None:
-        self._read_shed()  # what the old table shed counts before it goes
-        script = ruleset(self.name, self.lan, self.wan, limit)
-        self._nft("delete", "table", "netdev", self.name)
-        done = self._nft("-f", "-", script=script)
+        """The table with the new limit, in place of the old one in one transaction."""
+        if self.limit is not None:
+            self._shed += self._table_shed()
+        replace = f"table netdev {self.name} {{}}\ndelete table netdev {self.name}\n"
+        done = self._nft("-f", "-", script=replace + ruleset(self.name, self.lan, self.wan, limit))
         if done.returncode == 0:
-            self.limit, self._shed_seen, self._calm = limit, 0, 0
+            self.limit, self._calm = limit, 0
         else:  # a kernel without the meters' modules: stop asking it every second
             self.unavailable = done.stderr.strip().splitlines()[0] if done.stderr else "refused"
             self.limit = None
 
-    def _read_shed(self) -> int:
-        """Add what was shed since the last look; returns that."""
-        listing = self._nft("-j", "list", "table", "netdev", self.name)
-        if listing.returncode != 0:
-            return 0
-        total = shed_from_listing(json.loads(listing.stdout))
-        new, self._shed_seen = total - self._shed_seen, total
-        self.shed += max(0, new)
-        return max(0, new)
-
     def remove(self) -> None:
         if self.limit is not None:
-            self._read_shed()
+            self._shed += self._table_shed()
         self._nft("delete", "table", "netdev", self.name)
-        self.limit, self._shed_seen, self._quiet = None, 0, 0
+        self.limit, self._quiet, self._calm = None, 0, 0
