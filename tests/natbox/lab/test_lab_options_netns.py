@@ -125,18 +125,23 @@ print(json.dumps({"code": code, "namespaces": netns.names(), "state": os.listdir
 
 def test_lab_down_all_removes_every_lab_even_after_a_crash():
     # Run in a private mount namespace with its own /run/netns and /run/natbox, so `--all`
-    # sees only the labs made here, not those of the rest of this test session.
-    before = netns.names()
-    result = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", sys.executable, "-c",
-         DOWN_ALL_SCRIPT],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["code"] == 0 and report["orphans"] >= 4
-    assert report["namespaces"] == [] and report["state"] == [] and report["alive"] == []
-    assert netns.names() == before  # the labs outside were left alone
+    # sees only the labs made here, not those of the rest of this test session. A namespace
+    # of our own outside stands for those (the session's other labs come and go meanwhile).
+    outside = f"outside{N.new_id()}"  # not a lab's name: no clean-up takes it
+    subprocess.run(["ip", "netns", "add", outside], check=True)
+    try:
+        result = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", sys.executable, "-c",
+             DOWN_ALL_SCRIPT],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        report = json.loads(result.stdout.strip().splitlines()[-1])
+        assert report["code"] == 0 and report["orphans"] >= 4
+        assert report["namespaces"] == [] and report["state"] == [] and report["alive"] == []
+        assert outside in netns.names()  # what was outside was left alone
+    finally:
+        subprocess.run(["ip", "netns", "del", outside], check=False)
 
 
 def test_netem_delay_without_sch_netem_uses_the_delay_line():
